@@ -1,0 +1,56 @@
+#include "protocols/dlt645/framer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ami::dlt645 {
+
+std::size_t Framer::feed(std::span<const std::uint8_t> bytes) {
+  const std::size_t n = std::min(bytes.size(), kCapacity - size_);
+  if (n > 0) std::memcpy(buffer_.data() + size_, bytes.data(), n);
+  size_ += n;
+  return n;
+}
+
+void Framer::drop_front(std::size_t n) {
+  n = std::min(n, size_);
+  std::memmove(buffer_.data(), buffer_.data() + n, size_ - n);
+  size_ -= n;
+}
+
+Framer::Event Framer::next(Frame& out) {
+  // Skip preamble and garbage up to the next start byte.
+  const auto* begin = buffer_.data();
+  const auto* start = std::find(begin, begin + size_, kStartByte);
+  const auto skipped = static_cast<std::size_t>(start - begin);
+  if (skipped > 0) {
+    const bool only_preamble = std::all_of(begin, start, [](std::uint8_t b) { return b == kPreambleByte; });
+    drop_front(skipped);
+    if (!only_preamble) {
+      counters_.discarded_bytes += skipped;
+      return {EventKind::discarded, FrameError::none, skipped};
+    }
+  }
+  if (size_ == 0) return {};
+
+  const auto result = decode_frame(std::span<const std::uint8_t>(buffer_.data(), size_), out);
+  if (result.error == FrameError::need_more) {
+    // A full buffer that still cannot hold a frame means the 68H was not a real start.
+    if (size_ < kCapacity) return {};
+  } else if (result.error == FrameError::none) {
+    drop_front(result.consumed);
+    ++counters_.frames;
+    if (expected_ && !expected_->matches(out.address)) {
+      ++counters_.unexpected_address;
+      return {EventKind::unexpected_address, FrameError::none, 0};
+    }
+    return {EventKind::frame, FrameError::none, 0};
+  }
+  // Broken frame: drop this start byte and resynchronise on the next 68H.
+  drop_front(1);
+  ++counters_.bad_frames;
+  ++counters_.discarded_bytes;
+  return {EventKind::discarded, result.error == FrameError::need_more ? FrameError::bad_end : result.error, 1};
+}
+
+}  // namespace ami::dlt645
