@@ -1,0 +1,146 @@
+// StoreWriter: the single writer of the SQLite staging store (docs/STORAGE.md).
+//
+// Ownership/threads: a StoreWriter owns the ONE writer connection and the ONE writer thread that
+// uses it. Construct it on any thread; then submit(), submit_intervals(), audit(), flush(),
+// import_meters(), prune() and stop() may be called from any thread, concurrently. The
+// on_committed callback runs on the writer thread.
+//
+// What happens to a submission: it is queued in memory and returns at once; the writer thread
+// takes everything queued (up to StoreOptions::max_batch_items) and writes it in ONE transaction:
+// raw reads, attempts, derived intervals and their outbox rows. The queue is bounded by
+// StoreOptions::max_queued_items: submit() BLOCKS the caller while the queue is full, which is the
+// back-pressure that keeps a stalled disk from eating memory.
+//
+// Durability (PRAGMA journal_mode=WAL, synchronous=FULL): when submit() returns the data is only
+// in memory and a crash loses it. When flush() returns, everything submitted before the flush()
+// call is committed and fsynced: it survives a process crash, an OS crash and power loss.
+//
+// Interval derivation (same transaction as the read): when reads for (meter, channel) at B and at
+// B - interval are both known, the interval [B - interval, B) is stored with value_wh =
+// (reg(B) - reg(B - interval)) * ct_ratio * pt_ratio, status actual, version 1, no quality codes,
+// and gets an outbox row (a feed sequence). Works in either arrival order (backfill). A repeated
+// read (same meter, channel, boundary) is ignored when it carries the same register value; a
+// conflicting value keeps the first value and writes an audit row ("read_conflict"). A negative
+// delta is stored with status suspect and quality code 2.3.4 (quality_register_decreased), with
+// the negative value_wh, and gets NO outbox row: VEE decides what to publish. Reads for meters not
+// in the registry are dropped with an audit row ("read_unknown_meter").
+//
+// Errors: the constructor throws SqliteError / std::runtime_error when the database cannot be
+// opened or migrated. If a transaction fails on the writer thread, it is rolled back, the error is
+// logged and remembered, and the writer enters the failed state: every later submit(), flush(),
+// import_meters(), prune() throws StoreFailed with the original message (nothing submitted after
+// the last successful flush() is known to be stored). stop() never throws.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "storage/types.hpp"
+
+namespace ami::storage {
+
+class StoreFailed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StoreOptions {
+  std::filesystem::path path;            // database file; created when missing
+  std::size_t max_queued_items = 400000;  // reads + attempts + intervals waiting; submit() blocks above
+  std::size_t max_batch_items = 100000;   // items written per transaction at most
+  int busy_timeout_ms = 10000;           // how long to wait for another connection's write lock
+};
+
+// Retention (docs/STORAGE.md "Retention"): rows older than `now - keep` are pruned when they are
+// no longer needed: outbox rows only when every consumer cursor has acknowledged them, intervals
+// only when their outbox row is gone (or they never had one) and they are superseded or older
+// than the window; raw reads except the newest per (meter, channel), which derivation still needs.
+// With no consumer cursor at all nothing published is pruned.
+struct RetentionPolicy {
+  std::chrono::seconds keep_intervals{std::chrono::hours{24 * 7}};
+  std::chrono::seconds keep_reads{std::chrono::hours{24 * 7}};
+  std::chrono::seconds keep_attempts{std::chrono::hours{24 * 7}};
+  std::chrono::seconds keep_audit{std::chrono::hours{24 * 90}};
+  std::size_t rows_per_transaction = 50000;  // long deletes are chunked so submissions interleave
+};
+
+struct PruneStats {
+  std::int64_t outbox_rows = 0;
+  std::int64_t intervals = 0;
+  std::int64_t reads = 0;
+  std::int64_t attempts = 0;
+  std::int64_t audit_rows = 0;
+};
+
+// Counters since construction (monotonic; read with stats() from any thread).
+struct WriterStats {
+  std::uint64_t transactions = 0;
+  std::uint64_t reads_stored = 0;
+  std::uint64_t reads_duplicate = 0;   // identical repeats ignored
+  std::uint64_t reads_conflicting = 0; // same boundary, different value: first kept, audited
+  std::uint64_t reads_unknown_meter = 0;
+  std::uint64_t attempts_stored = 0;
+  std::uint64_t intervals_stored = 0;  // all statuses
+  std::uint64_t intervals_suspect = 0;
+  std::uint64_t head_sequence = 0;     // last outbox sequence committed
+};
+
+// Result of an all-or-nothing registry import (upsert by meter_id).
+struct ImportResult {
+  std::size_t inserted = 0;
+  std::size_t updated = 0;
+  std::size_t unchanged = 0;
+};
+
+class StoreWriter {
+ public:
+  // Opens or creates the database, applies WAL + synchronous=FULL, runs migrations up to the
+  // current schema version, loads the outbox head, and starts the writer thread.
+  explicit StoreWriter(StoreOptions options);
+  ~StoreWriter();  // stop()
+  StoreWriter(const StoreWriter&) = delete;
+  StoreWriter& operator=(const StoreWriter&) = delete;
+
+  // Queues reads and attempts; returns at once unless the queue is full (then blocks).
+  void submit(std::vector<BoundaryRead> reads, std::vector<AttemptRecord> attempts);
+
+  // VEE seam: writes new interval versions. For each record the store assigns version =
+  // (highest stored version for meter, channel, end) + 1, marks lower versions superseded, and
+  // gives actual/estimated records an outbox row; suspect records are stored unpublished.
+  void submit_intervals(std::vector<IntervalRecord> intervals);
+
+  // Queues an audit log row (who did what), committed with the next batch.
+  void audit(std::string actor, std::string action, std::string detail);
+
+  // Blocks until everything submitted before this call is committed (and fsynced).
+  void flush();
+
+  // Runs on the writer thread, after everything queued before it; blocks until done.
+  // All-or-nothing: validates every record first (storage/registry.hpp) and throws
+  // std::invalid_argument naming the first bad meter without writing anything.
+  ImportResult import_meters(const std::vector<MeterRecord>& meters, const std::string& actor);
+
+  // Deletes what the policy allows (see RetentionPolicy); blocks until done.
+  PruneStats prune(const RetentionPolicy& policy, UtcSeconds now);
+
+  // Called on the writer thread after each commit that added outbox rows, with the new head
+  // sequence. Must not block (wake something up and return). Set it before the first submit().
+  void on_committed(std::function<void(std::uint64_t head_sequence)> callback);
+
+  // Flushes what is queued, then joins the writer thread. Idempotent; never throws.
+  void stop();
+
+  [[nodiscard]] WriterStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ami::storage
