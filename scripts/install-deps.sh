@@ -19,6 +19,8 @@ packages=(
   clang-14 libclang-rt-14-dev
   socat mbpoll python3 python3-pymodbus python3-protobuf
   procps
+  # monitoring (issue 9): promtool validates /metrics; headless chromium runs the dashboard test
+  prometheus chromium
 )
 
 missing=()
