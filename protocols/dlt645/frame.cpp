@@ -10,6 +10,7 @@ std::string_view to_string(FrameError e) {
     case FrameError::bad_second_start: return "missing second start byte 68H";
     case FrameError::bad_checksum: return "bad checksum";
     case FrameError::bad_end: return "missing end byte 16H";
+    case FrameError::bad_length: return "data length L above the limit";
   }
   return "unknown";
 }

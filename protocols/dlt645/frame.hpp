@@ -53,6 +53,7 @@ enum class FrameError : std::uint8_t {
   bad_second_start,
   bad_checksum,
   bad_end,
+  bad_length,     // L above the receiver's limit (Framer::set_max_data_length)
 };
 std::string_view to_string(FrameError e);
 

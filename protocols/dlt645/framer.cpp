@@ -23,34 +23,37 @@ Framer::Event Framer::next(Frame& out) {
   const auto* begin = buffer_.data();
   const auto* start = std::find(begin, begin + size_, kStartByte);
   const auto skipped = static_cast<std::size_t>(start - begin);
+  std::size_t preamble = 0;
   if (skipped > 0) {
     const bool only_preamble = std::all_of(begin, start, [](std::uint8_t b) { return b == kPreambleByte; });
     drop_front(skipped);
     if (!only_preamble) {
       counters_.discarded_bytes += skipped;
-      return {EventKind::discarded, FrameError::none, skipped};
+      return {EventKind::discarded, FrameError::none, skipped, skipped};
     }
+    preamble = skipped;  // FE wake-up bytes belong to the frame that follows
   }
-  if (size_ == 0) return {};
+  if (size_ == 0) return {EventKind::need_more, FrameError::none, 0, preamble};
 
-  const auto result = decode_frame(std::span<const std::uint8_t>(buffer_.data(), size_), out);
+  auto result = decode_frame(std::span<const std::uint8_t>(buffer_.data(), size_), out);
+  if (result.error == FrameError::need_more && size_ >= kHeaderSize && buffer_[9] > max_data_length_)
+    result.error = FrameError::bad_length;
   if (result.error == FrameError::need_more) {
     // A full buffer that still cannot hold a frame means the 68H was not a real start.
-    if (size_ < kCapacity) return {};
+    if (size_ < kCapacity) return {EventKind::need_more, FrameError::none, 0, preamble};
   } else if (result.error == FrameError::none) {
     drop_front(result.consumed);
     ++counters_.frames;
-    if (expected_ && !expected_->matches(out.address)) {
-      ++counters_.unexpected_address;
-      return {EventKind::unexpected_address, FrameError::none, 0};
-    }
-    return {EventKind::frame, FrameError::none, 0};
+    const auto kind = expected_ && !expected_->matches(out.address) ? EventKind::unexpected_address : EventKind::frame;
+    if (kind == EventKind::unexpected_address) ++counters_.unexpected_address;
+    return {kind, FrameError::none, 0, preamble + result.consumed};
   }
   // Broken frame: drop this start byte and resynchronise on the next 68H.
   drop_front(1);
   ++counters_.bad_frames;
   ++counters_.discarded_bytes;
-  return {EventKind::discarded, result.error == FrameError::need_more ? FrameError::bad_end : result.error, 1};
+  return {EventKind::discarded, result.error == FrameError::need_more ? FrameError::bad_end : result.error, 1,
+          preamble + 1};
 }
 
 }  // namespace ami::dlt645

@@ -1,7 +1,8 @@
 // Incremental DL/T 645 framer: feed bytes in any chunking, take frames out.
 //
 // Skips FE preambles and any garbage before 68H, resynchronises after a bad checksum, second start
-// byte or end byte by dropping that 68H and scanning on, and never holds more than kCapacity bytes.
+// byte, end byte or a length above set_max_data_length() by dropping that 68H and scanning on, and
+// never holds more than kCapacity bytes. Every event says how many buffered bytes it consumed.
 // Owned by one session/connection; not thread-safe. Never throws.
 #pragma once
 
@@ -29,6 +30,7 @@ class Framer {
     EventKind kind = EventKind::need_more;
     FrameError error = FrameError::none;  // why bytes were discarded (none = plain garbage/preamble)
     std::size_t discarded = 0;
+    std::size_t consumed = 0;   // buffered bytes this call removed (preamble + frame, or discarded)
   };
   struct Counters {
     std::uint64_t frames = 0;
@@ -46,6 +48,9 @@ class Framer {
   void expect(const Address& address) { expected_ = address; }
   void expect_any() { expected_.reset(); }
   void reset() { size_ = 0; }
+  // Frames whose L exceeds `max` are broken (bad_length) without waiting for their bytes;
+  // the standard caps reads at 200. Default: 255 (no cap).
+  void set_max_data_length(std::size_t max) { max_data_length_ = max; }
 
   [[nodiscard]] std::size_t buffered() const { return size_; }
   [[nodiscard]] const Counters& counters() const { return counters_; }
@@ -56,6 +61,7 @@ class Framer {
   std::array<std::uint8_t, kCapacity> buffer_{};
   std::size_t size_ = 0;
   std::optional<Address> expected_;
+  std::size_t max_data_length_ = kMaxDataLength;
   Counters counters_;
 };
 
