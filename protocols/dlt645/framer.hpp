@@ -1,7 +1,9 @@
 // Incremental DL/T 645 framer: feed bytes in any chunking, take frames out.
 //
 // Skips FE preambles and any garbage before 68H, resynchronises after a bad checksum, second start
-// byte, end byte or a length above set_max_data_length() by dropping that 68H and scanning on, and
+// byte, end byte or a length above set_max_data_length() by dropping that 68H and scanning on (a
+// start whose L promises more bytes than arrive is dropped as soon as a complete valid frame
+// follows it in the buffer, so a false 68H in line noise cannot stall a real reply), and
 // never holds more than kCapacity bytes. Every event says how many buffered bytes it consumed.
 // Owned by one session/connection; not thread-safe. Never throws.
 #pragma once
@@ -57,6 +59,8 @@ class Framer {
 
  private:
   void drop_front(std::size_t n);
+  // Offset of a later 68H that starts a complete valid frame, or 0.
+  std::size_t find_complete_frame_after_start(Frame& scratch) const;
 
   std::array<std::uint8_t, kCapacity> buffer_{};
   std::size_t size_ = 0;
