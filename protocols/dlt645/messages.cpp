@@ -64,6 +64,7 @@ class Checker {
   Checker(const Message& m, std::span<const std::uint8_t> data, MessageStatus& status)
       : m_(m), data_(data), status_(status) {}
 
+  // Offsets are 0-based into DATA; messages count from 1.
   // DATA must be exactly one of `sizes` bytes long; `shape` names the layout(s) for the message.
   bool size_is(std::initializer_list<std::size_t> sizes, std::string_view shape) {
     if (std::find(sizes.begin(), sizes.end(), data_.size()) != sizes.end()) return true;
@@ -75,7 +76,7 @@ class Checker {
   }
   bool fail(MessageError e, std::size_t offset, std::string_view what) {
     status_.error = e;
-    status_.detail = name() + ": " + std::string(what) + " at DATA byte " + std::to_string(offset);
+    status_.detail = name() + ": " + std::string(what) + " at DATA byte " + std::to_string(offset + 1);
     return false;
   }
 

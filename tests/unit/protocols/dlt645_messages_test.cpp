@@ -220,7 +220,7 @@ TEST_CASE("messages: malformed DATA is reported with the field and offset") {
   Frame bad_freeze{addr("1"), Control::request(fn2007::freeze), {0x00, 0x24, 0x99, 0x99}};
   status = parse_message(bad_freeze, std::nullopt, m);
   CHECK(status.error == MessageError::bad_field);
-  CHECK(status.detail.find("DATA byte 1") != std::string::npos);
+  CHECK(status.detail == "freeze request (DL/T 645-2007, C=16H): hour is not 00..23 or 99 at DATA byte 2");
 
   Frame unknown{addr("1"), Control::request(0x1F), {}};
   status = parse_message(unknown, std::nullopt, m);
