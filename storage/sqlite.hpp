@@ -71,6 +71,21 @@ class Statement {
   std::string sql_;
 };
 
+// Resets a statement when the scope ends, so a SELECT never keeps its read snapshot (and the WAL)
+// pinned after the caller is done with it: `auto q = db.query(sql); q->bind(1, x); while (q->step())`.
+class StatementGuard {
+ public:
+  explicit StatementGuard(Statement& statement) : statement_(statement) {}
+  ~StatementGuard() { statement_.reset(); }
+  StatementGuard(const StatementGuard&) = delete;
+  StatementGuard& operator=(const StatementGuard&) = delete;
+  Statement* operator->() { return &statement_; }
+  Statement& operator*() { return statement_; }
+
+ private:
+  Statement& statement_;
+};
+
 class Database {
  public:
   // Opens (creating when `create` is true) the file at `path`. Sets the busy timeout.
@@ -83,6 +98,8 @@ class Database {
   void exec(std::string_view sql);
   // A cached prepared statement, reset and with bindings cleared, ready to bind.
   Statement& prepare(const std::string& sql);
+  // prepare() wrapped in a guard that resets the statement at scope end (use for queries).
+  StatementGuard query(const std::string& sql) { return StatementGuard(prepare(sql)); }
   // A single integer from a one-row query (e.g. PRAGMA user_version); nullopt on no row / NULL.
   std::optional<std::int64_t> query_int64(const std::string& sql);
 

@@ -39,7 +39,9 @@ struct BoundaryAttemptSummary {
 
 class StoreReader {
  public:
-  explicit StoreReader(const std::filesystem::path& path, int busy_timeout_ms = 10000);
+  // `clock` stamps cursor updates.
+  explicit StoreReader(const std::filesystem::path& path, int busy_timeout_ms = 10000,
+                       Clock clock = Clock::real());
   ~StoreReader();
   StoreReader(const StoreReader&) = delete;
   StoreReader& operator=(const StoreReader&) = delete;

@@ -55,6 +55,7 @@ struct StoreOptions {
   std::size_t max_queued_items = 400000;  // reads + attempts + intervals waiting; submit() blocks above
   std::size_t max_batch_items = 100000;   // items written per transaction at most
   int busy_timeout_ms = 10000;           // how long to wait for another connection's write lock
+  Clock clock = Clock::real();           // stamps audit rows and registry updates
 };
 
 // Retention (docs/STORAGE.md "Retention"): rows older than `now - keep` are pruned when they are
@@ -130,7 +131,8 @@ class StoreWriter {
   PruneStats prune(const RetentionPolicy& policy, UtcSeconds now);
 
   // Called on the writer thread after each commit that added outbox rows, with the new head
-  // sequence. Must not block (wake something up and return). Set it before the first submit().
+  // sequence, before flush() callers waiting for that commit return. Must not block (wake
+  // something up and return) and must not call back into this StoreWriter (it would deadlock).
   void on_committed(std::function<void(std::uint64_t head_sequence)> callback);
 
   // Flushes what is queued, then joins the writer thread. Idempotent; never throws.

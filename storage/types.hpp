@@ -102,6 +102,8 @@ struct IntervalRecord {
 // Register went down between two boundaries: reverse rotation / tamper suspect, or a register
 // reset (meter replaced) or rollover; VEE decides. Stored with status suspect, never published.
 inline constexpr std::string_view quality_register_decreased = "2.3.4";
+// Register delta x CT x PT does not fit 64 bits (a corrupt read): stored suspect, not published.
+inline constexpr std::string_view quality_out_of_range = "2.5.256";
 
 // Text forms used in CSV, logs and the attempts table.
 std::string_view to_string(EnergyChannel channel);   // "forward_active" | "reverse_active"

@@ -1,0 +1,159 @@
+#include "storage/schema.hpp"
+
+#include <array>
+#include <stdexcept>
+#include <string>
+
+namespace ami::storage {
+
+namespace {
+
+// Migration N turns a version N-1 database into version N. Append only: a released migration is
+// never edited, because databases in the field were made by it.
+constexpr std::array<const char*, 2> migrations{
+    // 1: first schema (registry, raw reads, intervals, outbox, consumer cursors).
+    R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('last_sequence', 0);
+
+CREATE TABLE meters (
+  meter_key          INTEGER PRIMARY KEY,
+  meter_id           TEXT    NOT NULL UNIQUE,
+  protocol           TEXT    NOT NULL,
+  channel            TEXT    NOT NULL,
+  address            TEXT    NOT NULL,
+  model              TEXT    NOT NULL,
+  ct_ratio           INTEGER NOT NULL CHECK (ct_ratio >= 1),
+  pt_ratio           INTEGER NOT NULL CHECK (pt_ratio >= 1),
+  utc_offset_minutes INTEGER NOT NULL,
+  usage_point        TEXT    NOT NULL,
+  interval_minutes   INTEGER NOT NULL CHECK (interval_minutes > 0),
+  enabled            INTEGER NOT NULL,
+  tags               TEXT    NOT NULL,
+  updated_at_ms      INTEGER NOT NULL
+);
+
+-- Raw register snapshots at aligned boundaries; the key is the natural one.
+CREATE TABLE reads (
+  meter_key       INTEGER NOT NULL,
+  channel         INTEGER NOT NULL,
+  boundary        INTEGER NOT NULL,
+  register_wh     INTEGER NOT NULL,
+  collected_at_ms INTEGER NOT NULL,
+  source          INTEGER NOT NULL,
+  meter_time_ms   INTEGER,
+  PRIMARY KEY (meter_key, channel, boundary)
+) WITHOUT ROWID;
+
+CREATE TABLE intervals (
+  interval_id       INTEGER PRIMARY KEY,
+  meter_key         INTEGER NOT NULL,
+  channel           INTEGER NOT NULL,
+  start_unix        INTEGER NOT NULL,
+  end_unix          INTEGER NOT NULL,
+  value_wh          INTEGER NOT NULL,
+  register_start_wh INTEGER,
+  register_end_wh   INTEGER,
+  status            INTEGER NOT NULL,
+  quality_codes     TEXT    NOT NULL DEFAULT '',
+  estimation_method INTEGER NOT NULL DEFAULT 0,
+  version           INTEGER NOT NULL,
+  collected_at_ms   INTEGER NOT NULL,
+  source            INTEGER NOT NULL,
+  superseded        INTEGER NOT NULL DEFAULT 0,
+  sequence          INTEGER,  -- outbox sequence when published, NULL when held back
+  UNIQUE (meter_key, channel, end_unix, version)
+);
+
+-- Transactional outbox: one row per published interval version, sequence = feed sequence.
+CREATE TABLE outbox (
+  sequence        INTEGER PRIMARY KEY,
+  interval_id     INTEGER NOT NULL,
+  collected_at_ms INTEGER NOT NULL
+);
+
+CREATE TABLE consumer_cursors (
+  name          TEXT PRIMARY KEY,
+  sequence      INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 2: read attempts and the audit log; indexes for replay by time and for retention.
+    R"sql(
+CREATE TABLE attempts (
+  attempt_id    INTEGER PRIMARY KEY,
+  meter_id      TEXT    NOT NULL,
+  channel_key   TEXT    NOT NULL,
+  boundary      INTEGER NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  latency_ms    INTEGER NOT NULL,
+  attempt       INTEGER NOT NULL,
+  outcome       TEXT    NOT NULL,
+  category      TEXT    NOT NULL,
+  detail        TEXT    NOT NULL,
+  source        INTEGER NOT NULL
+);
+CREATE INDEX attempts_by_boundary ON attempts (boundary, meter_id);
+
+CREATE TABLE audit_log (
+  audit_id INTEGER PRIMARY KEY,
+  at_ms    INTEGER NOT NULL,
+  actor    TEXT    NOT NULL,
+  action   TEXT    NOT NULL,
+  detail   TEXT    NOT NULL
+);
+
+CREATE INDEX outbox_by_collected_at ON outbox (collected_at_ms);
+-- Suspect intervals are never published, so retention finds them by end time instead.
+CREATE INDEX intervals_suspect_by_end ON intervals (end_unix) WHERE status = 3;
+)sql",
+};
+
+}  // namespace
+
+int current_schema_version() { return static_cast<int>(migrations.size()); }
+
+int schema_version(Database& db) {
+  return static_cast<int>(db.query_int64("PRAGMA user_version").value_or(0));
+}
+
+void migrate(Database& db, int target_version) {
+  if (target_version < 0 || target_version > current_schema_version()) {
+    throw std::invalid_argument("migrate: unknown schema version " + std::to_string(target_version));
+  }
+  const int found = schema_version(db);
+  if (found > current_schema_version()) {
+    throw std::runtime_error(db.path().string() + ": schema version " + std::to_string(found) +
+                             " is newer than this build knows (" +
+                             std::to_string(current_schema_version()) + ")");
+  }
+  for (int version = found + 1; version <= target_version; ++version) {
+    Transaction transaction(db);
+    db.exec(migrations[static_cast<std::size_t>(version - 1)]);
+    db.exec("PRAGMA user_version = " + std::to_string(version));
+    transaction.commit();
+  }
+}
+
+void configure_connection(Database& db) {
+  // WAL: readers never block the writer and see the last commit. synchronous=FULL in WAL mode
+  // fsyncs the WAL at every commit, so a commit that returned survives power loss.
+  auto& mode = db.prepare("PRAGMA journal_mode = WAL");
+  const bool has_row = mode.step();
+  const std::string journal = has_row ? mode.column_text(0) : std::string{};
+  mode.reset();
+  if (journal != "wal") {
+    throw std::runtime_error(db.path().string() + ": cannot switch to WAL (journal_mode " +
+                             journal + ")");
+  }
+  // journal_size_limit: truncate the WAL after checkpoints so one big batch does not leave a
+  // large file behind.
+  db.exec(
+      "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; "
+      "PRAGMA journal_size_limit = 67108864;");
+}
+
+}  // namespace ami::storage

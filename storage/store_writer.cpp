@@ -1,0 +1,789 @@
+#include "storage/store_writer.hpp"
+
+#include <sqlite3.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "storage/registry.hpp"
+#include "storage/schema.hpp"
+#include "storage/sqlite.hpp"
+#include "storage/store_rows.hpp"
+
+namespace ami::storage {
+
+namespace {
+
+struct AuditRow {
+  std::string actor;
+  std::string action;
+  std::string detail;
+};
+
+// One submission. A job with a task runs alone on the writer thread (imports, pruning chunks);
+// data jobs are batched together into one transaction.
+struct Job {
+  std::vector<BoundaryRead> reads;
+  std::vector<AttemptRecord> attempts;
+  std::vector<IntervalRecord> intervals;
+  std::vector<AuditRow> audit;
+  std::function<void()> task;
+  std::uint64_t id = 0;
+  [[nodiscard]] std::size_t items() const {
+    return reads.size() + attempts.size() + intervals.size() + audit.size();
+  }
+};
+
+// What derivation needs to know about a registered meter.
+struct MeterInfo {
+  std::int64_t key = 0;
+  std::int64_t ct_ratio = 1;
+  std::int64_t pt_ratio = 1;
+  std::int64_t interval_seconds = 900;
+};
+
+// The newest stored read of one (meter, channel): in-order arrivals derive from it without a query.
+struct LatestRead {
+  bool exists = false;
+  std::int64_t boundary = 0;
+  std::int64_t register_wh = 0;
+  std::int64_t collected_at_ms = 0;
+};
+
+struct StoredRead {
+  std::int64_t register_wh = 0;
+  std::int64_t collected_at_ms = 0;
+};
+
+std::int64_t to_ms(UtcMillis t) { return t.time_since_epoch().count(); }
+std::int64_t to_s(UtcSeconds t) { return t.time_since_epoch().count(); }
+
+bool is_busy(const SqliteError& error) {
+  const int primary = error.code() & 0xff;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
+}  // namespace
+
+struct StoreWriter::Impl {
+  explicit Impl(StoreOptions opts)
+      : options(std::move(opts)), db(options.path, true, options.busy_timeout_ms) {
+    configure_connection(db);
+    db.exec("PRAGMA cache_size = -65536");  // 64 MiB: keeps the hot index pages in memory
+    migrate(db);
+    db.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('registry_version', 0)");
+    const auto stored_head = db.query_int64("SELECT value FROM meta WHERE key = 'last_sequence'");
+    const auto outbox_head = db.query_int64("SELECT max(sequence) FROM outbox");
+    head_sequence = static_cast<std::uint64_t>(std::max(stored_head.value_or(0), outbox_head.value_or(0)));
+    stats.head_sequence = head_sequence;
+  }
+
+  // ---- shared state (mutex) ----
+  StoreOptions options;
+  std::mutex mutex;
+  std::condition_variable work_ready;  // writer waits for jobs
+  std::condition_variable progress;    // submitters wait for space, flushers for commits
+  std::deque<Job> queue;
+  std::size_t queued_items = 0;
+  std::uint64_t submitted_jobs = 0;
+  std::uint64_t finished_jobs = 0;
+  bool stopping = false;
+  std::optional<std::string> failure;
+  std::function<void(std::uint64_t)> committed_callback;
+  WriterStats stats;
+  std::thread thread;
+
+  // ---- writer thread only ----
+  Database db;
+  std::uint64_t head_sequence = 0;
+  std::int64_t registry_version = -1;
+  std::unordered_map<std::string, MeterInfo> meters;
+  std::unordered_map<std::int64_t, LatestRead> latest;  // key: meter_key * 4 + channel
+  WriterStats delta;  // counts of the transaction in progress
+
+  // ---- queue side ----
+  void enqueue(Job job, bool blocking_when_full) {
+    std::unique_lock lock(mutex);
+    const std::size_t items = job.items();
+    if (blocking_when_full) {
+      progress.wait(lock, [&] {
+        return failure || stopping || queued_items == 0 ||
+               queued_items + items <= options.max_queued_items;
+      });
+    }
+    if (failure) throw StoreFailed("store writer failed: " + *failure);
+    if (stopping) throw StoreFailed("store writer is stopped");
+    job.id = ++submitted_jobs;
+    queued_items += items;
+    queue.push_back(std::move(job));
+    work_ready.notify_one();
+  }
+
+  // Runs `work` on the writer thread after everything queued before it; rethrows its exception.
+  template <typename Result>
+  Result run_task(std::function<Result()> work) {
+    auto promise = std::make_shared<std::promise<Result>>();
+    auto future = promise->get_future();
+    Job job;
+    job.task = [this, promise, work = std::move(work)] {
+      try {
+        {
+          std::lock_guard lock(mutex);
+          if (failure) throw StoreFailed("store writer failed: " + *failure);
+        }
+        if constexpr (std::is_void_v<Result>) {
+          work();
+          promise->set_value();
+        } else {
+          promise->set_value(work());
+        }
+      } catch (...) {
+        promise->set_exception(std::current_exception());
+      }
+    };
+    enqueue(std::move(job), false);
+    return future.get();
+  }
+
+  // ---- writer thread ----
+  void run() {
+    for (;;) {
+      std::vector<Job> batch;
+      {
+        std::unique_lock lock(mutex);
+        work_ready.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and drained
+        std::size_t items = 0;
+        if (queue.front().task) {
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        } else {
+          while (!queue.empty() && !queue.front().task &&
+                 (batch.empty() || items + queue.front().items() <= options.max_batch_items)) {
+            items += queue.front().items();
+            batch.push_back(std::move(queue.front()));
+            queue.pop_front();
+          }
+        }
+        queued_items -= items;
+        progress.notify_all();
+      }
+      std::optional<std::uint64_t> new_head;
+      if (batch.front().task) {
+        batch.front().task();
+      } else {
+        new_head = write_batch_with_retry(batch);
+      }
+      // The callback runs before flush() callers are released, so they can rely on it.
+      if (new_head) notify_committed(*new_head);
+      {
+        std::lock_guard lock(mutex);
+        finished_jobs = batch.back().id;
+      }
+      progress.notify_all();
+    }
+  }
+
+  void notify_committed(std::uint64_t head) {
+    std::function<void(std::uint64_t)> callback;
+    {
+      std::lock_guard lock(mutex);
+      callback = committed_callback;
+    }
+    if (!callback) return;
+    try {
+      callback(head);
+    } catch (const std::exception& e) {
+      spdlog::error("storage: on_committed callback threw: {}", e.what());
+    }
+  }
+
+  // Returns the new head sequence when the commit added outbox rows.
+  std::optional<std::uint64_t> write_batch_with_retry(const std::vector<Job>& batch) {
+    {
+      std::lock_guard lock(mutex);
+      if (failure) return std::nullopt;  // failed earlier: nothing more is written
+    }
+    for (int attempt = 1;; ++attempt) {
+      const std::uint64_t head_before = head_sequence;
+      try {
+        write_batch(batch);
+        std::lock_guard lock(mutex);
+        add_delta_to_stats();
+        stats.transactions += 1;
+        stats.head_sequence = head_sequence;
+        if (head_sequence != head_before) return head_sequence;
+        return std::nullopt;
+      } catch (const std::exception& e) {
+        forget_transaction_state(head_before);
+        const auto* sqlite_error = dynamic_cast<const SqliteError*>(&e);
+        bool give_up = sqlite_error == nullptr || !is_busy(*sqlite_error);
+        {
+          std::lock_guard lock(mutex);
+          give_up = give_up || stopping;
+          if (give_up) failure = e.what();
+        }
+        if (give_up) {
+          spdlog::error("storage: write transaction failed, writer stops accepting data: {}",
+                        e.what());
+          progress.notify_all();
+          return std::nullopt;
+        }
+        spdlog::warn("storage: database busy (attempt {}), retrying: {}", attempt, e.what());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+
+  // After a rollback, in-memory state may be ahead of the database: drop it.
+  void forget_transaction_state(std::uint64_t head_before) {
+    head_sequence = head_before;
+    latest.clear();
+    registry_version = -1;
+    delta = WriterStats{};
+  }
+
+  void add_delta_to_stats() {
+    stats.reads_stored += delta.reads_stored;
+    stats.reads_duplicate += delta.reads_duplicate;
+    stats.reads_conflicting += delta.reads_conflicting;
+    stats.reads_unknown_meter += delta.reads_unknown_meter;
+    stats.attempts_stored += delta.attempts_stored;
+    stats.intervals_stored += delta.intervals_stored;
+    stats.intervals_suspect += delta.intervals_suspect;
+    delta = WriterStats{};
+  }
+
+  void write_batch(const std::vector<Job>& batch) {
+    Transaction transaction(db);
+    refresh_meters_if_changed();
+    const std::uint64_t head_before = head_sequence;
+    for (const auto& job : batch) {
+      for (const auto& read : job.reads) apply_read(read);
+      for (const auto& attempt : job.attempts) insert_attempt(attempt);
+      for (const auto& interval : job.intervals) apply_interval(interval);
+      for (const auto& row : job.audit) insert_audit(row.actor, row.action, row.detail);
+    }
+    if (head_sequence != head_before) {
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
+          .bind(1, static_cast<std::int64_t>(head_sequence))
+          .run();
+    }
+    transaction.commit();
+  }
+
+  void refresh_meters_if_changed() {
+    const auto version =
+        db.query_int64("SELECT value FROM meta WHERE key = 'registry_version'").value_or(0);
+    if (version == registry_version) return;
+    meters.clear();
+    auto query = db.query("SELECT meter_key, meter_id, ct_ratio, pt_ratio, interval_minutes FROM meters");
+    while (query->step()) {
+      meters[query->column_text(1)] = MeterInfo{query->column_int64(0), query->column_int64(2),
+                                                query->column_int64(3),
+                                                query->column_int64(4) * 60};
+    }
+    registry_version = version;
+  }
+
+  const MeterInfo* find_meter(const std::string& meter_id) const {
+    const auto it = meters.find(meter_id);
+    return it == meters.end() ? nullptr : &it->second;
+  }
+
+  LatestRead& latest_read(std::int64_t meter_key, EnergyChannel channel) {
+    const std::int64_t key = meter_key * 4 + static_cast<int>(channel);
+    auto [it, inserted] = latest.try_emplace(key);
+    if (inserted) {
+      auto query = db.query(
+          "SELECT boundary, register_wh, collected_at_ms FROM reads "
+          "WHERE meter_key = ? AND channel = ? ORDER BY boundary DESC LIMIT 1");
+      query->bind(1, meter_key).bind(2, static_cast<int>(channel));
+      if (query->step()) {
+        it->second = LatestRead{true, query->column_int64(0), query->column_int64(1),
+                                query->column_int64(2)};
+      }
+    }
+    return it->second;
+  }
+
+  std::optional<StoredRead> stored_read(std::int64_t meter_key, EnergyChannel channel,
+                                        std::int64_t boundary) {
+    auto query = db.query(
+        "SELECT register_wh, collected_at_ms FROM reads "
+        "WHERE meter_key = ? AND channel = ? AND boundary = ?");
+    query->bind(1, meter_key).bind(2, static_cast<int>(channel)).bind(3, boundary);
+    if (!query->step()) return std::nullopt;
+    return StoredRead{query->column_int64(0), query->column_int64(1)};
+  }
+
+  void apply_read(const BoundaryRead& read) {
+    const MeterInfo* meter = find_meter(read.meter_id);
+    if (meter == nullptr) {
+      delta.reads_unknown_meter += 1;
+      insert_audit("store", "read_unknown_meter",
+                   "read for meter '" + read.meter_id + "' at " + format_utc(read.boundary) +
+                       " dropped: meter not in the registry");
+      return;
+    }
+    const std::int64_t boundary = to_s(read.boundary);
+    LatestRead& newest = latest_read(meter->key, read.channel);  // before the insert below
+    const int inserted =
+        db.prepare(
+              "INSERT INTO reads (meter_key, channel, boundary, register_wh, collected_at_ms, "
+              "source, meter_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (meter_key, channel, boundary) DO NOTHING")
+            .bind(1, meter->key)
+            .bind(2, static_cast<int>(read.channel))
+            .bind(3, boundary)
+            .bind(4, read.register_wh)
+            .bind(5, to_ms(read.collected_at))
+            .bind(6, static_cast<int>(read.source))
+            .bind(7, read.meter_time ? std::optional<std::int64_t>(to_ms(*read.meter_time))
+                                     : std::nullopt)
+            .run();
+    if (inserted == 0) {
+      const auto existing = stored_read(meter->key, read.channel, boundary);
+      if (existing && existing->register_wh == read.register_wh) {
+        delta.reads_duplicate += 1;
+      } else {
+        delta.reads_conflicting += 1;
+        insert_audit("store", "read_conflict",
+                     "meter '" + read.meter_id + "' " + std::string(to_string(read.channel)) +
+                         " at " + format_utc(read.boundary) + ": kept " +
+                         std::to_string(existing ? existing->register_wh : 0) + " Wh, ignored " +
+                         std::to_string(read.register_wh) + " Wh");
+      }
+      return;
+    }
+    delta.reads_stored += 1;
+
+    const std::int64_t step = meter->interval_seconds;
+    const std::int64_t collected = to_ms(read.collected_at);
+    // The read before: from memory when it is the newest stored, else from the table.
+    std::optional<StoredRead> before;
+    if (newest.exists && newest.boundary == boundary - step) {
+      before = StoredRead{newest.register_wh, newest.collected_at_ms};
+    } else if (newest.exists && newest.boundary > boundary - step) {
+      before = stored_read(meter->key, read.channel, boundary - step);
+    }
+    // The read after exists only when this read arrived out of order.
+    std::optional<StoredRead> after;
+    if (newest.exists && newest.boundary >= boundary + step) {
+      after = stored_read(meter->key, read.channel, boundary + step);
+    }
+    if (!newest.exists || boundary > newest.boundary) {
+      newest = LatestRead{true, boundary, read.register_wh, collected};
+    }
+    if (before) {
+      derive(read.meter_id, *meter, read.channel, boundary - step, boundary, before->register_wh,
+             read.register_wh, std::max(before->collected_at_ms, collected), read.source);
+    }
+    if (after) {
+      derive(read.meter_id, *meter, read.channel, boundary, boundary + step, read.register_wh,
+             after->register_wh, std::max(after->collected_at_ms, collected), read.source);
+    }
+  }
+
+  void derive(const std::string& meter_id, const MeterInfo& meter, EnergyChannel channel,
+              std::int64_t start, std::int64_t end, std::int64_t register_start,
+              std::int64_t register_end, std::int64_t collected_at_ms, ReadSource source) {
+    IntervalRow row;
+    row.meter_key = meter.key;
+    row.channel = channel;
+    row.start = start;
+    row.end = end;
+    row.register_start_wh = register_start;
+    row.register_end_wh = register_end;
+    row.collected_at_ms = collected_at_ms;
+    row.source = source;
+    std::int64_t value = 0;
+    const bool overflow = __builtin_sub_overflow(register_end, register_start, &value) ||
+                          __builtin_mul_overflow(value, meter.ct_ratio, &value) ||
+                          __builtin_mul_overflow(value, meter.pt_ratio, &value);
+    if (overflow) {
+      row.status = IntervalStatus::suspect;
+      row.quality_codes = std::string(quality_out_of_range);
+      insert_audit("store", "interval_overflow",
+                   "meter '" + meter_id + "' interval ending " + std::to_string(end) +
+                       ": register delta x CT x PT overflows 64 bits");
+    } else if (value < 0) {
+      row.status = IntervalStatus::suspect;
+      row.quality_codes = std::string(quality_register_decreased);
+    } else {
+      row.status = IntervalStatus::actual;
+    }
+    row.value_wh = value;
+    row.version = 1;
+    if (!try_insert_interval(row)) {
+      // This end already has versions (e.g. a VEE estimate before the backfilled actual).
+      const auto current = current_interval(meter.key, channel, end);
+      if (current && current->status == row.status && current->value_wh == row.value_wh) return;
+      row.version = current ? current->version + 1 : 1;
+      supersede_versions_before(meter.key, channel, end, row.version);
+      try_insert_interval(row);
+    }
+  }
+
+  struct CurrentVersion {
+    std::int64_t version = 0;
+    IntervalStatus status = IntervalStatus::actual;
+    std::int64_t value_wh = 0;
+  };
+
+  std::optional<CurrentVersion> current_interval(std::int64_t meter_key, EnergyChannel channel,
+                                                 std::int64_t end) {
+    auto query = db.query(
+        "SELECT version, status, value_wh FROM intervals "
+        "WHERE meter_key = ? AND channel = ? AND end_unix = ? ORDER BY version DESC LIMIT 1");
+    query->bind(1, meter_key).bind(2, static_cast<int>(channel)).bind(3, end);
+    if (!query->step()) return std::nullopt;
+    return CurrentVersion{query->column_int64(0),
+                          static_cast<IntervalStatus>(query->column_int64(1)),
+                          query->column_int64(2)};
+  }
+
+  void supersede_versions_before(std::int64_t meter_key, EnergyChannel channel, std::int64_t end,
+                                 std::int64_t version) {
+    db.prepare(
+          "UPDATE intervals SET superseded = 1 "
+          "WHERE meter_key = ? AND channel = ? AND end_unix = ? AND version < ?")
+        .bind(1, meter_key)
+        .bind(2, static_cast<int>(channel))
+        .bind(3, end)
+        .bind(4, version)
+        .run();
+  }
+
+  // Inserts the row (and its outbox row when publishable). False when the version already exists.
+  bool try_insert_interval(const IntervalRow& row) {
+    const bool publish = row.status != IntervalStatus::suspect;
+    const std::optional<std::int64_t> sequence =
+        publish ? std::optional<std::int64_t>(static_cast<std::int64_t>(head_sequence + 1))
+                : std::nullopt;
+    const int inserted =
+        db.prepare(
+              "INSERT INTO intervals (meter_key, channel, start_unix, end_unix, value_wh, "
+              "register_start_wh, register_end_wh, status, quality_codes, estimation_method, "
+              "version, collected_at_ms, source, sequence) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (meter_key, channel, end_unix, version) DO NOTHING")
+            .bind(1, row.meter_key)
+            .bind(2, static_cast<int>(row.channel))
+            .bind(3, row.start)
+            .bind(4, row.end)
+            .bind(5, row.value_wh)
+            .bind(6, row.register_start_wh)
+            .bind(7, row.register_end_wh)
+            .bind(8, static_cast<int>(row.status))
+            .bind(9, row.quality_codes)
+            .bind(10, static_cast<int>(row.estimation_method))
+            .bind(11, row.version)
+            .bind(12, row.collected_at_ms)
+            .bind(13, static_cast<int>(row.source))
+            .bind(14, sequence)
+            .run();
+    if (inserted == 0) return false;
+    delta.intervals_stored += 1;
+    if (!publish) {
+      delta.intervals_suspect += 1;
+      return true;
+    }
+    const std::int64_t interval_id = db.last_insert_rowid();
+    db.prepare("INSERT INTO outbox (sequence, interval_id, collected_at_ms) VALUES (?, ?, ?)")
+        .bind(1, *sequence)
+        .bind(2, interval_id)
+        .bind(3, row.collected_at_ms)
+        .run();
+    head_sequence += 1;
+    return true;
+  }
+
+  // VEE seam: a new version of an interval.
+  void apply_interval(const IntervalRecord& record) {
+    const MeterInfo* meter = find_meter(record.meter_id);
+    if (meter == nullptr) {
+      insert_audit("store", "interval_unknown_meter",
+                   "interval for meter '" + record.meter_id + "' ending " +
+                       format_utc(record.end) + " dropped: meter not in the registry");
+      return;
+    }
+    IntervalRow row = interval_row_from_record(record, meter->key);
+    const auto current = current_interval(meter->key, record.channel, row.end);
+    row.version = current ? current->version + 1 : 1;
+    supersede_versions_before(meter->key, record.channel, row.end, row.version);
+    try_insert_interval(row);
+  }
+
+  void insert_attempt(const AttemptRecord& attempt) {
+    db.prepare(
+          "INSERT INTO attempts (meter_id, channel_key, boundary, started_at_ms, latency_ms, "
+          "attempt, outcome, category, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, attempt.meter_id)
+        .bind(2, attempt.channel)
+        .bind(3, to_s(attempt.boundary))
+        .bind(4, to_ms(attempt.started_at))
+        .bind(5, static_cast<std::int64_t>(attempt.latency_ms))
+        .bind(6, attempt.attempt)
+        .bind(7, attempt.outcome)
+        .bind(8, attempt.category)
+        .bind(9, attempt.detail)
+        .bind(10, static_cast<int>(attempt.source))
+        .run();
+    delta.attempts_stored += 1;
+  }
+
+  void insert_audit(const std::string& actor, const std::string& action,
+                    const std::string& detail) {
+    db.prepare("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES (?, ?, ?, ?)")
+        .bind(1, to_ms(options.clock.now()))
+        .bind(2, actor)
+        .bind(3, action)
+        .bind(4, detail)
+        .run();
+  }
+
+  // ---- registry import (writer thread) ----
+  ImportResult import_meters(const std::vector<MeterRecord>& records, const std::string& actor) {
+    ImportResult result;
+    Transaction transaction(db);
+    const std::int64_t now_ms = to_ms(options.clock.now());
+    for (const auto& m : records) {
+      auto existing =
+          db.query("SELECT " + std::string(meter_columns) + " FROM meters WHERE meter_id = ?");
+      existing->bind(1, m.meter_id);
+      std::optional<MeterRecord> stored;
+      if (existing->step()) stored = meter_from_columns(*existing, 0);
+      if (stored && *stored == m) {
+        result.unchanged += 1;
+        continue;
+      }
+      db.prepare(
+            "INSERT INTO meters (meter_id, protocol, channel, address, model, ct_ratio, pt_ratio, "
+            "utc_offset_minutes, usage_point, interval_minutes, enabled, tags, updated_at_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (meter_id) DO UPDATE SET "
+            "protocol = excluded.protocol, channel = excluded.channel, "
+            "address = excluded.address, model = excluded.model, ct_ratio = excluded.ct_ratio, "
+            "pt_ratio = excluded.pt_ratio, utc_offset_minutes = excluded.utc_offset_minutes, "
+            "usage_point = excluded.usage_point, interval_minutes = excluded.interval_minutes, "
+            "enabled = excluded.enabled, tags = excluded.tags, "
+            "updated_at_ms = excluded.updated_at_ms")
+          .bind(1, m.meter_id)
+          .bind(2, m.protocol)
+          .bind(3, m.channel)
+          .bind(4, m.address)
+          .bind(5, m.model)
+          .bind(6, m.ct_ratio)
+          .bind(7, m.pt_ratio)
+          .bind(8, m.utc_offset_minutes)
+          .bind(9, m.usage_point)
+          .bind(10, m.interval_minutes)
+          .bind(11, m.enabled ? 1 : 0)
+          .bind(12, m.tags)
+          .bind(13, now_ms)
+          .run();
+      if (stored) {
+        result.updated += 1;
+        insert_audit(actor, "meter_updated", "meter '" + m.meter_id + "' changed");
+      } else {
+        result.inserted += 1;
+      }
+    }
+    insert_audit(actor, "registry_import",
+                 std::to_string(result.inserted) + " inserted, " + std::to_string(result.updated) +
+                     " updated, " + std::to_string(result.unchanged) + " unchanged");
+    db.exec("UPDATE meta SET value = value + 1 WHERE key = 'registry_version'");
+    transaction.commit();
+    registry_version = -1;  // reload at the next batch
+    return result;
+  }
+
+  // ---- retention (writer thread), one chunk per call; returns rows deleted ----
+  std::int64_t prune_outbox_chunk(std::int64_t acked, std::int64_t cutoff_ms, std::int64_t limit) {
+    Transaction transaction(db);
+    std::vector<std::pair<std::int64_t, std::int64_t>> rows;
+    {
+      auto query = db.query(
+          "SELECT sequence, interval_id FROM outbox WHERE sequence <= ? AND collected_at_ms < ? "
+          "ORDER BY sequence LIMIT ?");
+      query->bind(1, acked).bind(2, cutoff_ms).bind(3, limit);
+      while (query->step()) rows.emplace_back(query->column_int64(0), query->column_int64(1));
+    }
+    for (const auto& [sequence, interval_id] : rows) {
+      db.prepare("DELETE FROM intervals WHERE interval_id = ?").bind(1, interval_id).run();
+      db.prepare("DELETE FROM outbox WHERE sequence = ?").bind(1, sequence).run();
+    }
+    transaction.commit();
+    return static_cast<std::int64_t>(rows.size());
+  }
+
+  std::int64_t delete_chunk(const std::string& sql, std::int64_t cutoff, std::int64_t limit) {
+    Transaction transaction(db);
+    const int deleted = db.prepare(sql).bind(1, cutoff).bind(2, limit).run();
+    transaction.commit();
+    return deleted;
+  }
+
+  // Deletes reads before `cutoff` of meters with key in [first_key, first_key + meters), keeping
+  // the newest read of each (meter, channel) for derivation.
+  std::int64_t prune_reads_chunk(std::int64_t first_key, std::int64_t key_count,
+                                 std::int64_t cutoff) {
+    Transaction transaction(db);
+    const int deleted =
+        db.prepare(
+              "DELETE FROM reads WHERE meter_key >= ?1 AND meter_key < ?1 + ?2 AND boundary < ?3 "
+              "AND boundary < (SELECT max(r.boundary) FROM reads r "
+              "WHERE r.meter_key = reads.meter_key AND r.channel = reads.channel)")
+            .bind(1, first_key)
+            .bind(2, key_count)
+            .bind(3, cutoff)
+            .run();
+    transaction.commit();
+    return deleted;
+  }
+};
+
+StoreWriter::StoreWriter(StoreOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+StoreWriter::~StoreWriter() { stop(); }
+
+void StoreWriter::submit(std::vector<BoundaryRead> reads, std::vector<AttemptRecord> attempts) {
+  if (reads.empty() && attempts.empty()) return;
+  Job job;
+  job.reads = std::move(reads);
+  job.attempts = std::move(attempts);
+  impl_->enqueue(std::move(job), true);
+}
+
+void StoreWriter::submit_intervals(std::vector<IntervalRecord> intervals) {
+  if (intervals.empty()) return;
+  Job job;
+  job.intervals = std::move(intervals);
+  impl_->enqueue(std::move(job), true);
+}
+
+void StoreWriter::audit(std::string actor, std::string action, std::string detail) {
+  Job job;
+  job.audit.push_back(AuditRow{std::move(actor), std::move(action), std::move(detail)});
+  impl_->enqueue(std::move(job), true);
+}
+
+void StoreWriter::flush() {
+  std::unique_lock lock(impl_->mutex);
+  const std::uint64_t target = impl_->submitted_jobs;
+  impl_->progress.wait(lock, [&] { return impl_->failure || impl_->finished_jobs >= target; });
+  if (impl_->failure) throw StoreFailed("store writer failed: " + *impl_->failure);
+}
+
+ImportResult StoreWriter::import_meters(const std::vector<MeterRecord>& meters,
+                                        const std::string& actor) {
+  std::string problems;
+  std::unordered_set<std::string> seen;
+  for (const auto& meter : meters) {
+    for (const auto& error : validate_meter(meter)) {
+      problems += "\n  meter '" + meter.meter_id + "': column " + error.column + ": " + error.reason;
+    }
+    if (!seen.insert(meter.meter_id).second) {
+      problems += "\n  meter '" + meter.meter_id + "': duplicate meter_id";
+    }
+  }
+  if (!problems.empty()) {
+    throw std::invalid_argument("registry import rejected, nothing written:" + problems);
+  }
+  return impl_->run_task<ImportResult>(
+      [this, &meters, &actor] { return impl_->import_meters(meters, actor); });
+}
+
+PruneStats StoreWriter::prune(const RetentionPolicy& policy, UtcSeconds now) {
+  PruneStats result;
+  Impl& impl = *impl_;
+  const auto limit = static_cast<std::int64_t>(std::max<std::size_t>(policy.rows_per_transaction, 1));
+  const std::int64_t now_s = to_s(now);
+  // Each chunk is its own task so submissions queued meanwhile are written between chunks.
+  auto repeat = [&](auto&& chunk) {
+    std::int64_t total = 0;
+    for (;;) {
+      const std::int64_t deleted = impl.run_task<std::int64_t>(chunk);
+      total += deleted;
+      if (deleted < limit) return total;
+    }
+  };
+
+  const auto acked = impl.run_task<std::optional<std::int64_t>>(
+      [&impl] { return impl.db.query_int64("SELECT min(sequence) FROM consumer_cursors"); });
+  if (acked) {
+    const std::int64_t cutoff_ms = (now_s - policy.keep_intervals.count()) * 1000;
+    result.outbox_rows =
+        repeat([&] { return impl.prune_outbox_chunk(*acked, cutoff_ms, limit); });
+    result.intervals = result.outbox_rows;
+  }
+  result.intervals += repeat([&] {
+    return impl.delete_chunk(
+        "DELETE FROM intervals WHERE interval_id IN (SELECT interval_id FROM intervals "
+        "WHERE status = 3 AND end_unix < ? LIMIT ?)",
+        now_s - policy.keep_intervals.count(), limit);
+  });
+  result.attempts = repeat([&] {
+    return impl.delete_chunk(
+        "DELETE FROM attempts WHERE attempt_id IN (SELECT attempt_id FROM attempts "
+        "WHERE boundary < ? LIMIT ?)",
+        now_s - policy.keep_attempts.count(), limit);
+  });
+  result.audit_rows = repeat([&] {
+    return impl.delete_chunk(
+        "DELETE FROM audit_log WHERE audit_id IN (SELECT audit_id FROM audit_log "
+        "WHERE at_ms < ? LIMIT ?)",
+        (now_s - policy.keep_audit.count()) * 1000, limit);
+  });
+  // Reads: walk the meter keys in slices; a slice's reads are bounded by the window anyway.
+  const auto max_key = impl.run_task<std::int64_t>(
+      [&impl] { return impl.db.query_int64("SELECT max(meter_key) FROM meters").value_or(0); });
+  const std::int64_t keys_per_chunk = std::max<std::int64_t>(1, limit / 200);
+  for (std::int64_t first = 0; first <= max_key; first += keys_per_chunk) {
+    result.reads += impl.run_task<std::int64_t>([&] {
+      return impl.prune_reads_chunk(first, keys_per_chunk, now_s - policy.keep_reads.count());
+    });
+  }
+  impl.run_task<void>([&impl, &result] {
+    impl.insert_audit("store", "retention_prune",
+                      std::to_string(result.outbox_rows) + " outbox, " +
+                          std::to_string(result.intervals) + " intervals, " +
+                          std::to_string(result.reads) + " reads, " +
+                          std::to_string(result.attempts) + " attempts, " +
+                          std::to_string(result.audit_rows) + " audit rows");
+  });
+  return result;
+}
+
+void StoreWriter::on_committed(std::function<void(std::uint64_t)> callback) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->committed_callback = std::move(callback);
+}
+
+void StoreWriter::stop() {
+  if (!impl_) return;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->work_ready.notify_all();
+  impl_->progress.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+WriterStats StoreWriter::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->stats;
+}
+
+}  // namespace ami::storage

@@ -1,0 +1,140 @@
+// Retention: acknowledged, old rows go; unacknowledged rows and the newest read stay.
+#include <catch2/catch.hpp>
+
+#include "storage/store_reader.hpp"
+#include "storage/store_writer.hpp"
+#include "store_test_support.hpp"
+
+using namespace ami;
+using namespace ami::storage;
+using namespace ami::storage::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+RetentionPolicy one_day_policy() {
+  RetentionPolicy policy;
+  policy.keep_intervals = 24h;
+  policy.keep_reads = 24h;
+  policy.keep_attempts = 24h;
+  policy.keep_audit = 24h;
+  policy.rows_per_transaction = 7;  // small chunks: exercises the chunk loop
+  return policy;
+}
+
+// Two days of 15-minute reads for `id` (193 reads, 192 intervals), with one attempt each.
+void two_days_of_reads(StoreWriter& writer, const std::string& id) {
+  for (int minutes = 0; minutes <= 48 * 60; minutes += 15) {
+    writer.submit({read_at(id, minutes, 10 * minutes)}, {attempt_for(id, minutes, 1, "ok", "ok")});
+  }
+  writer.flush();
+}
+
+}  // namespace
+
+TEST_CASE("prune removes acknowledged old rows and keeps the rest") {
+  TempDb db("retention-prune");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  two_days_of_reads(writer, "A");
+  StoreReader reader(db.path());
+  REQUIRE(reader.head_sequence() == 192);
+
+  // billing acknowledged the first 150 intervals, audit everything: min is 150.
+  reader.set_consumer_cursor("billing", 150);
+  reader.set_consumer_cursor("audit", 192);
+  const auto now = at_minutes(48 * 60);
+  const auto stats = writer.prune(one_day_policy(), now);
+
+  // Intervals collected before now - 24h: the first 96 (ending up to 24:00, collected 24:00:02.5
+  // for the 96th, which is after the cutoff) -> the first 95 go.
+  CHECK(stats.outbox_rows == 95);
+  CHECK(stats.intervals == 95);
+  CHECK(reader.oldest_sequence() == 96u);
+  CHECK(reader.head_sequence() == 192);
+  const auto feed = reader.read_feed(0, 1000);
+  REQUIRE(feed.size() == 97);
+  CHECK(feed.front().sequence() == 96);
+
+  // Reads before now - 24h go: boundaries 0..23:45 (96 reads).
+  CHECK(stats.reads == 96);
+  CHECK(reader.reads("A", EnergyChannel::forward_active, at_minutes(0), now).size() == 97);
+  CHECK(stats.attempts == 96);
+  CHECK(reader.attempt_summaries(at_minutes(0), now).size() == 97);
+
+  // Derivation continues after pruning.
+  writer.submit({read_at("A", 48 * 60 + 15, 10 * (48 * 60 + 15))}, {});
+  writer.flush();
+  CHECK(reader.head_sequence() == 193);
+  const auto audit = reader.audit_log(1);
+  REQUIRE(audit.size() == 1);
+  CHECK(audit[0].action == "retention_prune");
+}
+
+TEST_CASE("nothing published is pruned while no consumer has acknowledged it") {
+  TempDb db("retention-no-consumer");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  two_days_of_reads(writer, "A");
+  const auto stats = writer.prune(one_day_policy(), at_minutes(10 * 24 * 60));
+  CHECK(stats.outbox_rows == 0);
+  CHECK(stats.intervals == 0);
+  StoreReader reader(db.path());
+  CHECK(reader.read_feed(0, 1000).size() == 192);
+  CHECK(reader.oldest_sequence() == 1u);
+}
+
+TEST_CASE("the newest read of a silent meter survives pruning so derivation can resume") {
+  TempDb db("retention-silent");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  writer.submit({read_at("A", 0, 100), read_at("A", 15, 150)}, {});
+  writer.flush();
+  StoreReader reader(db.path());
+  reader.set_consumer_cursor("billing", 1);
+  const auto stats = writer.prune(one_day_policy(), at_minutes(10 * 24 * 60));
+  CHECK(stats.reads == 1);
+  CHECK(stats.outbox_rows == 1);
+  CHECK_FALSE(reader.oldest_sequence());
+  // Backfill of the next boundary still derives from the kept read; the sequence is not reused.
+  writer.submit({read_at("A", 30, 180, EnergyChannel::forward_active, ReadSource::backfill)}, {});
+  writer.flush();
+  const auto feed = reader.read_feed(0, 10);
+  REQUIRE(feed.size() == 1);
+  CHECK(feed[0].sequence() == 2);
+  CHECK(feed[0].value_wh() == 30);
+}
+
+TEST_CASE("sequences are not reused after the outbox is emptied and the writer restarts") {
+  TempDb db("retention-restart");
+  {
+    StoreWriter writer(db.options());
+    writer.import_meters({dlt_meter("A")}, "test");
+    writer.submit({read_at("A", 0, 100), read_at("A", 15, 150), read_at("A", 30, 170)}, {});
+    writer.flush();
+    StoreReader reader(db.path());
+    reader.set_consumer_cursor("billing", 2);
+    writer.prune(one_day_policy(), at_minutes(10 * 24 * 60));
+    REQUIRE_FALSE(reader.oldest_sequence());
+  }
+  StoreWriter writer(db.options());
+  writer.submit({read_at("A", 45, 200)}, {});
+  writer.flush();
+  StoreReader reader(db.path());
+  const auto feed = reader.read_feed(0, 10);
+  REQUIRE(feed.size() == 1);
+  CHECK(feed[0].sequence() == 3);
+}
+
+TEST_CASE("old suspect intervals are pruned even though they were never published") {
+  TempDb db("retention-suspect");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  writer.submit({read_at("A", 0, 500), read_at("A", 15, 400)}, {});
+  writer.flush();
+  StoreReader reader(db.path());
+  REQUIRE(reader.intervals("A", EnergyChannel::forward_active, at_minutes(0), at_minutes(15)).size() == 1);
+  const auto stats = writer.prune(one_day_policy(), at_minutes(3 * 24 * 60));
+  CHECK(stats.intervals == 1);
+  CHECK(reader.intervals("A", EnergyChannel::forward_active, at_minutes(0), at_minutes(15)).empty());
+}

@@ -1,0 +1,107 @@
+// Schema migrations: a database made by the first schema upgrades in place and keeps its data.
+#include <catch2/catch.hpp>
+
+#include "storage/schema.hpp"
+#include "storage/sqlite.hpp"
+#include "storage/store_reader.hpp"
+#include "storage/store_writer.hpp"
+#include "store_test_support.hpp"
+
+using namespace ami;
+using namespace ami::storage;
+using namespace ami::storage::test;
+
+TEST_CASE("a database made by the first schema upgrades in place") {
+  TempDb db("schema-upgrade");
+  const std::int64_t b0 = at_minutes(0).time_since_epoch().count();
+  {
+    // What the first release left on disk: schema 1 with a meter, two reads, one published interval.
+    Database raw(db.path(), true, 1000);
+    configure_connection(raw);
+    migrate(raw, 1);
+    REQUIRE(schema_version(raw) == 1);
+    raw.exec(
+        "INSERT INTO meters (meter_key, meter_id, protocol, channel, address, model, ct_ratio, "
+        "pt_ratio, utc_offset_minutes, usage_point, interval_minutes, enabled, tags, updated_at_ms) "
+        "VALUES (1, 'OLD1', 'dlt645-2007', 'tcp://10.0.0.1:8899', '000000000042', 'dlt645-generic', "
+        "1, 1, 480, 'UP-OLD1', 15, 1, 'district=north', 0)");
+    raw.prepare("INSERT INTO reads VALUES (1, 1, ?, 1000, ?, 1, NULL)").bind(1, b0).bind(2, b0 * 1000).run();
+    raw.prepare("INSERT INTO reads VALUES (1, 1, ?, 1100, ?, 1, NULL)")
+        .bind(1, b0 + 900).bind(2, (b0 + 900) * 1000).run();
+    raw.prepare(
+           "INSERT INTO intervals (interval_id, meter_key, channel, start_unix, end_unix, value_wh, "
+           "register_start_wh, register_end_wh, status, version, collected_at_ms, source, sequence) "
+           "VALUES (1, 1, 1, ?, ?, 100, 1000, 1100, 1, 1, ?, 1, 1)")
+        .bind(1, b0).bind(2, b0 + 900).bind(3, (b0 + 900) * 1000).run();
+    raw.exec("INSERT INTO outbox VALUES (1, 1, 0); UPDATE meta SET value = 1 WHERE key = 'last_sequence';");
+    // Version 2 tables do not exist yet.
+    CHECK_THROWS_AS(raw.exec("SELECT count(*) FROM attempts"), SqliteError);
+  }
+
+  StoreWriter writer(db.options());  // migrates 1 -> current
+  writer.submit({read_at("OLD1", 30, 1250)}, {attempt_for("OLD1", 30, 1, "ok", "ok")});
+  writer.flush();
+
+  Database check(db.path(), false, 1000);
+  CHECK(schema_version(check) == current_schema_version());
+  CHECK(current_schema_version() >= 2);
+
+  StoreReader reader(db.path());
+  const auto meter = reader.meter("OLD1");
+  REQUIRE(meter);
+  CHECK(meter->tags == "district=north");
+  // Derivation continues from the read the first schema stored; the sequence continues too.
+  const auto feed = reader.read_feed(0, 10);
+  REQUIRE(feed.size() == 2);
+  CHECK(feed[0].value_wh() == 100);
+  CHECK(feed[1].sequence() == 2);
+  CHECK(feed[1].value_wh() == 150);
+  CHECK(reader.attempt_summaries(at_minutes(30), at_minutes(30)).size() == 1);
+}
+
+TEST_CASE("migrating twice is a no-op and a newer database is refused") {
+  TempDb db("schema-newer");
+  {
+    Database raw(db.path(), true, 1000);
+    migrate(raw);
+    migrate(raw);
+    CHECK(schema_version(raw) == current_schema_version());
+    raw.exec("PRAGMA user_version = 999");
+  }
+  CHECK_THROWS_WITH(StoreWriter(db.options()), Catch::Contains("newer than this build"));
+}
+
+TEST_CASE("the reader refuses a database the writer has not migrated") {
+  TempDb db("schema-reader");
+  {
+    Database raw(db.path(), true, 1000);
+    migrate(raw, 1);
+  }
+  CHECK_THROWS_WITH(StoreReader(db.path()), Catch::Contains("schema version 1"));
+  CHECK_THROWS(StoreReader(db.path().string() + ".missing"));
+}
+
+TEST_CASE("the writer leaves the database in WAL mode, connections use synchronous FULL") {
+  TempDb db("schema-pragmas");
+  StoreWriter writer(db.options());
+  Database check(db.path(), false, 1000);
+  auto mode = check.query("PRAGMA journal_mode");
+  REQUIRE(mode->step());
+  CHECK(mode->column_text(0) == "wal");
+  check.exec("PRAGMA synchronous = OFF");  // per connection; configure_connection must raise it
+  REQUIRE(check.query_int64("PRAGMA synchronous") == 0);
+  configure_connection(check);
+  CHECK(check.query_int64("PRAGMA synchronous") == 2);  // FULL
+}
+
+TEST_CASE("SQLite errors name the statement") {
+  TempDb db("schema-errors");
+  Database raw(db.path(), true, 1000);
+  try {
+    raw.exec("SELECT * FROM no_such_table");
+    FAIL("expected an exception");
+  } catch (const SqliteError& e) {
+    CHECK(std::string(e.what()).find("no_such_table") != std::string::npos);
+    CHECK(e.sql() == "SELECT * FROM no_such_table");
+  }
+}

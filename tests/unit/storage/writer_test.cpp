@@ -1,0 +1,189 @@
+// Writer thread semantics: batching, flush, back-pressure, several submitting threads, failure.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "storage/sqlite.hpp"
+#include "storage/store_reader.hpp"
+#include "storage/store_writer.hpp"
+#include "store_test_support.hpp"
+
+using namespace ami;
+using namespace ami::storage;
+using namespace ami::storage::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Holds the writer thread inside its first on_committed call until release() - so submissions
+// pile up in the queue and what the writer does with them next is deterministic.
+class WriterGate {
+ public:
+  explicit WriterGate(StoreWriter& writer) {
+    writer.on_committed([this](std::uint64_t) {
+      if (first_.exchange(false)) {
+        entered_.set_value();
+        release_future_.wait();
+      }
+    });
+  }
+  void wait_until_held() { entered_.get_future().wait(); }
+  void release() { release_.set_value(); }
+
+ private:
+  std::atomic<bool> first_{true};
+  std::promise<void> entered_;
+  std::promise<void> release_;
+  std::shared_future<void> release_future_{release_.get_future().share()};
+};
+
+std::vector<MeterRecord> meters(int count) {
+  std::vector<MeterRecord> result;
+  for (int i = 0; i < count; ++i) result.push_back(dlt_meter("M" + std::to_string(i)));
+  return result;
+}
+
+// Blocks the writer: imports M0..M(n-1), then publishes one interval for M0 and waits in the gate.
+void hold_writer(StoreWriter& writer, WriterGate& gate, int meter_count) {
+  writer.import_meters(meters(meter_count), "test");
+  writer.submit({read_at("M0", 0, 0), read_at("M0", 15, 1)}, {});
+  gate.wait_until_held();
+}
+
+}  // namespace
+
+TEST_CASE("submissions queued while the writer is busy are written in one transaction") {
+  TempDb db("writer-batching");
+  StoreWriter writer(db.options());
+  WriterGate gate(writer);
+  hold_writer(writer, gate, 30);
+  REQUIRE(writer.stats().transactions == 1);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&writer, t] {
+      for (int i = 1 + t * 9; i < 1 + (t + 1) * 9; ++i) {
+        const auto id = "M" + std::to_string(i);
+        writer.submit({read_at(id, 0, 100), read_at(id, 15, 100 + i)}, {});
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  gate.release();
+  writer.flush();
+
+  CHECK(writer.stats().transactions == 2);
+  StoreReader reader(db.path());
+  CHECK(reader.head_sequence() == 1 + 27);
+  for (const auto& reading : reader.read_feed(1, 100)) {
+    CHECK(reading.value_wh() == std::stoi(reading.meter_id().substr(1)));
+  }
+}
+
+TEST_CASE("max_batch_items splits a long queue into several transactions") {
+  TempDb db("writer-batch-limit");
+  auto options = db.options();
+  options.max_batch_items = 10;
+  StoreWriter writer(options);
+  WriterGate gate(writer);
+  hold_writer(writer, gate, 1);
+  for (int i = 2; i < 52; ++i) writer.submit({read_at("M0", 15 * i, i)}, {});
+  gate.release();
+  writer.flush();
+  CHECK(writer.stats().transactions == 1 + 5);
+  CHECK(writer.stats().reads_stored == 52);
+}
+
+TEST_CASE("submit blocks while the queue is full and resumes when the writer drains it") {
+  TempDb db("writer-backpressure");
+  auto options = db.options();
+  options.max_queued_items = 5;
+  StoreWriter writer(options);
+  WriterGate gate(writer);
+  hold_writer(writer, gate, 1);
+
+  std::atomic<int> submitted{0};
+  std::thread producer([&] {
+    for (int i = 2; i < 12; ++i) {
+      writer.submit({read_at("M0", 15 * i, i)}, {});
+      ++submitted;
+    }
+  });
+  for (int waited = 0; submitted < 5 && waited < 1000; ++waited) std::this_thread::sleep_for(10ms);
+  REQUIRE(submitted == 5);
+  std::this_thread::sleep_for(200ms);
+  CHECK(submitted == 5);  // the sixth submit is still waiting for room
+  gate.release();
+  producer.join();
+  writer.flush();
+  CHECK(submitted == 10);
+  CHECK(writer.stats().reads_stored == 12);
+}
+
+TEST_CASE("flush returns only after everything that thread submitted is visible to readers") {
+  TempDb db("writer-flush-threads");
+  StoreWriter writer(db.options());
+  writer.import_meters(meters(8), "test");
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      StoreReader reader(db.path());
+      for (int round = 0; round < 20; ++round) {
+        std::vector<BoundaryRead> reads;
+        for (int m = 2 * t; m < 2 * t + 2; ++m) {
+          reads.push_back(read_at("M" + std::to_string(m), 15 * round, 7 * round));
+        }
+        writer.submit(std::move(reads), {attempt_for("M" + std::to_string(2 * t), 15 * round, 1, "ok", "ok")});
+        writer.flush();
+        const auto stored = reader.reads("M" + std::to_string(2 * t + 1), EnergyChannel::forward_active,
+                                         at_minutes(0), at_minutes(24 * 60));
+        if (stored.size() != static_cast<std::size_t>(round + 1)) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(failures == 0);
+  StoreReader reader(db.path());
+  CHECK(reader.head_sequence() == 8 * 19);
+  const auto feed = reader.read_feed(0, 1000);
+  REQUIRE(feed.size() == 8 * 19);
+  for (std::size_t i = 0; i < feed.size(); ++i) {
+    CHECK(feed[i].sequence() == i + 1);
+    CHECK(feed[i].value_wh() == 7);
+  }
+  const auto stats = writer.stats();
+  CHECK(stats.reads_stored == 8 * 20);
+  CHECK(stats.attempts_stored == 4 * 20);
+}
+
+TEST_CASE("a failed transaction puts the writer in the failed state") {
+  TempDb db("writer-failure");
+  StoreWriter writer(db.options());
+  writer.submit({}, {attempt_for("A", 0, 1, "ok", "ok")});
+  writer.flush();
+  {
+    Database other(db.path(), false, 1000);
+    other.exec("DROP TABLE attempts");
+  }
+  writer.submit({}, {attempt_for("A", 15, 1, "ok", "ok")});
+  CHECK_THROWS_AS(writer.flush(), StoreFailed);
+  CHECK_THROWS_WITH(writer.submit({}, {attempt_for("A", 30, 1, "ok", "ok")}),
+                    Catch::Contains("attempts"));
+  CHECK_THROWS_AS(writer.import_meters({dlt_meter("A")}, "test"), StoreFailed);
+  writer.stop();
+  writer.stop();
+}
+
+TEST_CASE("stop flushes the queue, submitting afterwards is refused") {
+  TempDb db("writer-stop");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  for (int i = 0; i < 100; ++i) writer.submit({read_at("A", 15 * i, i)}, {});
+  writer.stop();
+  CHECK_THROWS_AS(writer.submit({read_at("A", 15 * 100, 100)}, {}), StoreFailed);
+  StoreReader reader(db.path());
+  CHECK(reader.head_sequence() == 99);
+}
