@@ -17,7 +17,7 @@ packages=(
   librdkafka-dev
   libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  socat mbpoll python3 python3-pymodbus python3-protobuf
+  socat mbpoll python3 python3-pymodbus python3-serial python3-serial-asyncio python3-protobuf
   procps
   # monitoring (issue 9): promtool validates /metrics; headless chromium runs the dashboard test
   prometheus chromium

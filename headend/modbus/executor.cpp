@@ -1,0 +1,86 @@
+#include "headend/modbus/executor.hpp"
+
+namespace ami::modbus {
+
+Executor::Executor(ExecutorOptions options) : options_(options) {
+  const std::size_t n = options_.workers == 0 ? 1 : options_.workers;
+  workers_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
+}
+
+Executor::~Executor() {
+  std::vector<Job> cancelled;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    for (auto& [key, channel] : channels_) {
+      for (auto& job : channel->queue) cancelled.push_back(std::move(job));
+      channel->queue.clear();
+    }
+    ready_.clear();
+    queued_ = 0;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+  for (auto& job : cancelled) {
+    MeterReadResult r;
+    r.outcome = MeterOutcome::cancelled;
+    r.detail = "Modbus executor stopped";
+    job.done(std::move(r));
+  }
+}
+
+std::size_t Executor::channels() const {
+  std::lock_guard lock(mutex_);
+  return channels_.size();
+}
+
+void Executor::submit(const ChannelSpec& channel, MeterRequest request, Done done) {
+  bool stopped = false;
+  {
+    std::lock_guard lock(mutex_);
+    stopped = stopping_;
+    if (!stopping_ && queued_ < options_.max_queued) {
+      auto& slot = channels_[channel.key()];
+      if (!slot) slot = std::make_unique<Channel>(Channel{channel, nullptr, {}, false});
+      slot->queue.push_back(Job{std::move(request), std::move(done)});
+      ++queued_;
+      if (!slot->busy && slot->queue.size() == 1) ready_.push_back(slot.get());
+      wake_.notify_one();
+      return;
+    }
+  }
+  MeterReadResult r;
+  r.outcome = stopped ? MeterOutcome::cancelled : MeterOutcome::bad_request;
+  r.detail = stopped ? "Modbus executor stopped" : "Modbus executor queue full";
+  done(std::move(r));
+}
+
+void Executor::work() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+    if (stopping_) return;
+    Channel* channel = ready_.front();
+    ready_.pop_front();
+    Job job = std::move(channel->queue.front());
+    channel->queue.pop_front();
+    --queued_;
+    channel->busy = true;
+    lock.unlock();
+
+    // Only this worker touches the channel's link while busy is set.
+    if (!channel->link) channel->link = make_link(channel->spec, options_.link);
+    MeterReadResult result = read_meter(*channel->link, job.request, plans_);
+    job.done(std::move(result));
+
+    lock.lock();
+    channel->busy = false;
+    if (!channel->queue.empty() && !stopping_) {
+      ready_.push_back(channel);
+      wake_.notify_one();
+    }
+  }
+}
+
+}  // namespace ami::modbus
