@@ -51,6 +51,20 @@ UtcSeconds day_start_utc(LocalDay day, int utc_offset_minutes) {
   return UtcSeconds{day} - std::chrono::minutes{utc_offset_minutes};
 }
 
+ReadCounts& ReadCounts::operator+=(const ReadCounts& other) {
+  expected += other.expected;
+  first_attempt += other.first_attempt;
+  after_retries += other.after_retries;
+  after_backfill += other.after_backfill;
+  on_time += other.on_time;
+  boundaries_attempted += other.boundaries_attempted;
+  boundaries_ok += other.boundaries_ok;
+  boundaries_failed_transport += other.boundaries_failed_transport;
+  boundaries_failed_meter += other.boundaries_failed_meter;
+  attempts += other.attempts;
+  return *this;
+}
+
 struct KpiQueries::Impl {
   explicit Impl(const std::filesystem::path& path, int busy_timeout_ms) : db(checked(path), false, busy_timeout_ms) {
     const int found = schema_version(db);

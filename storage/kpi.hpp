@@ -62,13 +62,8 @@ struct LastFailure {
   std::string detail;
 };
 
-struct MeterDay {
-  LocalDay day{};
-  std::string meter_id;
-  std::string gateway;  // the registry channel, e.g. tcp://10.0.0.5:8899
-  std::string model;
-  std::string protocol;
-  std::string tags;     // key=value;key=value
+// The counts behind every KPI, for one meter-day or summed over many.
+struct ReadCounts {
   std::int64_t expected = 0;
   std::int64_t first_attempt = 0;
   std::int64_t after_retries = 0;
@@ -79,6 +74,17 @@ struct MeterDay {
   std::int64_t boundaries_failed_transport = 0;
   std::int64_t boundaries_failed_meter = 0;
   std::int64_t attempts = 0;  // all attempts, retries included
+
+  ReadCounts& operator+=(const ReadCounts& other);
+};
+
+struct MeterDay : ReadCounts {
+  LocalDay day{};
+  std::string meter_id;
+  std::string gateway;  // the registry channel, e.g. tcp://10.0.0.5:8899
+  std::string model;
+  std::string protocol;
+  std::string tags;     // key=value;key=value
   std::vector<FailureReason> reasons;     // failed boundaries by reason, most frequent first
   std::optional<LastFailure> last_failure;
 

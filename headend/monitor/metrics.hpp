@@ -31,6 +31,12 @@ namespace ami::monitor {
 class Counter {
  public:
   void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  // For counters mirrored from another component's running total: never goes backwards.
+  void advance_to(std::uint64_t total) noexcept {
+    auto current = value_.load(std::memory_order_relaxed);
+    while (current < total && !value_.compare_exchange_weak(current, total, std::memory_order_relaxed)) {
+    }
+  }
   [[nodiscard]] std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -88,6 +94,11 @@ class FamilyBase {
   // Finds or creates the series for `values` (under mutex_); the overflow series past max_series.
   void* find_or_create(std::initializer_list<std::string_view> values);
   virtual std::shared_ptr<void> make_series() const = 0;
+  template <class F>
+  void for_each_series(F&& f) {
+    const std::lock_guard lock(mutex_);
+    for (auto& [values, series] : series_) f(series.get());
+  }
   virtual void render_series(std::string& out, const std::string& labels, const void* series) const = 0;
 
   Counter* overflow_counter_ = nullptr;  // set by the registry
@@ -114,6 +125,11 @@ class Family final : public FamilyBase {
   }
   // The single series of a family without labels.
   Metric& get() { return with({}); }
+  // Visits every existing series (e.g. to zero gauges whose label set went away).
+  template <class F>
+  void for_each(F&& f) {
+    for_each_series([&](void* series) { f(*static_cast<Metric*>(series)); });
+  }
 
  private:
   friend class MetricsRegistry;
