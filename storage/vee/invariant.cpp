@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "storage/vee/register_delta.hpp"
 #include "storage/vee/rules.hpp"
 #include "storage/vee/versioning.hpp"
@@ -9,9 +11,8 @@
 namespace ami::storage::vee {
 
 std::string InvariantViolation::describe() const {
-  return "(" + format_utc(from) + ", " + format_utc(to) + "]: register delta " +
-         std::to_string(expected_wh) + " Wh, latest intervals sum " + std::to_string(sum_wh) +
-         " Wh, " + std::to_string(missing) + " interval(s) missing";
+  return fmt::format("({}, {}]: register delta {} Wh, latest intervals sum {} Wh, {} interval(s) missing",
+                     format_utc(from), format_utc(to), expected_wh, sum_wh, missing);
 }
 
 InvariantReport check_invariant(const ChannelSpec& spec, std::span<const RegisterRead> reads,
