@@ -1,37 +1,87 @@
-// One RS-485 bus behind a gateway: the meters on it and who answers a request frame.
+// One RS-485 bus behind a gateway: the meters on it, who answers a request, and the faults
+// applied to that answer. Pure of I/O: the gateway servers (gateway_server.hpp for DL/T 645,
+// modbus_gateway.hpp for Modbus) feed it one request at a time, which is the bus's
+// one-transaction-at-a-time rule, and apply the delay / drop it asks for.
 //
-// Pure of I/O: the gateway server (gateway_server.hpp) feeds it one request at a time, which is
-// the bus's one-transaction-at-a-time rule. A frame for an address nobody has gets silence;
-// a wildcard (AA) address that matches several meters gets silence too (their replies collide).
-// Ownership/threads: owned by its gateway; one thread at a time. Never throws.
+// DL/T 645: a frame for an address nobody has gets silence; a wildcard (AA) address that matches
+// several meters gets silence too (their replies collide); 08H broadcast time sync sets every
+// meter's clock; other broadcasts are obeyed silently.
+// Ownership/threads: owned by its gateway and used from that gateway's thread only (the FaultSet
+// it points to is shared and locks itself). Never throws.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
 
+#include "protocols/dlt645/edition.hpp"
 #include "protocols/dlt645/frame.hpp"
+#include "simulators/faults.hpp"
 #include "simulators/fleet.hpp"
 #include "simulators/meter.hpp"
 
 namespace ami::sim {
 
-class Dlt645Bus {
+struct GatewayCounters {
+  std::atomic<std::uint64_t> connections{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> replies{0};
+  std::atomic<std::uint64_t> faults{0};
+};
+
+// What the gateway should put on the wire for one request.
+struct BusReply {
+  std::vector<std::uint8_t> bytes;        // empty = silence
+  std::chrono::milliseconds delay{0};     // late answer: hold the bus this long (real time) first
+  bool drop_connection = false;           // close the client connection instead of answering
+};
+
+// The meters of one gateway, indexed by every address they answer to.
+class MeterTable {
  public:
-  explicit Dlt645Bus(const GatewaySpec& gateway);
-
-  // The encoded reply (with FE preamble) to `request` at simulated time `now`; empty = silence.
-  std::vector<std::uint8_t> transact(const dlt645::Frame& request, UtcMillis now);
-
+  explicit MeterTable(const GatewaySpec& gateway);
+  [[nodiscard]] const GatewaySpec& gateway() const { return *gateway_; }
+  [[nodiscard]] std::vector<SimMeter>& meters() { return meters_; }
   [[nodiscard]] const std::vector<SimMeter>& meters() const { return meters_; }
-  // nullptr when no meter on this bus has that concrete address.
-  [[nodiscard]] const SimMeter* find(const dlt645::Address& address) const;
+  // The meter answering to a concrete DL/T 645 address at `now`, or nullptr.
+  [[nodiscard]] SimMeter* find(const dlt645::Address& address, UtcMillis now);
+  // The meter answering to a Modbus unit id at `now`, or nullptr.
+  [[nodiscard]] SimMeter* find_unit(int unit_id, UtcMillis now);
+  [[nodiscard]] GatewayCounters& counters() const { return counters_; }
 
  private:
   static std::uint64_t key_of(const dlt645::Address& address);
-
+  const GatewaySpec* gateway_;
   std::vector<SimMeter> meters_;
-  std::unordered_map<std::uint64_t, std::size_t> by_address_;
+  std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_address_;
+  std::unordered_map<int, std::vector<std::size_t>> by_unit_;
+  mutable GatewayCounters counters_;
 };
+
+class Dlt645Bus {
+ public:
+  // `faults` may be nullptr (no fault injection).
+  Dlt645Bus(const GatewaySpec& gateway, FaultSet* faults);
+
+  BusReply transact(const dlt645::Frame& request, UtcMillis now);
+
+  [[nodiscard]] MeterTable& table() { return table_; }
+  [[nodiscard]] const MeterTable& table() const { return table_; }
+
+ private:
+  SimMeter* resolve(const dlt645::Frame& request, UtcMillis now);
+  void broadcast(const dlt645::Frame& request, UtcMillis now);
+
+  MeterTable table_;
+  FaultSet* faults_;
+  dlt645::Edition edition_;
+  std::uint64_t draws_ = 0;
+};
+
+// Deterministic garbage for the `garbage` fault: never contains 68H, so it can not start a frame.
+std::vector<std::uint8_t> garbage_bytes(std::uint64_t key, std::uint64_t draw);
 
 }  // namespace ami::sim

@@ -1,6 +1,13 @@
 #include "simulators/gateway_server.hpp"
 
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
 #include <array>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
 
 #include "protocols/dlt645/framer.hpp"
 
@@ -8,17 +15,69 @@ namespace ami::sim {
 
 using asio::ip::tcp;
 
-GatewayServer::GatewayServer(asio::io_context& io, const GatewaySpec& spec, const Clock& clock)
-    : io_(io), spec_(&spec), clock_(clock), bus_(spec), acceptor_(io), queue_signal_(io) {}
+std::chrono::microseconds wire_time(std::size_t bytes, int baud) {
+  if (baud <= 0) return std::chrono::microseconds{0};
+  // 8E1: start + 8 data + parity + stop = 11 bits per byte.
+  return std::chrono::microseconds{static_cast<std::int64_t>(bytes) * 11 * 1'000'000 / baud};
+}
+
+GatewayServer::GatewayServer(asio::io_context& io, const GatewaySpec& spec, const Clock& clock, FaultSet* faults)
+    : io_(io),
+      spec_(&spec),
+      clock_(clock),
+      faults_(faults),
+      bus_(spec, faults),
+      acceptor_(io),
+      queue_signal_(io),
+      wire_timer_(io) {}
+
+GatewayServer::~GatewayServer() {
+  if (pty_slave_fd_ >= 0) ::close(pty_slave_fd_);
+  if (!spec_->pty_link.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(spec_->pty_link, ignored);
+  }
+}
 
 void GatewayServer::start() {
-  const tcp::endpoint endpoint(asio::ip::make_address(spec_->host), spec_->port);
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(tcp::acceptor::reuse_address(true));
-  acceptor_.bind(endpoint);
-  acceptor_.listen();
-  asio::co_spawn(io_, accept_loop(), asio::detached);
+  if (!spec_->pty_link.empty()) {
+    start_pty();
+  } else {
+    const tcp::endpoint endpoint(asio::ip::make_address(spec_->host), spec_->port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen();
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+  }
   asio::co_spawn(io_, bus_loop(), asio::detached);
+}
+
+std::string GatewayServer::where() const {
+  if (!pty_path_.empty()) return "pty " + pty_path_ + " (" + spec_->pty_link + ")";
+  return spec_->host + ":" + std::to_string(spec_->port);
+}
+
+void GatewayServer::start_pty() {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0)
+    throw std::runtime_error("cannot open a pseudo-terminal: " + std::generic_category().message(errno));
+  pty_path_ = ::ptsname(master);
+  // Hold the slave open in raw mode: no echo of requests back to us, and the pty stays usable
+  // while clients open and close it.
+  pty_slave_fd_ = ::open(pty_path_.c_str(), O_RDWR | O_NOCTTY);
+  if (pty_slave_fd_ < 0) throw std::runtime_error("cannot open " + pty_path_);
+  termios tio{};
+  ::tcgetattr(pty_slave_fd_, &tio);
+  ::cfmakeraw(&tio);
+  ::tcsetattr(pty_slave_fd_, TCSANOW, &tio);
+  std::error_code ec;
+  std::filesystem::remove(spec_->pty_link, ec);
+  std::filesystem::create_symlink(pty_path_, spec_->pty_link, ec);
+  if (ec) throw std::runtime_error("cannot link " + spec_->pty_link + " -> " + pty_path_ + ": " + ec.message());
+  auto connection = std::make_shared<Connection>();
+  connection->pty.emplace(io_, master);
+  asio::co_spawn(io_, read_loop(connection), asio::detached);
 }
 
 asio::awaitable<void> GatewayServer::accept_loop() {
@@ -27,18 +86,32 @@ asio::awaitable<void> GatewayServer::accept_loop() {
     auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) continue;  // e.g. the client reset before we accepted: keep listening
+    auto& counters = bus_.table().counters();
+    bump(counters.connections);
+    if (faults_ != nullptr &&
+        faults_->decide({FaultKind::refuse_connections}, spec_->id, {}, clock_.now(), connection_draws_++)) {
+      bump(counters.refused);
+      bump(counters.faults);
+      socket.close(ec);
+      continue;
+    }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(io_, read_loop(std::make_shared<Connection>(std::move(socket))), asio::detached);
+    auto connection = std::make_shared<Connection>();
+    connection->socket.emplace(std::move(socket));
+    asio::co_spawn(io_, read_loop(std::move(connection)), asio::detached);
   }
 }
 
 asio::awaitable<void> GatewayServer::read_loop(std::shared_ptr<Connection> connection) {
   auto framer = std::make_unique<dlt645::Framer>();
   std::array<std::uint8_t, 512> buffer{};
-  for (;;) {
+  while (connection->open) {
     boost::system::error_code ec;
-    const auto n = co_await connection->socket.async_read_some(asio::buffer(buffer),
-                                                               asio::redirect_error(asio::use_awaitable, ec));
+    const auto n = connection->socket
+                       ? co_await connection->socket->async_read_some(asio::buffer(buffer),
+                                                                      asio::redirect_error(asio::use_awaitable, ec))
+                       : co_await connection->pty->async_read_some(asio::buffer(buffer),
+                                                                   asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     std::span<const std::uint8_t> rest(buffer.data(), n);
     while (!rest.empty()) {
@@ -51,9 +124,14 @@ asio::awaitable<void> GatewayServer::read_loop(std::shared_ptr<Connection> conne
       }
     }
   }
-  connection->open = false;
+  close(*connection);
+}
+
+void GatewayServer::close(Connection& connection) {
+  connection.open = false;
   boost::system::error_code ignored;
-  connection->socket.close(ignored);
+  if (connection.socket) connection.socket->close(ignored);
+  if (connection.pty) connection.pty->close(ignored);
 }
 
 void GatewayServer::enqueue(Job job) {
@@ -71,11 +149,28 @@ asio::awaitable<void> GatewayServer::bus_loop() {
     auto job = std::move(queue_.front());
     queue_.pop_front();
     if (!job.connection->open) continue;
-    const auto reply = bus_.transact(job.request, clock_.now());
-    if (reply.empty()) continue;
+    // The request occupies the line before the meter can answer.
+    const auto request_bytes = dlt645::encode_frame(job.request).size();
+    auto reply = bus_.transact(job.request, clock_.now());
+    auto hold = std::chrono::duration_cast<std::chrono::microseconds>(reply.delay) + wire_time(request_bytes, spec_->baud);
+    if (spec_->baud > 0) hold += kMeterTurnaround + wire_time(reply.bytes.size(), spec_->baud);
     boost::system::error_code ec;
-    co_await asio::async_write(job.connection->socket, asio::buffer(reply),
-                               asio::redirect_error(asio::use_awaitable, ec));
+    if (hold.count() > 0) {
+      wire_timer_.expires_after(hold);
+      co_await wire_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (reply.drop_connection) {
+      close(*job.connection);
+      continue;
+    }
+    if (reply.bytes.empty() || !job.connection->open) continue;
+    if (job.connection->socket) {
+      co_await asio::async_write(*job.connection->socket, asio::buffer(reply.bytes),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await asio::async_write(*job.connection->pty, asio::buffer(reply.bytes),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 }
 

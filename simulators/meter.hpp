@@ -1,13 +1,15 @@
-// One simulated meter: its identity, its load model and its own clock, and the register values
-// it exposes at a protocol's resolution. The protocol responders (dlt645_responder.hpp) read
-// meters through this class only, and `meter-sim truth` uses the same functions, so the ground
-// truth is by construction what the wire shows.
+// One simulated meter: identity, load model, its own clock (drift, jumps, time sync), replacement,
+// and the values it exposes at its protocol's resolution. The protocol responders read meters
+// through this class only, and `meter-sim truth` uses the same functions, so the ground truth is
+// by construction what the wire shows.
 //
-// Ownership/threads: a SimMeter belongs to one bus (one io_context thread) or to a truth
-// computation; const members are pure functions of (meter, instant) and safe from any thread.
-// Errors: none.
+// Ownership/threads: a SimMeter belongs to one bus (one thread) or to a truth computation. const
+// members are pure functions of (meter, instant); the mutating ones (time sync, counters) are
+// called only by the bus that owns the meter. Errors: none.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 
 #include "simulators/fleet.hpp"
@@ -15,15 +17,32 @@
 
 namespace ami::sim {
 
-// DL/T 645 energy fields are XXXXXX.XX kWh: 10 Wh resolution, wrapping after 999999.99 kWh.
+// DL/T 645 energy fields are XXXXXX.XX kWh: 10 Wh resolution.
 inline constexpr std::int64_t kDlt645ResolutionWh = 10;
-inline constexpr std::int64_t kDlt645DialModulusWh = 1'000'000'000;
 
-// Register value as a DL/T 645 meter shows it: floor to 0.01 kWh, wrapped at the dial maximum.
-inline std::int64_t dlt645_exposed_wh(std::int64_t internal_wh) {
-  const auto floored = internal_wh / kDlt645ResolutionWh * kDlt645ResolutionWh;
-  return floored % kDlt645DialModulusWh;
-}
+// Instantaneous values consistent with the energy flow (canonical units of quantity.hpp).
+struct Instantaneous {
+  std::array<std::int64_t, 3> voltage_mv{};
+  std::array<std::int64_t, 3> current_ma{};
+  std::int64_t active_power_mw = 0;  // signed: > 0 import
+  std::int64_t power_factor_permille = 1000;  // signed like the active power
+  std::int64_t frequency_mhz = 50'000;
+};
+
+// Written by the bus thread that owns the meter, read by the admin endpoint: relaxed atomics.
+struct MeterCounters {
+  std::atomic<std::uint64_t> requests{0};  // requests addressed to this meter
+  std::atomic<std::uint64_t> replies{0};   // replies sent (including faulty ones)
+  std::atomic<std::uint64_t> faults{0};    // faults injected on its requests
+  MeterCounters() = default;
+  MeterCounters(const MeterCounters& o)
+      : requests(o.requests.load(std::memory_order_relaxed)),
+        replies(o.replies.load(std::memory_order_relaxed)),
+        faults(o.faults.load(std::memory_order_relaxed)) {}
+  MeterCounters& operator=(const MeterCounters&) = delete;
+};
+
+inline void bump(std::atomic<std::uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
 
 class SimMeter {
  public:
@@ -32,19 +51,35 @@ class SimMeter {
   [[nodiscard]] const MeterSpec& spec() const { return *spec_; }
   [[nodiscard]] const LoadModel& load() const { return load_; }
 
-  // The instant the meter's own clock shows at simulated time `sim_now` (UTC).
-  [[nodiscard]] UtcMillis meter_clock(UtcMillis sim_now) const { return sim_now; }
-  // The true instant at which the meter's clock showed `meter_time` (inverse of meter_clock).
-  [[nodiscard]] UtcMillis true_instant_of(UtcMillis meter_time) const { return meter_time; }
+  // The address / unit id the meter answers to at simulated time `now` (changes at replacement).
+  [[nodiscard]] const dlt645::Address& address_at(UtcMillis now) const;
+  [[nodiscard]] int unit_id_at(UtcMillis now) const;
 
-  // True internal registers (Wh) at a true instant.
-  [[nodiscard]] Registers registers_at(UtcMillis t) const { return load_.registers_at(t); }
-  // The registers as the protocol exposes them (resolution and dial wrap applied).
-  [[nodiscard]] Registers exposed_registers_at(UtcMillis t) const;
+  // The instant the meter's own clock shows at simulated time `sim_now`: drift, jumps and syncs.
+  [[nodiscard]] UtcMillis meter_clock(UtcMillis sim_now) const;
+  // The true instant at which the meter's clock showed `meter_time` (inverse of meter_clock).
+  [[nodiscard]] UtcMillis true_instant_of(UtcMillis meter_time) const;
+  // 08H broadcast time sync received at `sim_now`: the clock reads `meter_time` from then on.
+  void set_clock(UtcMillis sim_now, UtcMillis meter_time);
+  // A clock jump by `delta` (fault injection).
+  void jump_clock(std::chrono::milliseconds delta) { clock_offset_ms_ += delta.count(); }
+
+  // Registers of the meter installed at t (restarting from 0 after a replacement), Wh.
+  [[nodiscard]] Registers registers_at(UtcMillis t) const;
+  // The registers as DL/T 645 shows them: 0.01 kWh floors, wrapped at the dial modulus.
+  [[nodiscard]] Registers dlt645_registers_at(UtcMillis t) const;
+  [[nodiscard]] Instantaneous instantaneous_at(UtcMillis t) const;
+
+  [[nodiscard]] MeterCounters& counters() const { return counters_; }
 
  private:
   const MeterSpec* spec_;
   LoadModel load_;
+  std::int64_t clock_offset_ms_ = 0;
+  mutable MeterCounters counters_;  // statistics, not state: counting does not change the meter
 };
+
+// Wrap a register at a dial modulus (0 = no wrap).
+inline std::int64_t wrap_dial(std::int64_t wh, std::int64_t modulus) { return modulus > 0 ? wh % modulus : wh; }
 
 }  // namespace ami::sim

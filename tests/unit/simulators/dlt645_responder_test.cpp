@@ -7,41 +7,28 @@
 #include "protocols/dlt645/framer.hpp"
 #include "protocols/dlt645/load_profile.hpp"
 #include "protocols/dlt645/read.hpp"
+#include "sim_test_support.hpp"
 #include "simulators/bus.hpp"
 #include "simulators/dlt645_responder.hpp"
 #include "simulators/truth.hpp"
 
 using namespace ami;
 using namespace ami::sim;
+using namespace ami::sim::test;
 using namespace std::chrono;
 
 namespace {
 
-UtcMillis at(const char* text) { return UtcMillis{*parse_utc(text)}; }
-
 struct Fixture {
   Fixture() {
     FleetSpec spec;
-    spec.meters_per_gateway = 3;
+    spec.groups[0].meters_per_gateway = 3;
     spec.seed = 20260105;
     fleet = build_fleet(spec);
   }
   const MeterSpec& meter(std::size_t i) const { return fleet.gateways[0].meters[i]; }
   Fleet fleet;
 };
-
-// Sends `request` over the bus and decodes the reply like a master would; nullopt = silence.
-std::optional<dlt645::Frame> exchange(Dlt645Bus& bus, const dlt645::Frame& request, UtcMillis now) {
-  const auto bytes = bus.transact(request, now);
-  if (bytes.empty()) return std::nullopt;
-  dlt645::Framer framer;
-  REQUIRE(framer.feed(bytes) == bytes.size());
-  dlt645::Frame reply;
-  const auto event = framer.next(reply);
-  REQUIRE(event.kind == dlt645::Framer::EventKind::frame);
-  CHECK(framer.buffered() == 0);
-  return reply;
-}
 
 std::int64_t energy_wh(std::span<const std::uint8_t> four) {
   const auto v = dlt645::decode_bcd(four.subspan(0, 4));
@@ -53,10 +40,10 @@ std::int64_t energy_wh(std::span<const std::uint8_t> four) {
 
 TEST_CASE("energy register reads match the truth at the read instant", "[simulators][dlt645]") {
   Fixture f;
-  Dlt645Bus bus(f.fleet.gateways[0]);
+  Dlt645Bus bus(f.fleet.gateways[0], nullptr);
   const auto now = at("2026-01-05T03:21:17Z");
   const SimMeter truth_meter(f.meter(1));
-  const auto truth = truth_meter.exposed_registers_at(now);
+  const auto truth = truth_meter.dlt645_registers_at(now);
   for (const auto& [di, expected] : {std::pair{dlt645::kDiForwardActiveTotal, truth.forward_wh},
                                     std::pair{dlt645::kDiReverseActiveTotal, truth.reverse_wh}}) {
     const auto reply = exchange(bus, dlt645::make_read_request(f.meter(1).address, di), now);
@@ -80,7 +67,7 @@ TEST_CASE("energy register reads match the truth at the read instant", "[simulat
 
 TEST_CASE("load-profile records at boundaries equal the truth, the future is 'no data'", "[simulators][dlt645]") {
   Fixture f;
-  Dlt645Bus bus(f.fleet.gateways[0]);
+  Dlt645Bus bus(f.fleet.gateways[0], nullptr);
   const auto& meter = f.meter(2);
   const auto boundary = *parse_utc("2026-01-05T01:00:00Z");
   const auto truth = compute_truth(meter, boundary - minutes{15}, boundary, minutes{15});
@@ -124,7 +111,7 @@ TEST_CASE("load-profile records at boundaries equal the truth, the future is 'no
 
 TEST_CASE("a meter that was unreachable still holds the gap's load profile", "[simulators][dlt645]") {
   Fixture f;
-  Dlt645Bus bus(f.fleet.gateways[0]);
+  Dlt645Bus bus(f.fleet.gateways[0], nullptr);
   const auto& meter = f.meter(0);
   const auto from = *parse_utc("2026-01-05T00:00:00Z");
   const auto truth = compute_truth(meter, from, from + hours{2}, minutes{15});
@@ -140,7 +127,7 @@ TEST_CASE("a meter that was unreachable still holds the gap's load profile", "[s
 
 TEST_CASE("date, time, address and unsupported identifiers", "[simulators][dlt645]") {
   Fixture f;
-  Dlt645Bus bus(f.fleet.gateways[0]);
+  Dlt645Bus bus(f.fleet.gateways[0], nullptr);
   const auto& meter = f.meter(0);
   const auto now = at("2026-01-04T16:05:09Z");  // Monday 2026-01-05 00:05:09 local
 
@@ -163,7 +150,7 @@ TEST_CASE("date, time, address and unsupported identifiers", "[simulators][dlt64
   // With one meter on the bus it answers with its address.
   FleetSpec single;
   const auto single_fleet = build_fleet(single);
-  Dlt645Bus single_bus(single_fleet.gateways[0]);
+  Dlt645Bus single_bus(single_fleet.gateways[0], nullptr);
   reply = exchange(single_bus, read_address, now);
   REQUIRE(reply);
   CHECK(reply->control.raw == 0x93);

@@ -15,9 +15,9 @@ using namespace std::chrono;
 
 TEST_CASE("fleet names, ports and addresses follow the documented scheme", "[simulators][fleet]") {
   FleetSpec spec;
-  spec.gateways = 3;
-  spec.meters_per_gateway = 12;
-  spec.base_port = 9100;
+  spec.groups[0].count = 3;
+  spec.groups[0].meters_per_gateway = 12;
+  spec.groups[0].base_port = 9100;
   const auto fleet = build_fleet(spec);
   REQUIRE(fleet.gateways.size() == 3);
   CHECK(fleet.meter_count() == 36);
@@ -34,31 +34,41 @@ TEST_CASE("fleet names, ports and addresses follow the documented scheme", "[sim
 
 TEST_CASE("adding meters does not change existing meters", "[simulators][fleet]") {
   FleetSpec small;
-  small.meters_per_gateway = 2;
+  small.groups[0].meters_per_gateway = 2;
   FleetSpec large = small;
-  large.meters_per_gateway = 50;
-  large.gateways = 4;
+  large.groups[0].meters_per_gateway = 50;
+  large.groups[0].count = 4;
   CHECK(build_fleet(small).gateways[0].meters[1].load == build_fleet(large).gateways[0].meters[1].load);
 }
 
 TEST_CASE("bad fleet flags are rejected naming the flag", "[simulators][fleet]") {
   FleetSpec spec;
-  spec.gateways = 0;
+  spec.groups[0].count = 0;
   CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("--gateways"));
   spec = FleetSpec{};
-  spec.protocol = "iec62056";
+  spec.groups[0].protocol = "iec62056";
   CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("iec62056"));
   spec = FleetSpec{};
-  spec.base_port = 65535;
-  spec.gateways = 2;
+  spec.groups[0].base_port = 65535;
+  spec.groups[0].count = 2;
   CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("--base-port"));
+  spec = FleetSpec{};
+  spec.groups[0].protocol = "modbus-tcp";
+  spec.groups[0].model = "NOPE9000";
+  CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("NOPE9000"));
+  spec.groups[0].model = "SDM630";
+  spec.groups[0].meters_per_gateway = 248;
+  CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("--meters-per-gateway"));
+  spec = FleetSpec{};
+  spec.overrides.push_back(MeterOverride{"gw009-m0001", 5, {}, {}, {}});
+  CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("gw009-m0001"));
 }
 
 TEST_CASE("registry CSV has the documented header and one row per meter", "[simulators][fleet]") {
   FleetSpec spec;
-  spec.gateways = 2;
-  spec.meters_per_gateway = 2;
-  spec.base_port = 9200;
+  spec.groups[0].count = 2;
+  spec.groups[0].meters_per_gateway = 2;
+  spec.groups[0].base_port = 9200;
   std::ostringstream out;
   write_registry_csv(build_fleet(spec), out);
   std::istringstream lines(out.str());
@@ -75,7 +85,7 @@ TEST_CASE("registry CSV has the documented header and one row per meter", "[simu
 
 TEST_CASE("truth intervals are deltas of exposed registers at aligned boundaries", "[simulators][truth]") {
   FleetSpec spec;
-  spec.meters_per_gateway = 5;
+  spec.groups[0].meters_per_gateway = 5;
   spec.seed = 99;
   const auto fleet = build_fleet(spec);
   const auto& meter = fleet.gateways[0].meters[3];

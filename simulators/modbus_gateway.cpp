@@ -1,0 +1,158 @@
+#include "simulators/modbus_gateway.hpp"
+
+#include <modbus.h>
+#include <netinet/in.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "simulators/gateway_server.hpp"
+#include "simulators/modbus_model.hpp"
+
+namespace ami::sim {
+
+struct ModbusGateway::Context {
+  modbus_t* ctx = nullptr;
+};
+
+ModbusGateway::ModbusGateway(const GatewaySpec& spec, const Clock& clock, FaultSet* faults)
+    : spec_(&spec), clock_(clock), faults_(faults), table_(spec), context_(std::make_unique<Context>()) {}
+
+ModbusGateway::~ModbusGateway() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (context_->ctx != nullptr) modbus_free(context_->ctx);
+}
+
+void ModbusGateway::start() {
+  context_->ctx = modbus_new_tcp(spec_->host.c_str(), spec_->port);
+  if (context_->ctx == nullptr) throw std::runtime_error("modbus_new_tcp failed for " + where());
+  listen_fd_ = modbus_tcp_listen(context_->ctx, 64);
+  if (listen_fd_ < 0) throw std::runtime_error("cannot listen on " + where() + ": " + modbus_strerror(errno));
+  thread_ = std::thread([this] { run(); });
+}
+
+void ModbusGateway::run() {
+  std::vector<int> clients;
+  std::vector<std::uint8_t> query(MODBUS_TCP_MAX_ADU_LENGTH);
+  while (!stop_) {
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(listen_fd_, &readable);
+    int highest = listen_fd_;
+    for (const int fd : clients) {
+      FD_SET(fd, &readable);
+      highest = std::max(highest, fd);
+    }
+    timeval tick{0, 100'000};  // wake up to notice stop_
+    if (::select(highest + 1, &readable, nullptr, nullptr, &tick) <= 0) continue;
+    if (FD_ISSET(listen_fd_, &readable)) {
+      const int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd >= 0) {
+        auto& counters = table_.counters();
+        bump(counters.connections);
+        if (fd >= FD_SETSIZE - 1 ||
+            (faults_ != nullptr && faults_->decide({FaultKind::refuse_connections}, spec_->id, {}, clock_.now(), draws_++))) {
+          bump(counters.refused);
+          if (fd < FD_SETSIZE - 1) bump(counters.faults);
+          ::close(fd);
+        } else {
+          clients.push_back(fd);
+        }
+      }
+    }
+    for (auto it = clients.begin(); it != clients.end();) {
+      bool keep = true;
+      if (FD_ISSET(*it, &readable)) {
+        modbus_set_socket(context_->ctx, *it);
+        const int length = modbus_receive(context_->ctx, query.data());
+        keep = length > 0 && serve(*it, query.data(), length);
+      }
+      if (keep) {
+        ++it;
+      } else {
+        ::close(*it);
+        it = clients.erase(it);
+      }
+    }
+  }
+  for (const int fd : clients) ::close(fd);
+}
+
+bool ModbusGateway::serve(int fd, std::uint8_t* query, int length) {
+  auto& gw = table_.counters();
+  bump(gw.requests);
+  const auto now = clock_.now();
+  const auto draw = draws_++;
+  const int header = modbus_get_header_length(context_->ctx);  // 7 on TCP: MBAP, unit id last
+  const std::uint8_t unit = query[header - 1];
+  const std::uint8_t function = query[header];
+  if (faults_ != nullptr && faults_->decide({FaultKind::drop_connections}, spec_->id, {}, now, draw)) {
+    bump(gw.faults);
+    bump(gw.dropped);
+    return false;
+  }
+  const auto reply_exception = [&](std::uint8_t code) {
+    modbus_reply_exception(context_->ctx, query, code);
+    bump(gw.replies);
+    return true;
+  };
+  SimMeter* meter = table_.find_unit(unit, now);
+  if (meter == nullptr) return reply_exception(kModbusGatewayTargetFailed);
+  bump(meter->counters().requests);
+
+  std::optional<FaultRule> fault;
+  if (faults_ != nullptr) {
+    fault = faults_->decide({FaultKind::no_answer, FaultKind::offline, FaultKind::late_answer, FaultKind::bad_checksum,
+                             FaultKind::garbage, FaultKind::wrong_address, FaultKind::modbus_exception_02,
+                             FaultKind::modbus_exception_0b},
+                            spec_->id, meter->spec().id, now, draw);
+    if (fault) {
+      bump(meter->counters().faults);
+      bump(gw.faults);
+    }
+  }
+  const auto kind = fault ? std::optional{fault->kind} : std::nullopt;
+  if (kind == FaultKind::no_answer) return true;
+  if (kind == FaultKind::offline || kind == FaultKind::modbus_exception_0b)
+    return reply_exception(kModbusGatewayTargetFailed);
+  // Hold the bus for the line time of an RTU request (8 bytes) and reply, plus the meter's turnaround.
+  const std::uint16_t count = length >= header + 5 ? static_cast<std::uint16_t>(query[header + 3] << 8 | query[header + 4]) : 0;
+  auto hold = std::chrono::microseconds{0};
+  if (spec_->baud > 0) hold += wire_time(8 + 5 + 2 * std::size_t{count}, spec_->baud) + kMeterTurnaround;
+  if (kind == FaultKind::late_answer) hold += std::chrono::milliseconds{fault->delay_ms};
+  if (hold.count() > 0) std::this_thread::sleep_for(hold);
+  bump(meter->counters().replies);
+  if (kind == FaultKind::modbus_exception_02) return reply_exception(kModbusIllegalDataAddress);
+  if (kind == FaultKind::garbage || kind == FaultKind::bad_checksum) {
+    const auto bytes = garbage_bytes(meter->spec().key, draw);
+    bump(gw.replies);
+    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) >= 0;
+  }
+  if (kind == FaultKind::wrong_address) query[header - 1] = static_cast<std::uint8_t>(unit == 247 ? 1 : unit + 1);
+
+  if (function != 0x03 && function != 0x04) return reply_exception(kModbusIllegalFunction);
+  const auto start = static_cast<std::uint16_t>(query[header + 1] << 8 | query[header + 2]);
+  const auto result = read_modbus_registers(*meter, function, start, count, now);
+  if (const auto* e = std::get_if<ModbusException>(&result)) return reply_exception(e->code);
+  const auto& registers = std::get<std::vector<std::uint16_t>>(result);
+  modbus_mapping_t* mapping =
+      function == 0x03 ? modbus_mapping_new_start_address(0, 0, 0, 0, start, count, 0, 0)
+                       : modbus_mapping_new_start_address(0, 0, 0, 0, 0, 0, start, count);
+  if (mapping == nullptr) return reply_exception(0x04);  // server device failure
+  std::uint16_t* table = function == 0x03 ? mapping->tab_registers : mapping->tab_input_registers;
+  std::copy(registers.begin(), registers.end(), table);
+  modbus_reply(context_->ctx, query, length, mapping);
+  modbus_mapping_free(mapping);
+  bump(gw.replies);
+  return true;
+}
+
+}  // namespace ami::sim
