@@ -1,0 +1,104 @@
+#include "headend/collection/boundary_read.hpp"
+
+#include <fmt/format.h>
+
+#include "protocols/dlt645/datetime.hpp"
+#include "protocols/dlt645/load_profile.hpp"
+#include "protocols/dlt645/read.hpp"
+
+namespace ami::collection {
+namespace {
+
+constexpr std::uint8_t kRecordCount = 2;
+constexpr std::size_t kDiSize = 4;
+constexpr std::size_t kRecordTimeOffset = kDiSize + 3;  // DI, then A0 A0 L, then mm hh DD MM YY
+
+UtcSeconds start_of(const BoundaryRequest& request) { return request.boundary - request.interval; }
+
+std::string_view load_profile_error_text(dlt645::LoadProfileError e) {
+  switch (e) {
+    case dlt645::LoadProfileError::none: return "none";
+    case dlt645::LoadProfileError::truncated: return "truncated record";
+    case dlt645::LoadProfileError::bad_marker: return "bad record marker";
+    case dlt645::LoadProfileError::bad_checksum: return "bad record checksum";
+    case dlt645::LoadProfileError::bad_time: return "bad record time";
+    case dlt645::LoadProfileError::bad_block: return "bad record block";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+dlt645::Frame make_boundary_request(const BoundaryRequest& request) {
+  const auto start = dlt645::to_meter_time(start_of(request), request.utc_offset_minutes);
+  return dlt645::make_load_profile_request(request.address, kRecordCount, start);
+}
+
+bool is_reply_to(const BoundaryRequest& request, const dlt645::Frame& reply) {
+  if (!reply.control.from_meter() || reply.control.function() != dlt645::kFnRead) return false;
+  if (reply.control.abnormal()) return true;
+  const auto read = dlt645::parse_read_reply(reply);
+  if (!read || read->di != dlt645::kDiLoadProfileFromTime) return false;
+  // An empty value (no records) can only answer this request if nothing else is pending; accept it.
+  if (reply.data.size() < kRecordTimeOffset + 5) return reply.data.size() == kDiSize;
+  const auto first = dlt645::decode_yymmddhhmm(std::span(reply.data).subspan(kRecordTimeOffset, 5));
+  if (!first) return true;  // corrupt record time: let interpret report it as bad_reply
+  return dlt645::to_utc(*first, request.utc_offset_minutes) == start_of(request);
+}
+
+BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, const dlt645::Frame& reply) {
+  BoundaryReadResult result;
+  if (reply.control.abnormal()) {
+    result.outcome = Outcome::meter_error;
+    result.detail = reply.data.empty() ? "abnormal reply without ERR byte"
+                                       : fmt::format("ERR {:02X}: {}", reply.data[0], describe_err_2007(reply.data[0]));
+    return result;
+  }
+  const auto read = dlt645::parse_read_reply(reply);
+  if (!read || read->di != dlt645::kDiLoadProfileFromTime) {
+    result.detail = "reply is not a load-profile (06000001) read reply";
+    return result;
+  }
+  std::vector<dlt645::LoadProfileRecord> records;
+  const auto error = dlt645::parse_load_profile_records(read->value, records);
+  if (error != dlt645::LoadProfileError::none) {
+    result.detail = fmt::format("load-profile record {}: {}", records.size() + 1, load_profile_error_text(error));
+    return result;
+  }
+  bool have_boundary = false;
+  for (const auto& record : records) {
+    const auto utc = dlt645::to_utc(record.time, request.utc_offset_minutes);
+    if (!utc) {
+      result.detail = "load-profile record with an impossible local time";
+      return result;
+    }
+    if (*utc != start_of(request) && *utc != request.boundary) continue;  // not a boundary we asked for
+    if (!record.forward_active_wh && !record.reverse_active_wh) continue;
+    result.snapshots.push_back({*utc, record.forward_active_wh, record.reverse_active_wh});
+    if (*utc == request.boundary) have_boundary = true;
+  }
+  if (!have_boundary) {
+    result.outcome = Outcome::missing_record;
+    result.detail = fmt::format("meter returned {} record(s) but none with registers at {}", records.size(),
+                                format_utc(request.boundary));
+    return result;
+  }
+  result.outcome = Outcome::ok;
+  return result;
+}
+
+std::string describe_err_2007(std::uint8_t err) {
+  static constexpr std::string_view bits[] = {"other error",        "no requested data", "password/unauthorised",
+                                              "baud cannot change", "too many year zones",
+                                              "too many day periods", "too many tariffs", "reserved bit 7"};
+  std::string text;
+  for (unsigned bit = 0; bit < 8; ++bit) {
+    if ((err >> bit) & 1U) {
+      if (!text.empty()) text += "; ";
+      text += bits[bit];
+    }
+  }
+  return text.empty() ? "no reason given" : text;
+}
+
+}  // namespace ami::collection

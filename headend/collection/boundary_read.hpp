@@ -1,0 +1,54 @@
+// The read the collection slice makes for each meter at boundary B: DL/T 645-2007 load profile
+// (11H, DI 06000001), NN=2 records starting at B - interval in meter local time, i.e. the meter's
+// own register snapshots at B - interval and at B (docs/ARCHITECTURE.md "Interval collection").
+// Reading both ends in one transaction means one successful read is enough for interval [B-i, B).
+//
+// Pure (no I/O): builds the request, recognises the reply that answers it, and turns that reply
+// into register snapshots or an Outcome with a reason. Any thread; never throws.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "headend/collection/outcome.hpp"
+#include "protocols/common/clock.hpp"
+#include "protocols/dlt645/frame.hpp"
+
+namespace ami::collection {
+
+struct BoundaryRequest {
+  dlt645::Address address;
+  int utc_offset_minutes = 480;
+  UtcSeconds boundary{};
+  std::chrono::minutes interval{15};
+};
+
+// A register snapshot the meter stored at an interval boundary (UTC).
+struct RegisterSnapshot {
+  UtcSeconds boundary{};
+  std::optional<std::int64_t> forward_active_wh;
+  std::optional<std::int64_t> reverse_active_wh;
+};
+
+struct BoundaryReadResult {
+  Outcome outcome = Outcome::bad_reply;
+  std::string detail;                       // why, for anything but ok
+  std::vector<RegisterSnapshot> snapshots;  // usable records, also on missing_record
+};
+
+dlt645::Frame make_boundary_request(const BoundaryRequest& request);
+
+// True when `reply` (already from the right address) answers `request`: a read reply carrying
+// DI 06000001 whose first record is at the requested start time, or an abnormal read reply.
+// A late reply to an earlier boundary's request fails this test and is dropped by the channel.
+bool is_reply_to(const BoundaryRequest& request, const dlt645::Frame& reply);
+
+BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, const dlt645::Frame& reply);
+
+// DL/T 645-2007 ERR byte -> "no requested data; password/unauthorised" (bits named, low first).
+std::string describe_err_2007(std::uint8_t err);
+
+}  // namespace ami::collection

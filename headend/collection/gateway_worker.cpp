@@ -1,0 +1,105 @@
+#include "headend/collection/gateway_worker.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+#include <spdlog/spdlog.h>
+
+namespace ami::collection {
+namespace {
+
+bool runs_before(const ReadJob& a, const ReadJob& b) {
+  return std::tie(a.priority, a.boundary, a.not_before, a.meter.meter_id) <
+         std::tie(b.priority, b.boundary, b.not_before, b.meter.meter_id);
+}
+
+}  // namespace
+
+GatewayWorker::GatewayWorker(asio::any_io_executor executor, Clock clock, std::unique_ptr<TcpGatewayChannel> channel,
+                             RetryPolicy retry, std::function<void(JobReport)> on_report)
+    : clock_(clock),
+      channel_(std::move(channel)),
+      retry_(retry),
+      on_report_(std::move(on_report)),
+      wake_(executor),
+      retry_timer_(std::move(executor)) {}
+
+void GatewayWorker::enqueue(ReadJob job) {
+  queue_.push_back(std::move(job));
+  wake_.cancel();
+}
+
+void GatewayWorker::stop() {
+  stopping_ = true;
+  wake_.cancel();
+  retry_timer_.cancel();
+}
+
+asio::awaitable<void> GatewayWorker::sleep_real(asio::steady_timer& timer, std::chrono::microseconds duration) {
+  boost::system::error_code ec;
+  timer.expires_after(duration);
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<void> GatewayWorker::run() {
+  while (!stopping_) {
+    if (queue_.empty()) {
+      co_await sleep_real(wake_, std::chrono::hours{24});
+      continue;
+    }
+    const auto next = std::min_element(queue_.begin(), queue_.end(), runs_before);
+    const auto now = clock_.now();
+    if (next->not_before > now) {
+      co_await sleep_real(wake_, clock_.real_wait(next->not_before - now));
+      continue;
+    }
+    ReadJob job = std::move(*next);
+    queue_.erase(next);
+    co_await execute(std::move(job));
+  }
+  if (!queue_.empty())
+    spdlog::info("channel {}: stopping with {} queued read(s) not started", channel_->key(), queue_.size());
+  channel_->close();
+}
+
+asio::awaitable<void> GatewayWorker::execute(ReadJob job) {
+  JobReport report;
+  const BoundaryRequest request{job.meter.address, job.meter.utc_offset_minutes, job.boundary, job.interval};
+  const int max_attempts = 1 + retry_.retries;
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    AttemptReport a;
+    a.attempt = attempt;
+    a.started_at = clock_.now();
+    if (job.meter.protocol != "dlt645-2007") {
+      a.outcome = Outcome::unsupported;
+      a.detail = "protocol " + job.meter.protocol + " is not collected by this daemon yet";
+      report.attempts.push_back(std::move(a));
+      break;
+    }
+    auto result = co_await channel_->transact(make_boundary_request(request),
+                                              [&request](const dlt645::Frame& f) { return is_reply_to(request, f); });
+    a.latency_ms = result.latency_ms;
+    a.outcome = result.outcome;
+    a.detail = std::move(result.detail);
+    if (result.outcome == Outcome::ok) {
+      auto read = interpret_boundary_reply(request, *result.reply);
+      a.outcome = read.outcome;
+      a.detail = std::move(read.detail);
+      report.snapshots = std::move(read.snapshots);
+      report.collected_at = clock_.now();
+    }
+    const bool done = a.outcome == Outcome::ok;
+    if (!done)
+      spdlog::debug("meter {} boundary {} attempt {}: {} ({})", job.meter.meter_id, format_utc(job.boundary), attempt,
+                    to_string(a.outcome), a.detail);
+    report.attempts.push_back(std::move(a));
+    if (done || attempt == max_attempts || stopping_) break;
+    if (clock_.now() >= job.retry_deadline) break;
+    co_await sleep_real(retry_timer_, retry_.backoff);
+    if (stopping_) break;
+  }
+  report.job = std::move(job);
+  on_report_(std::move(report));
+}
+
+}  // namespace ami::collection

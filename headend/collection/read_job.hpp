@@ -1,0 +1,57 @@
+// What the scheduler hands to a gateway worker, and what comes back: one meter, one boundary.
+// Plain values; any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "headend/collection/boundary_read.hpp"
+#include "headend/collection/outcome.hpp"
+#include "protocols/common/clock.hpp"
+#include "protocols/dlt645/address.hpp"
+#include "storage/types.hpp"
+
+namespace ami::collection {
+
+// A meter as the collection engine needs it (resolved from the registry once).
+struct MeterTarget {
+  std::string meter_id;
+  std::string protocol;     // registry protocol, e.g. "dlt645-2007"
+  std::string channel_key;  // registry channel, e.g. "tcp://127.0.0.1:16450"
+  dlt645::Address address;
+  int utc_offset_minutes = 480;
+};
+
+// Lower runs first: an operator's on-demand read, then scheduled reads, then backfill.
+enum class Priority : int { on_demand = 0, scheduled = 1, backfill = 2 };
+
+struct ReadJob {
+  MeterTarget meter;
+  UtcSeconds boundary{};
+  std::chrono::minutes interval{15};
+  storage::ReadSource source = storage::ReadSource::scheduled;
+  Priority priority = Priority::scheduled;
+  UtcMillis not_before{};      // simulated time; the spread window places each meter here
+  UtcMillis retry_deadline{};  // simulated time; no retry starts after it (first attempts always run)
+};
+
+struct AttemptReport {
+  int attempt = 1;  // 1-based
+  Outcome outcome = Outcome::timeout;
+  std::string detail;
+  UtcMillis started_at{};  // simulated time
+  std::int32_t latency_ms = 0;
+};
+
+struct JobReport {
+  ReadJob job;
+  std::vector<AttemptReport> attempts;
+  std::vector<RegisterSnapshot> snapshots;  // what the meter returned (also on missing_record)
+  UtcMillis collected_at{};                 // simulated time the usable reply arrived
+  [[nodiscard]] Outcome final_outcome() const { return attempts.empty() ? Outcome::cancelled : attempts.back().outcome; }
+  [[nodiscard]] bool ok() const { return final_outcome() == Outcome::ok; }
+};
+
+}  // namespace ami::collection

@@ -1,0 +1,144 @@
+#include "headend/collection/scheduler.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace ami::collection {
+namespace {
+
+// FNV-1a: stable across runs and platforms, unlike std::hash.
+std::uint64_t stable_hash(std::string_view text) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const char c : text) {
+    h ^= static_cast<std::uint8_t>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+bool has_both_ends(const std::vector<RegisterSnapshot>& snapshots, UtcSeconds start, UtcSeconds end,
+                   std::optional<std::int64_t> RegisterSnapshot::*channel) {
+  bool have_start = false;
+  bool have_end = false;
+  for (const auto& s : snapshots) {
+    if (!(s.*channel)) continue;
+    have_start = have_start || s.boundary == start;
+    have_end = have_end || s.boundary == end;
+  }
+  return have_start && have_end;
+}
+
+}  // namespace
+
+UtcSeconds first_boundary_at_or_after(UtcMillis now, std::chrono::minutes interval) {
+  const auto ceil_seconds = std::chrono::ceil<std::chrono::seconds>(now);
+  const auto floor = floor_to_interval(ceil_seconds, interval);
+  return floor == ceil_seconds ? floor : floor + interval;
+}
+
+UtcMillis spread_slot(UtcSeconds boundary, const SchedulerOptions& options, std::string_view meter_id) {
+  const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.spread_window).count();
+  const auto offset = window_ms > 0 ? static_cast<std::int64_t>(stable_hash(meter_id) %
+                                                                  static_cast<std::uint64_t>(window_ms))
+                                    : 0;
+  return UtcMillis{boundary} + options.settle + std::chrono::milliseconds{offset};
+}
+
+Scheduler::Scheduler(asio::any_io_executor executor, Clock clock, SchedulerOptions options,
+                     std::vector<MeterTarget> meters, std::function<void(ReadJob)> dispatch,
+                     std::function<void(const CycleReport&)> on_cycle)
+    : clock_(clock),
+      options_(options),
+      meters_(std::move(meters)),
+      dispatch_(std::move(dispatch)),
+      on_cycle_(std::move(on_cycle)),
+      timer_(std::move(executor)) {
+  for (const auto& m : meters_) states_[m.meter_id];
+}
+
+void Scheduler::stop() {
+  stopping_ = true;
+  timer_.cancel();
+}
+
+asio::awaitable<void> Scheduler::run() {
+  next_ = first_boundary_at_or_after(clock_.now(), options_.interval);
+  spdlog::info("scheduler: first boundary {}, {} meter(s), interval {} min", format_utc(*next_), meters_.size(),
+               options_.interval.count());
+  boost::system::error_code ec;
+  while (!stopping_) {
+    const auto now = clock_.now();
+    if (now < UtcMillis{*next_}) {
+      timer_.expires_after(clock_.real_wait(UtcMillis{*next_} - now));
+      co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (static_cast<int>(outstanding_.size()) >= options_.max_outstanding_cycles) {
+      // Woken by emit_completed_cycles() (or stop()).
+      timer_.expires_after(std::chrono::hours{24});
+      co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    const auto boundary = *next_;
+    next_ = boundary + options_.interval;
+    start_cycle(boundary);
+  }
+}
+
+void Scheduler::start_cycle(UtcSeconds boundary) {
+  auto& cycle = outstanding_[boundary];
+  cycle.report.boundary = boundary;
+  cycle.report.meters = static_cast<int>(meters_.size());
+  cycle.pending = static_cast<int>(meters_.size());
+  for (const auto& meter : meters_) {
+    states_[meter.meter_id].next_due = boundary + options_.interval;
+    ReadJob job;
+    job.meter = meter;
+    job.boundary = boundary;
+    job.interval = options_.interval;
+    job.not_before = spread_slot(boundary, options_, meter.meter_id);
+    job.retry_deadline = UtcMillis{boundary + options_.interval};
+    dispatch_(std::move(job));
+  }
+  emit_completed_cycles();  // a fleet of zero meters completes at once
+}
+
+void Scheduler::on_job_report(const JobReport& report) {
+  auto& state = states_[report.job.meter.meter_id];
+  state.last_outcome = report.final_outcome();
+  if (report.ok()) {
+    state.last_success = report.collected_at;
+    state.last_success_boundary = report.job.boundary;
+    state.consecutive_failures = 0;
+  } else {
+    ++state.consecutive_failures;
+  }
+  const auto it = outstanding_.find(report.job.boundary);
+  if (it == outstanding_.end() || report.job.source != storage::ReadSource::scheduled) return;
+  auto& cycle = it->second;
+  cycle.report.attempts += static_cast<int>(report.attempts.size());
+  if (report.ok()) {
+    ++cycle.report.meters_ok;
+  } else {
+    const auto& last = report.attempts.empty() ? AttemptReport{} : report.attempts.back();
+    cycle.report.failed.push_back({report.job.meter.meter_id, report.job.meter.channel_key, report.final_outcome(),
+                                   last.detail});
+  }
+  const auto start = report.job.boundary - report.job.interval;
+  for (auto channel : {&RegisterSnapshot::forward_active_wh, &RegisterSnapshot::reverse_active_wh}) {
+    if (has_both_ends(report.snapshots, start, report.job.boundary, channel)) ++cycle.report.intervals;
+  }
+  --cycle.pending;
+  emit_completed_cycles();
+}
+
+void Scheduler::emit_completed_cycles() {
+  bool emitted = false;
+  while (!outstanding_.empty() && outstanding_.begin()->second.pending <= 0) {
+    on_cycle_(outstanding_.begin()->second.report);
+    outstanding_.erase(outstanding_.begin());
+    emitted = true;
+  }
+  if (emitted) timer_.cancel();
+}
+
+}  // namespace ami::collection

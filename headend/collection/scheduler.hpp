@@ -1,0 +1,99 @@
+// Interval-aligned read scheduling on the injected clock.
+//
+// At every aligned boundary B (multiples of the interval since the Unix epoch, UTC) the scheduler
+// queues one read per enabled meter, each placed at B + settle + a stable per-meter offset inside
+// the spread window (so a fleet does not hit its gateways at the same instant, and a meter keeps its
+// slot from cycle to cycle). Boundaries are computed, never accumulated from timer expiries, so the
+// schedule does not drift; when the daemon falls behind (an accelerated clock, slow gateways) it
+// still runs every boundary, in order, back to back. At most max_outstanding_cycles cycles may be
+// unfinished: beyond that the scheduler waits, so a slow gateway cannot grow the queues forever.
+// Cycles are reported complete in boundary order, with what happened to each meter.
+//
+// Threads: everything on the io_context's thread (run() is the scheduler's coroutine; call
+// on_job_report() for every job dispatch() received). dispatch and on_cycle must not block long.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "headend/collection/read_job.hpp"
+#include "headend/runtime/asio.hpp"
+#include "protocols/common/clock.hpp"
+
+namespace ami::collection {
+
+struct SchedulerOptions {
+  std::chrono::minutes interval{15};
+  std::chrono::seconds settle{2};
+  std::chrono::seconds spread_window{60};
+  int max_outstanding_cycles = 4;
+};
+
+// The first aligned boundary at or after `now`.
+UtcSeconds first_boundary_at_or_after(UtcMillis now, std::chrono::minutes interval);
+// Where a meter's read for boundary B goes: B + settle + a stable offset in [0, spread_window).
+UtcMillis spread_slot(UtcSeconds boundary, const SchedulerOptions& options, std::string_view meter_id);
+
+struct MeterState {
+  std::optional<UtcMillis> last_success;           // simulated time of the last ok read
+  std::optional<UtcSeconds> last_success_boundary;
+  int consecutive_failures = 0;
+  std::optional<UtcSeconds> next_due;              // next boundary this meter will be read for
+  Outcome last_outcome = Outcome::ok;
+};
+
+struct FailedMeter {
+  std::string meter_id;
+  std::string channel_key;
+  Outcome outcome = Outcome::timeout;
+  std::string detail;
+};
+
+struct CycleReport {
+  UtcSeconds boundary{};
+  int meters = 0;
+  int meters_ok = 0;
+  int attempts = 0;
+  int intervals = 0;  // (meter, channel) pairs for which both ends of [B - interval, B) were read
+  std::vector<FailedMeter> failed;
+  [[nodiscard]] int retries() const { return attempts - meters; }
+};
+
+class Scheduler {
+ public:
+  Scheduler(asio::any_io_executor executor, Clock clock, SchedulerOptions options, std::vector<MeterTarget> meters,
+            std::function<void(ReadJob)> dispatch, std::function<void(const CycleReport&)> on_cycle);
+
+  asio::awaitable<void> run();
+  void on_job_report(const JobReport& report);
+  void stop();
+
+  [[nodiscard]] const std::map<std::string, MeterState>& meter_states() const { return states_; }
+  [[nodiscard]] std::optional<UtcSeconds> next_boundary() const { return next_; }
+  [[nodiscard]] std::size_t outstanding_cycles() const { return outstanding_.size(); }
+
+ private:
+  struct Cycle {
+    CycleReport report;
+    int pending = 0;
+  };
+  void start_cycle(UtcSeconds boundary);
+  void emit_completed_cycles();
+
+  Clock clock_;
+  SchedulerOptions options_;
+  std::vector<MeterTarget> meters_;
+  std::function<void(ReadJob)> dispatch_;
+  std::function<void(const CycleReport&)> on_cycle_;
+  std::map<std::string, MeterState> states_;
+  std::map<UtcSeconds, Cycle> outstanding_;
+  std::optional<UtcSeconds> next_;
+  asio::steady_timer timer_;
+  bool stopping_ = false;
+};
+
+}  // namespace ami::collection

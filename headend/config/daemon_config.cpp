@@ -1,0 +1,233 @@
+#include "headend/config/daemon_config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace ami::daemon {
+namespace {
+
+std::string where(const toml::node& node) {
+  const auto& src = node.source();
+  if (src.begin.line == 0) return {};
+  return fmt::format(" (line {})", src.begin.line);
+}
+
+// Reads one TOML table, remembering which keys were consumed so unknown ones become errors.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string table_name, const std::string& source)
+      : table_(table), name_(std::move(table_name)), source_(source) {}
+
+  [[noreturn]] void fail(std::string_view key, const toml::node* node, std::string_view reason) const {
+    throw ConfigError(fmt::format("{}: [{}] {}{}: {}", source_, name_, key, node ? where(*node) : "", reason));
+  }
+
+  const toml::node* find(std::string_view key) {
+    seen_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  void read_int(std::string_view key, int& out, int min, int max) {
+    const auto* node = find(key);
+    if (!node) return;
+    const auto value = node->value<std::int64_t>();
+    if (!node->is_integer() || !value) fail(key, node, "must be an integer");
+    if (*value < min || *value > max) fail(key, node, fmt::format("must be in {}..{}, got {}", min, max, *value));
+    out = static_cast<int>(*value);
+  }
+
+  void read_bool(std::string_view key, bool& out) {
+    const auto* node = find(key);
+    if (!node) return;
+    if (!node->is_boolean()) fail(key, node, "must be true or false");
+    out = *node->value<bool>();
+  }
+
+  // Present and a non-empty string, or absent (returns false).
+  bool read_string(std::string_view key, std::string& out) {
+    const auto* node = find(key);
+    if (!node) return false;
+    if (!node->is_string()) fail(key, node, "must be a string");
+    out = *node->value<std::string>();
+    if (out.empty()) fail(key, node, "must not be empty");
+    return true;
+  }
+
+  void reject_unknown_keys() const {
+    for (const auto& [key, node] : table_) {
+      if (!seen_.contains(std::string(key.str())))
+        throw ConfigError(fmt::format("{}: [{}] {}{}: unknown key", source_, name_, key.str(), where(node)));
+    }
+  }
+
+ private:
+  const toml::table& table_;
+  std::string name_;
+  const std::string& source_;
+  std::set<std::string, std::less<>> seen_;
+};
+
+const toml::table& sub_table(const toml::table& root, std::string_view name, const std::string& source) {
+  static const toml::table empty;
+  const auto* node = root.get(name);
+  if (!node) return empty;
+  if (!node->is_table()) throw ConfigError(fmt::format("{}: [{}]{}: must be a table", source, name, where(*node)));
+  return *node->as_table();
+}
+
+std::filesystem::path resolve(const std::filesystem::path& base_dir, const std::string& text) {
+  std::filesystem::path p(text);
+  if (p.is_relative()) p = base_dir / p;
+  return p.lexically_normal();
+}
+
+void read_daemon(const toml::table& t, DaemonConfig& c, const std::string& source, const std::filesystem::path& base) {
+  TableReader r(t, "daemon", source);
+  r.read_string("id", c.daemon.id);
+  std::string state_dir = c.daemon.state_dir.string();
+  r.read_string("state_dir", state_dir);
+  c.daemon.state_dir = resolve(base, state_dir);
+  if (r.read_string("log_level", c.daemon.log_level)) {
+    static const std::set<std::string, std::less<>> levels{"trace", "debug", "info", "warn",
+                                                           "error", "critical", "off"};
+    if (!levels.contains(c.daemon.log_level))
+      r.fail("log_level", t.get("log_level"),
+             fmt::format("'{}' is not one of trace, debug, info, warn, error, critical, off", c.daemon.log_level));
+  }
+  r.reject_unknown_keys();
+}
+
+void read_registry(const toml::table& t, DaemonConfig& c, const std::string& source,
+                   const std::filesystem::path& base) {
+  TableReader r(t, "registry", source);
+  std::string csv;
+  if (r.read_string("import_csv", csv)) c.registry.import_csv = resolve(base, csv);
+  r.reject_unknown_keys();
+}
+
+void read_collection(const toml::table& t, DaemonConfig& c, const std::string& source) {
+  TableReader r(t, "collection", source);
+  auto& k = c.collection;
+  r.read_int("interval_minutes", k.interval_minutes, 1, 1440);
+  if (1440 % k.interval_minutes != 0)
+    r.fail("interval_minutes", t.get("interval_minutes"),
+           fmt::format("{} does not divide a day (1440 minutes)", k.interval_minutes));
+  r.read_int("spread_window_seconds", k.spread_window_seconds, 0, 86'400);
+  r.read_int("settle_seconds", k.settle_seconds, 0, 3600);
+  if (k.settle_seconds + k.spread_window_seconds >= k.interval_minutes * 60)
+    r.fail("spread_window_seconds", t.get("spread_window_seconds"),
+           fmt::format("settle_seconds + spread_window_seconds ({} s) must be shorter than the interval ({} s)",
+                       k.settle_seconds + k.spread_window_seconds, k.interval_minutes * 60));
+  r.read_int("response_timeout_ms", k.response_timeout_ms, 10, 60'000);
+  r.read_int("retries", k.retries, 0, 10);
+  r.read_int("retry_backoff_ms", k.retry_backoff_ms, 0, 60'000);
+  r.read_int("inter_frame_gap_ms", k.inter_frame_gap_ms, 0, 5'000);
+  r.read_int("reconnect_backoff_ms", k.reconnect_backoff_ms, 10, 600'000);
+  r.read_int("reconnect_backoff_max_ms", k.reconnect_backoff_max_ms, 10, 3'600'000);
+  if (k.reconnect_backoff_max_ms < k.reconnect_backoff_ms)
+    r.fail("reconnect_backoff_max_ms", t.get("reconnect_backoff_max_ms"),
+           "must not be smaller than reconnect_backoff_ms");
+  r.read_int("max_outstanding_cycles", k.max_outstanding_cycles, 1, 96);
+  r.reject_unknown_keys();
+}
+
+void read_feed(const toml::table& t, DaemonConfig& c, const std::string& source) {
+  TableReader r(t, "feed", source);
+  std::string listen;
+  if (r.read_string("listen", listen)) {
+    std::string error;
+    if (!parse_host_port(listen, c.feed.listen_host, c.feed.listen_port, error))
+      r.fail("listen", t.get("listen"), error);
+  }
+  r.read_int("max_unacked_batches", c.feed.max_unacked_batches, 1, 1024);
+  r.read_int("batch_size", c.feed.batch_size, 1, 10'000);
+  if (const auto* node = r.find("consumers")) {
+    const auto* array = node->as_array();
+    if (!array) r.fail("consumers", node, "must be an array of tables ([[feed.consumers]])");
+    std::set<std::string, std::less<>> names;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const auto& element = *array->get(i);
+      const std::string table_name = fmt::format("feed.consumers #{}", i + 1);
+      if (!element.is_table())
+        throw ConfigError(fmt::format("{}: [{}]{}: must be a table", source, table_name, where(element)));
+      TableReader cr(*element.as_table(), table_name, source);
+      FeedConsumerConfig consumer;
+      if (!cr.read_string("name", consumer.name)) cr.fail("name", &element, "is required");
+      if (!cr.read_string("token", consumer.token)) cr.fail("token", &element, "is required");
+      if (!names.insert(consumer.name).second)
+        cr.fail("name", element.as_table()->get("name"), fmt::format("consumer '{}' is defined twice", consumer.name));
+      cr.reject_unknown_keys();
+      c.feed.consumers.push_back(std::move(consumer));
+    }
+  }
+  r.reject_unknown_keys();
+}
+
+void read_status(const toml::table& t, DaemonConfig& c, const std::string& source) {
+  TableReader r(t, "status", source);
+  r.read_bool("print_cycle_lines", c.status.print_cycle_lines);
+  r.reject_unknown_keys();
+}
+
+}  // namespace
+
+bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port, std::string& error) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+    error = fmt::format("'{}' is not HOST:PORT (e.g. 127.0.0.1:7700)", text);
+    return false;
+  }
+  const auto port_text = text.substr(colon + 1);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || value > 65535) {
+    error = fmt::format("'{}' has no valid port 0..65535 after the colon", text);
+    return false;
+  }
+  host = std::string(text.substr(0, colon));
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+DaemonConfig parse_config(std::string_view toml_text, const std::string& source_name,
+                          const std::filesystem::path& base_dir) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}: line {}, column {}: {}", source_name, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+  static const std::set<std::string, std::less<>> tables{"daemon", "registry", "collection", "feed", "status"};
+  for (const auto& [key, node] : root) {
+    if (!tables.contains(key.str()))
+      throw ConfigError(fmt::format("{}: [{}]{}: unknown table (known: daemon, registry, collection, feed, status)",
+                                    source_name, key.str(), where(node)));
+  }
+  DaemonConfig c;
+  c.source_file = source_name;
+  read_daemon(sub_table(root, "daemon", source_name), c, source_name, base_dir);
+  read_registry(sub_table(root, "registry", source_name), c, source_name, base_dir);
+  read_collection(sub_table(root, "collection", source_name), c, source_name);
+  read_feed(sub_table(root, "feed", source_name), c, source_name);
+  read_status(sub_table(root, "status", source_name), c, source_name);
+  return c;
+}
+
+DaemonConfig load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot open the config file", file.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto base = std::filesystem::absolute(file).parent_path();
+  auto config = parse_config(text.str(), file.string(), base);
+  config.source_file = file;
+  return config;
+}
+
+}  // namespace ami::daemon

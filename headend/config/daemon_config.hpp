@@ -1,0 +1,82 @@
+// The daemon's configuration: a TOML file (docs/CONFIG.md) read once at start-up.
+//
+// load_config() validates everything up front: an unknown table or key, a value of the wrong type
+// or out of range is a ConfigError whose message names the file, the key (with its line when known)
+// and the reason; the daemon prints it and exits with code 2. Relative paths in the file are
+// resolved against the directory of the config file, so a config works whatever the cwd.
+// A DaemonConfig is a plain value; any thread may read a const one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ami::daemon {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct FeedConsumerConfig {
+  std::string name;
+  std::string token;
+};
+
+struct DaemonConfig {
+  std::filesystem::path source_file;  // the file this came from ("<memory>" for parse_config text)
+
+  struct Daemon {
+    std::string id = "headend-1";
+    std::filesystem::path state_dir = "var";  // absolute after loading; the SQLite db lives here
+    std::string log_level = "info";           // trace|debug|info|warn|error|critical|off
+  } daemon;
+
+  struct Registry {
+    std::optional<std::filesystem::path> import_csv;  // absolute after loading
+  } registry;
+
+  // Durations ending in _ms are real (wire) time; interval, spread and settle are simulated time
+  // (they follow the injected clock). See docs/CONFIG.md for why.
+  struct Collection {
+    int interval_minutes = 15;
+    int spread_window_seconds = 60;
+    int settle_seconds = 2;  // reads start this long after the boundary (meter writes its record at B)
+    int response_timeout_ms = 1500;
+    int retries = 2;  // extra attempts after the first one, within the interval's window
+    int retry_backoff_ms = 200;
+    int inter_frame_gap_ms = 20;
+    int reconnect_backoff_ms = 500;
+    int reconnect_backoff_max_ms = 10'000;
+    int max_outstanding_cycles = 4;  // the scheduler waits rather than queue more unfinished cycles
+  } collection;
+
+  struct Feed {
+    std::string listen_host = "127.0.0.1";
+    std::uint16_t listen_port = 7700;
+    std::vector<FeedConsumerConfig> consumers;
+    int max_unacked_batches = 4;
+    int batch_size = 100;
+  } feed;
+
+  struct Status {
+    bool print_cycle_lines = true;
+  } status;
+
+  [[nodiscard]] std::filesystem::path database_path() const { return daemon.state_dir / "headend.db"; }
+};
+
+// Reads and validates `file`. Throws ConfigError (also for an unreadable file or a TOML syntax error).
+DaemonConfig load_config(const std::filesystem::path& file);
+// Same rules over TOML text; relative paths resolve against `base_dir`; messages name `source_name`.
+DaemonConfig parse_config(std::string_view toml_text, const std::string& source_name,
+                          const std::filesystem::path& base_dir);
+
+// "HOST:PORT" -> host and port; false with `error` filled when malformed.
+bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port, std::string& error);
+
+}  // namespace ami::daemon

@@ -1,0 +1,310 @@
+#include "headend/daemon/daemon.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "headend/collection/gateway_worker.hpp"
+#include "headend/collection/scheduler.hpp"
+#include "headend/daemon/records.hpp"
+#include "headend/feed/feed_server.hpp"
+#include "headend/runtime/asio.hpp"
+#include "storage/registry_csv.hpp"
+#include "storage/store_reader.hpp"
+#include "storage/store_writer.hpp"
+
+namespace ami::daemon {
+namespace {
+
+using collection::GatewayWorker;
+using collection::JobReport;
+using collection::ReadJob;
+
+constexpr int kExitRuntimeFailure = 1;
+constexpr int kExitBadConfig = 2;
+constexpr int kExitStartupFailure = 3;
+
+void import_registry(storage::StoreWriter& writer, const std::filesystem::path& csv) {
+  const auto parsed = storage::read_registry_csv_file(csv);
+  if (!parsed.ok()) {
+    std::string text = fmt::format("registry {} has {} error(s), nothing imported:", csv.string(), parsed.errors.size());
+    for (const auto& e : parsed.errors) text += "\n  " + e.to_string();
+    throw StartupError(text, kExitBadConfig);
+  }
+  try {
+    const auto result = writer.import_meters(parsed.meters, "headend:import_csv");
+    spdlog::info("registry {}: {} meter(s): {} inserted, {} updated, {} unchanged", csv.string(), parsed.meters.size(),
+                 result.inserted, result.updated, result.unchanged);
+  } catch (const std::invalid_argument& e) {
+    throw StartupError(fmt::format("registry {}: {} (nothing imported)", csv.string(), e.what()), kExitBadConfig);
+  }
+}
+
+// "tcp://HOST:PORT" -> host, port; false for any other channel kind.
+bool parse_tcp_channel(const std::string& channel, std::string& host, std::uint16_t& port) {
+  constexpr std::string_view prefix = "tcp://";
+  if (channel.rfind(prefix, 0) != 0) return false;
+  std::string error;
+  return parse_host_port(std::string_view(channel).substr(prefix.size()), host, port, error);
+}
+
+collection::ChannelOptions channel_options(const DaemonConfig::Collection& c) {
+  collection::ChannelOptions o;
+  o.response_timeout = std::chrono::milliseconds{c.response_timeout_ms};
+  o.connect_timeout = std::chrono::milliseconds{c.response_timeout_ms};
+  o.inter_frame_gap = std::chrono::milliseconds{c.inter_frame_gap_ms};
+  o.reconnect_backoff = std::chrono::milliseconds{c.reconnect_backoff_ms};
+  o.reconnect_backoff_max = std::chrono::milliseconds{c.reconnect_backoff_max_ms};
+  return o;
+}
+
+class Daemon {
+ public:
+  Daemon(const DaemonConfig& config, const Clock& clock) : config_(config), clock_(clock) {}
+
+  int run();
+
+ private:
+  void open_store();
+  void start_feed_server();
+  void build_workers(const std::vector<collection::MeterTarget>& targets);
+  void dispatch(ReadJob job);
+  void on_report(JobReport report);
+  void on_cycle(const collection::CycleReport& report);
+  void begin_shutdown(int exit_code);
+  asio::awaitable<void> shutdown();
+  void wait_for_signal();
+
+  const DaemonConfig& config_;
+  Clock clock_;
+  asio::io_context io_;  // declared first: destroyed last, after everything that posts to it
+  std::unique_ptr<storage::StoreWriter> writer_;
+  std::unique_ptr<storage::StoreReader> feed_reader_;
+  std::unique_ptr<feed::StoreReaderFeedStore> feed_store_;
+  std::unique_ptr<feed::FeedServer> feed_server_;
+  std::map<std::string, std::unique_ptr<GatewayWorker>> workers_;
+  std::unique_ptr<collection::Scheduler> scheduler_;
+  std::unique_ptr<asio::thread_pool> status_pool_;  // one thread: flush, then print, in cycle order
+  asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  asio::steady_timer workers_done_{io_};
+  int running_workers_ = 0;
+  bool shutting_down_ = false;
+  int exit_code_ = 0;
+};
+
+void Daemon::open_store() {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.daemon.state_dir, ec);
+  if (ec)
+    throw StartupError(fmt::format("{}: [daemon] state_dir {}: cannot create: {}", config_.source_file.string(),
+                                   config_.daemon.state_dir.string(), ec.message()),
+                       kExitStartupFailure);
+  try {
+    storage::StoreOptions options;
+    options.path = config_.database_path();
+    writer_ = std::make_unique<storage::StoreWriter>(options);
+  } catch (const std::exception& e) {
+    throw StartupError(fmt::format("database {}: {}", config_.database_path().string(), e.what()), kExitStartupFailure);
+  }
+  if (config_.registry.import_csv) import_registry(*writer_, *config_.registry.import_csv);
+}
+
+void Daemon::start_feed_server() {
+  feed::FeedServerOptions options;
+  options.daemon_id = config_.daemon.id;
+  options.listen_host = config_.feed.listen_host;
+  options.listen_port = config_.feed.listen_port;
+  for (const auto& c : config_.feed.consumers) options.consumers.push_back({c.name, c.token});
+  options.max_unacked_batches = static_cast<std::size_t>(config_.feed.max_unacked_batches);
+  options.batch_size = static_cast<std::size_t>(config_.feed.batch_size);
+  feed_reader_ = std::make_unique<storage::StoreReader>(config_.database_path());
+  feed_store_ = std::make_unique<feed::StoreReaderFeedStore>(*feed_reader_);
+  try {
+    feed_server_ = std::make_unique<feed::FeedServer>(io_.get_executor(), *feed_store_, options, clock_);
+  } catch (const std::exception& e) {
+    throw StartupError(fmt::format("{}: [feed] listen {}:{}: {}", config_.source_file.string(),
+                                   config_.feed.listen_host, config_.feed.listen_port, e.what()),
+                       kExitStartupFailure);
+  }
+  // The writer thread only posts; the feed server runs on the io_context.
+  writer_->on_committed([this](std::uint64_t head) {
+    asio::post(io_, [this, head] {
+      if (feed_server_) feed_server_->notify_committed(head);
+    });
+  });
+  feed_server_->start();
+}
+
+void Daemon::build_workers(const std::vector<collection::MeterTarget>& targets) {
+  const collection::RetryPolicy retry{config_.collection.retries,
+                                      std::chrono::milliseconds{config_.collection.retry_backoff_ms}};
+  for (const auto& t : targets) {
+    if (workers_.contains(t.channel_key)) continue;
+    std::string host;
+    std::uint16_t port = 0;
+    if (!parse_tcp_channel(t.channel_key, host, port)) {
+      spdlog::warn("channel {}: only tcp:// channels are collected yet; its meters will fail as unsupported",
+                   t.channel_key);
+      continue;
+    }
+    auto channel = std::make_unique<collection::TcpGatewayChannel>(io_.get_executor(), t.channel_key, host, port,
+                                                                   channel_options(config_.collection));
+    workers_[t.channel_key] = std::make_unique<GatewayWorker>(io_.get_executor(), clock_, std::move(channel), retry,
+                                                              [this](JobReport r) { on_report(std::move(r)); });
+  }
+}
+
+void Daemon::dispatch(ReadJob job) {
+  const auto it = workers_.find(job.meter.channel_key);
+  if (it != workers_.end()) {
+    it->second->enqueue(std::move(job));
+    return;
+  }
+  // No worker can reach this channel kind: fail the job without touching any wire.
+  JobReport report;
+  report.attempts.push_back({1, collection::Outcome::unsupported,
+                             "channel " + job.meter.channel_key + " is not a tcp:// channel", clock_.now(), 0});
+  report.job = std::move(job);
+  asio::post(io_, [this, r = std::move(report)]() mutable { on_report(std::move(r)); });
+}
+
+void Daemon::on_report(JobReport report) {
+  std::vector<storage::BoundaryRead> reads;
+  std::vector<storage::AttemptRecord> attempts;
+  to_store_records(report, reads, attempts);
+  try {
+    writer_->submit(std::move(reads), std::move(attempts));
+  } catch (const std::exception& e) {
+    spdlog::critical("store failed, shutting down: {}", e.what());
+    begin_shutdown(kExitRuntimeFailure);
+  }
+  if (scheduler_) scheduler_->on_job_report(report);
+}
+
+void Daemon::on_cycle(const collection::CycleReport& report) {
+  // Flushing waits for the writer thread (fsync): never on the io_context.
+  asio::post(*status_pool_, [this, report] {
+    std::uint64_t head = 0;
+    try {
+      writer_->flush();
+      head = writer_->stats().head_sequence;
+    } catch (const std::exception& e) {
+      spdlog::error("cycle {}: store flush failed: {}", format_utc(report.boundary), e.what());
+      return;
+    }
+    const auto line = format_cycle_line(report, head);
+    spdlog::debug("{}", line);
+    if (config_.status.print_cycle_lines) {
+      std::fputs((line + "\n").c_str(), stdout);
+      std::fflush(stdout);
+    }
+  });
+}
+
+void Daemon::wait_for_signal() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    if (shutting_down_) {
+      spdlog::warn("signal {} during shutdown: still finishing in-flight transactions", signal);
+    } else {
+      spdlog::info("signal {}: shutting down", signal);
+      begin_shutdown(0);
+    }
+    wait_for_signal();
+  });
+}
+
+void Daemon::begin_shutdown(int exit_code) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  exit_code_ = exit_code;
+  asio::co_spawn(io_, shutdown(), [](std::exception_ptr e) {
+    if (e) spdlog::critical("shutdown failed");
+  });
+}
+
+asio::awaitable<void> Daemon::shutdown() {
+  if (scheduler_) scheduler_->stop();
+  for (auto& [key, worker] : workers_) worker->stop();
+  boost::system::error_code ec;
+  while (running_workers_ > 0) {
+    workers_done_.expires_after(std::chrono::seconds{1});
+    co_await workers_done_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  try {
+    writer_->flush();
+  } catch (const std::exception& e) {
+    spdlog::error("final store flush failed: {}", e.what());
+    exit_code_ = kExitRuntimeFailure;
+  }
+  if (feed_server_) feed_server_->stop();
+  signals_.cancel();
+  io_.stop();
+}
+
+int Daemon::run() {
+  open_store();
+  std::vector<std::string> skipped;
+  const auto targets = to_targets(storage::StoreReader(config_.database_path()).meters(true), skipped);
+  for (const auto& s : skipped) spdlog::warn("registry: {}", s);
+  spdlog::info("daemon {}: {} enabled meter(s), state {}, clock {}", config_.daemon.id, targets.size(),
+               config_.daemon.state_dir.string(),
+               clock_.is_accelerated() ? fmt::format("accelerated x{}", clock_.speed()) : std::string("real"));
+  start_feed_server();
+  build_workers(targets);
+  status_pool_ = std::make_unique<asio::thread_pool>(1);
+
+  collection::SchedulerOptions options;
+  options.interval = std::chrono::minutes{config_.collection.interval_minutes};
+  options.settle = std::chrono::seconds{config_.collection.settle_seconds};
+  options.spread_window = std::chrono::seconds{config_.collection.spread_window_seconds};
+  options.max_outstanding_cycles = config_.collection.max_outstanding_cycles;
+  scheduler_ = std::make_unique<collection::Scheduler>(
+      io_.get_executor(), clock_, options, targets, [this](ReadJob job) { dispatch(std::move(job)); },
+      [this](const collection::CycleReport& r) { on_cycle(r); });
+
+  for (auto& [key, worker] : workers_) {
+    ++running_workers_;
+    asio::co_spawn(io_, worker->run(), [this, key = key](std::exception_ptr e) {
+      --running_workers_;
+      if (running_workers_ == 0) workers_done_.cancel();
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::critical("channel {}: worker failed: {}", key, ex.what());
+      }
+      begin_shutdown(kExitRuntimeFailure);
+    });
+  }
+  asio::co_spawn(io_, scheduler_->run(), [this](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("scheduler failed: {}", ex.what());
+    }
+    begin_shutdown(kExitRuntimeFailure);
+  });
+  wait_for_signal();
+
+  io_.run();
+
+  status_pool_->join();
+  writer_->stop();
+  spdlog::info("daemon {}: stopped", config_.daemon.id);
+  return exit_code_;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonConfig& config, const Clock& clock) {
+  Daemon daemon(config, clock);
+  return daemon.run();
+}
+
+}  // namespace ami::daemon

@@ -1,0 +1,183 @@
+#include <catch2/catch.hpp>
+
+#include "headend/collection/boundary_read.hpp"
+#include "headend/collection/tcp_gateway_channel.hpp"
+#include "tests/unit/headend/fake_meter.hpp"
+#include "tests/unit/headend/run_coroutine.hpp"
+
+using namespace ami;
+using namespace ami::collection;
+using namespace std::chrono_literals;
+using ami::test::ScriptedReply;
+
+namespace {
+
+dlt645::Address address(const char* digits) {
+  std::string error;
+  return *dlt645::Address::parse(digits, error);
+}
+
+const UtcSeconds kBoundary = *parse_utc("2026-01-05T00:15:00Z");
+
+ChannelOptions fast_options() {
+  ChannelOptions o;
+  o.response_timeout = 150ms;
+  o.connect_timeout = 500ms;
+  o.inter_frame_gap = 0ms;
+  o.reconnect_backoff = 300ms;
+  o.reconnect_backoff_max = 1s;
+  return o;
+}
+
+// One boundary read through the channel, interpreted like the worker does.
+asio::awaitable<std::pair<TcpGatewayChannel::Result, BoundaryReadResult>> read_boundary(TcpGatewayChannel& channel,
+                                                                                        BoundaryRequest request) {
+  auto result = co_await channel.transact(make_boundary_request(request),
+                                          [&request](const dlt645::Frame& f) { return is_reply_to(request, f); });
+  BoundaryReadResult read;
+  if (result.outcome == Outcome::ok) read = interpret_boundary_reply(request, *result.reply);
+  co_return std::make_pair(std::move(result), std::move(read));
+}
+
+}  // namespace
+
+TEST_CASE("channel reads a boundary from a meter behind a gateway", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000001");
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int) {
+    return std::vector<ScriptedReply>{{0ms, test::load_profile_reply(meter, test::requested_start(request), 2)}};
+  });
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway.port(), fast_options());
+  const auto [result, read] = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  REQUIRE(result.outcome == Outcome::ok);
+  REQUIRE(read.outcome == Outcome::ok);
+  REQUIRE(read.snapshots.size() == 2);
+  CHECK(read.snapshots[0].boundary == kBoundary - 15min);
+  CHECK(read.snapshots[1].boundary == kBoundary);
+  CHECK(read.snapshots[1].forward_active_wh == test::fake_register_wh(kBoundary, 1230));
+  CHECK(*read.snapshots[1].forward_active_wh - *read.snapshots[0].forward_active_wh == 1230);
+  CHECK(channel.connected());
+}
+
+TEST_CASE("a silent meter times out, the next request on the same connection succeeds", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000002");
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int n) {
+    if (n == 1) return std::vector<ScriptedReply>{};
+    return std::vector<ScriptedReply>{{0ms, test::load_profile_reply(meter, test::requested_start(request), 2)}};
+  });
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway.port(), fast_options());
+  const auto first = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(first.first.outcome == Outcome::timeout);
+  CHECK(category_of(first.first.outcome) == OutcomeCategory::transport);
+  const auto second = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(second.second.outcome == Outcome::ok);
+  CHECK(gateway.connections() == 1);
+  CHECK(channel.counters().timeouts == 1);
+}
+
+TEST_CASE("a late reply to an earlier boundary is dropped, never taken as the next answer", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000003");
+  // Request 1 (boundary 00:15) is answered 250 ms late, after the 150 ms timeout, while request 2
+  // (boundary 00:30) is in flight; request 2's own answer comes 100 ms after it was sent.
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int n) {
+    const auto reply = test::load_profile_reply(meter, test::requested_start(request), 2);
+    return std::vector<ScriptedReply>{{n == 1 ? 250ms : 100ms, reply}};
+  });
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway.port(), fast_options());
+  const auto first = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(first.first.outcome == Outcome::timeout);
+  const auto next_boundary = kBoundary + 15min;
+  const auto second = test::run_coroutine(io, read_boundary(channel, {meter, 480, next_boundary, 15min}));
+  REQUIRE(second.second.outcome == Outcome::ok);
+  CHECK(second.second.snapshots.back().boundary == next_boundary);
+  CHECK(second.second.snapshots.back().forward_active_wh == test::fake_register_wh(next_boundary, 1230));
+  CHECK(channel.counters().dropped_replies + channel.counters().stale_bytes > 0);
+}
+
+TEST_CASE("replies from another address are ignored, only those give unexpected_address", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000004");
+  const auto other = address("000000000099");
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int n) {
+    std::vector<ScriptedReply> replies{{0ms, test::load_profile_reply(other, test::requested_start(request), 2)}};
+    if (n == 2) replies.push_back({30ms, test::load_profile_reply(meter, test::requested_start(request), 2)});
+    return replies;
+  });
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway.port(), fast_options());
+  const auto first = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(first.first.outcome == Outcome::unexpected_address);
+  CHECK(category_of(first.first.outcome) == OutcomeCategory::meter);
+  const auto second = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(second.second.outcome == Outcome::ok);
+}
+
+TEST_CASE("corrupt frames only give bad_frame", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000005");
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int) {
+    auto bytes = test::load_profile_reply(meter, test::requested_start(request), 2);
+    bytes[bytes.size() - 2] ^= 0x01;  // checksum
+    return std::vector<ScriptedReply>{{0ms, bytes}};
+  });
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway.port(), fast_options());
+  const auto result = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(result.first.outcome == Outcome::bad_frame);
+}
+
+TEST_CASE("an abnormal reply is a meter_error with the ERR reason", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000006");
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame&, int) {
+    const dlt645::Frame reply{meter, dlt645::Control::abnormal_reply(dlt645::kFnRead), {0x02}};
+    return std::vector<ScriptedReply>{{0ms, dlt645::encode_frame(reply, 0)}};
+  });
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway.port(), fast_options());
+  const auto result = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  REQUIRE(result.first.outcome == Outcome::ok);
+  CHECK(result.second.outcome == Outcome::meter_error);
+  CHECK(result.second.detail.find("no requested data") != std::string::npos);
+}
+
+TEST_CASE("a refused gateway fails fast, backs off, and reconnects once it is back", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000007");
+  std::uint16_t port = 0;
+  {
+    // Find a port nobody listens on: bind, note, close.
+    asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = probe.local_endpoint().port();
+  }
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", port, fast_options());
+  const auto first = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(first.first.outcome == Outcome::refused);
+  const auto during_backoff = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(during_backoff.first.outcome == Outcome::unreachable);
+  CHECK(channel.counters().connect_failures == 1);  // the backoff spared the dead gateway a second connect
+
+  test::FakeMeterGateway revived(io, [&](const dlt645::Frame& request, int) {
+    return std::vector<ScriptedReply>{{0ms, test::load_profile_reply(meter, test::requested_start(request), 2)}};
+  }, port);
+  asio::steady_timer wait(io, 350ms);  // past the 300 ms backoff
+  test::run_until(io, [&] { return wait.expiry() <= asio::steady_timer::clock_type::now(); }, 1s);
+  const auto recovered = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(recovered.second.outcome == Outcome::ok);
+}
+
+TEST_CASE("a gateway that closes mid-transaction gives connection_lost and the connection is dropped", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000008");
+  std::unique_ptr<test::FakeMeterGateway> gateway;
+  gateway = std::make_unique<test::FakeMeterGateway>(io, [&](const dlt645::Frame& request, int n) {
+    if (n == 1) {
+      asio::post(io, [&] { gateway->stop(); });
+      return std::vector<ScriptedReply>{};
+    }
+    return std::vector<ScriptedReply>{{0ms, test::load_profile_reply(meter, test::requested_start(request), 2)}};
+  });
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway->port(), fast_options());
+  const auto first = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(first.first.outcome == Outcome::connection_lost);
+  CHECK_FALSE(channel.connected());
+}

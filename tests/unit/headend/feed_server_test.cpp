@@ -1,0 +1,279 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "headend/feed/feed_client.hpp"
+#include "headend/feed/feed_server.hpp"
+
+using namespace ami;
+using namespace std::chrono_literals;
+namespace v1 = headend::feed::v1;
+
+namespace {
+
+// An outbox in memory. The server calls it on its io thread; the test adds rows from its own
+// thread, hence the mutex.
+class MemoryFeedStore final : public feed::FeedStore {
+ public:
+  void add(int n) {
+    std::lock_guard lock(mutex_);
+    for (int i = 0; i < n; ++i) {
+      v1::IntervalReading r;
+      const auto sequence = rows_.size() + 1;
+      r.set_sequence(sequence);
+      r.set_meter_id("m" + std::to_string(sequence % 3));
+      r.set_kind(v1::READING_KIND_FORWARD_ACTIVE_ENERGY);
+      r.set_start_unix(1767571200 + static_cast<std::int64_t>(sequence) * 900);
+      r.set_end_unix(r.start_unix() + 900);
+      r.set_value_wh(static_cast<std::int64_t>(sequence) * 10);
+      r.set_status(v1::INTERVAL_STATUS_ACTUAL);
+      r.set_version(1);
+      r.set_collected_unix_ms(r.end_unix() * 1000 + 5000);
+      rows_.push_back(r);
+    }
+  }
+  std::uint64_t head_sequence() override {
+    std::lock_guard lock(mutex_);
+    return rows_.size();
+  }
+  std::vector<v1::IntervalReading> read_feed(std::uint64_t after, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    std::vector<v1::IntervalReading> out;
+    for (std::size_t i = after; i < rows_.size() && out.size() < limit; ++i) out.push_back(rows_[i]);
+    return out;
+  }
+  std::optional<std::uint64_t> first_sequence_collected_at_or_after(UtcSeconds t) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& r : rows_)
+      if (r.collected_unix_ms() >= t.time_since_epoch().count() * 1000) return r.sequence();
+    return std::nullopt;
+  }
+  std::optional<std::uint64_t> consumer_cursor(std::string_view consumer) override {
+    std::lock_guard lock(mutex_);
+    const auto it = cursors_.find(std::string(consumer));
+    if (it == cursors_.end()) return std::nullopt;
+    return it->second;
+  }
+  void set_consumer_cursor(std::string_view consumer, std::uint64_t sequence) override {
+    std::lock_guard lock(mutex_);
+    cursors_[std::string(consumer)] = sequence;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<v1::IntervalReading> rows_;
+  std::map<std::string, std::uint64_t> cursors_;
+};
+
+// A feed server on its own io thread, on a free loopback port.
+struct ServerFixture {
+  explicit ServerFixture(std::size_t window = 2, std::size_t batch = 3) {
+    feed::FeedServerOptions options;
+    options.daemon_id = "test-daemon";
+    options.listen_port = 0;
+    options.consumers = {{"billing", "s3cret"}, {"mdm", "other"}};
+    options.max_unacked_batches = window;
+    options.batch_size = batch;
+    options.subscribe_timeout = 2s;
+    options.heartbeat_interval = 200ms;
+    options.max_client_message = 1024;
+    server = std::make_unique<feed::FeedServer>(io.get_executor(), store, options,
+                                                Clock::real());
+    server->start();
+    thread = std::thread([this] { io.run(); });
+  }
+  ~ServerFixture() {
+    asio::post(io, [this] { server->stop(); });
+    work.reset();
+    io.stop();
+    thread.join();
+  }
+  void publish(int n) {
+    store.add(n);
+    asio::post(io, [this] { server->notify_committed(store.head_sequence()); });
+  }
+  std::unique_ptr<feed::FeedClient> client() {
+    auto c = std::make_unique<feed::FeedClient>("127.0.0.1", server->port());
+    c->connect(2s);
+    return c;
+  }
+
+  MemoryFeedStore store;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  std::unique_ptr<feed::FeedServer> server;
+  std::thread thread;
+};
+
+v1::Subscribe subscribe(const std::string& consumer, const std::string& token) {
+  v1::Subscribe s;
+  s.set_consumer(consumer);
+  s.set_token(token);
+  return s;
+}
+
+// Next batch, skipping heartbeats; nullopt when none came within `timeout`.
+std::optional<v1::IntervalBatch> next_batch(feed::FeedClient& c, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto m = c.next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+    if (!m) return std::nullopt;
+    if (m->has_batch()) return m->batch();
+    REQUIRE_FALSE(m->has_error());
+  }
+  return std::nullopt;
+}
+
+bool wait_for_cursor(MemoryFeedStore& store, const std::string& consumer, std::uint64_t sequence) {
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (store.consumer_cursor(consumer) == sequence) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+v1::Error expect_error_then_close(feed::FeedClient& c) {
+  const auto m = c.next(3s);
+  REQUIRE(m);
+  REQUIRE(m->has_error());
+  CHECK_THROWS_WITH(c.next(3s), Catch::Contains("closed the connection"));
+  return m->error();
+}
+
+}  // namespace
+
+TEST_CASE("feed: unknown consumer and wrong token are refused with an Error", "[feed]") {
+  ServerFixture f;
+  auto a = f.client();
+  CHECK_THROWS_WITH(a->subscribe(subscribe("nobody", "x"), 3s),
+                    Catch::Contains("unknown consumer 'nobody'") && Catch::Contains("CODE_UNKNOWN_CONSUMER"));
+  auto b = f.client();
+  CHECK_THROWS_WITH(b->subscribe(subscribe("billing", "wrong"), 3s), Catch::Contains("CODE_UNAUTHORIZED"));
+}
+
+TEST_CASE("feed: batches flow in order within the window, acks move the durable cursor", "[feed]") {
+  ServerFixture f(/*window=*/2, /*batch=*/3);
+  f.publish(10);
+  auto c = f.client();
+  const auto subscribed = c->subscribe(subscribe("billing", "s3cret"), 3s);
+  CHECK(subscribed.daemon_id() == "test-daemon");
+  CHECK(subscribed.resume_sequence() == 1);
+  CHECK(subscribed.head_sequence() == 10);
+
+  const auto b1 = next_batch(*c, 3s);
+  const auto b2 = next_batch(*c, 3s);
+  REQUIRE(b1);
+  REQUIRE(b2);
+  CHECK(b1->intervals_size() == 3);
+  CHECK(b1->intervals(0).sequence() == 1);
+  CHECK(b1->sequence() == 3);
+  CHECK(b2->intervals(0).sequence() == 4);
+  // Window full (2 unacknowledged batches): nothing more until an ack, heartbeats only.
+  CHECK_FALSE(next_batch(*c, 500ms));
+  c->ack(3, 2s);
+  const auto b3 = next_batch(*c, 3s);
+  REQUIRE(b3);
+  CHECK(b3->intervals(0).sequence() == 7);
+  CHECK(f.store.consumer_cursor("billing") == 3u);
+  c->ack(9, 2s);
+  const auto b4 = next_batch(*c, 3s);
+  REQUIRE(b4);
+  CHECK(b4->intervals_size() == 1);
+  CHECK(b4->sequence() == 10);
+  c->ack(10, 2s);
+  // New rows wake the session.
+  f.publish(2);
+  const auto b5 = next_batch(*c, 3s);
+  REQUIRE(b5);
+  CHECK(b5->intervals(0).sequence() == 11);
+  c->ack(12, 2s);
+  REQUIRE(wait_for_cursor(f.store, "billing", 12));
+  c->close();
+  // A new connection resumes after the durable cursor.
+  auto again = f.client();
+  CHECK(again->subscribe(subscribe("billing", "s3cret"), 3s).resume_sequence() == 13);
+  CHECK_FALSE(next_batch(*again, 300ms));
+  f.publish(1);
+  const auto b6 = next_batch(*again, 3s);
+  REQUIRE(b6);
+  CHECK(b6->intervals(0).sequence() == 13);
+}
+
+TEST_CASE("feed: replay from a sequence or from a time", "[feed]") {
+  ServerFixture f(4, 100);
+  f.publish(6);
+  auto by_sequence = f.client();
+  auto s = subscribe("mdm", "other");
+  s.set_from_sequence(5);
+  CHECK(by_sequence->subscribe(s, 3s).resume_sequence() == 5);
+  const auto batch = next_batch(*by_sequence, 3s);
+  REQUIRE(batch);
+  CHECK(batch->intervals_size() == 2);
+  CHECK(batch->intervals(0).sequence() == 5);
+
+  auto by_time = f.client();
+  auto t = subscribe("billing", "s3cret");
+  // Sequence k ends at base + (k + 1) * 900 and was collected 5 s later: 3 is the first at or after.
+  t.set_from_time_unix(1767571200 + 4 * 900 + 1);
+  CHECK(by_time->subscribe(t, 3s).resume_sequence() == 3);
+}
+
+TEST_CASE("feed: garbage gets an Error and a close, other clients are unaffected", "[feed]") {
+  ServerFixture f(4, 100);
+  f.publish(2);
+  auto good = f.client();
+  good->subscribe(subscribe("billing", "s3cret"), 3s);
+  REQUIRE(next_batch(*good, 3s));
+
+  auto garbage = f.client();
+  garbage->send_raw(std::string(6, '\xff').replace(0, 1, 1, '\x05'), 2s);  // 5 bytes that do not parse
+  CHECK(expect_error_then_close(*garbage).code() == v1::Error::CODE_BAD_REQUEST);
+
+  auto oversize = f.client();
+  std::string prefix;
+  feed::append_varint(1'000'000, prefix);
+  oversize->send_raw(prefix, 2s);
+  CHECK(expect_error_then_close(*oversize).code() == v1::Error::CODE_MESSAGE_TOO_LARGE);
+
+  auto ack_first = f.client();
+  v1::ClientMessage ack;
+  ack.mutable_ack()->set_sequence(1);
+  ack_first->send(ack, 2s);
+  const auto e = expect_error_then_close(*ack_first);
+  CHECK(e.code() == v1::Error::CODE_BAD_REQUEST);
+  CHECK_THAT(e.message(), Catch::Contains("first message must be Subscribe"));
+
+  good->ack(2, 2s);
+  f.publish(1);
+  const auto still = next_batch(*good, 3s);
+  REQUIRE(still);
+  CHECK(still->intervals(0).sequence() == 3);
+}
+
+TEST_CASE("feed: an ack beyond what was sent is a protocol error", "[feed]") {
+  ServerFixture f(4, 100);
+  f.publish(2);
+  auto c = f.client();
+  c->subscribe(subscribe("billing", "s3cret"), 3s);
+  REQUIRE(next_batch(*c, 3s));
+  c->ack(50, 2s);
+  const auto e = expect_error_then_close(*c);
+  CHECK(e.code() == v1::Error::CODE_BAD_REQUEST);
+  CHECK_THAT(e.message(), Catch::Contains("Ack 50 is beyond the last sequence sent (2)"));
+  CHECK_FALSE(f.store.consumer_cursor("billing"));
+}
+
+TEST_CASE("feed: an idle subscription gets heartbeats with the head sequence", "[feed]") {
+  ServerFixture f(4, 100);
+  f.publish(1);
+  auto c = f.client();
+  c->subscribe(subscribe("billing", "s3cret"), 3s);
+  REQUIRE(next_batch(*c, 3s));
+  const auto m = c->next(3s);
+  REQUIRE(m);
+  REQUIRE(m->has_heartbeat());
+  CHECK(m->heartbeat().head_sequence() == 1);
+}

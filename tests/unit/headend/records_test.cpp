@@ -1,0 +1,79 @@
+#include <catch2/catch.hpp>
+
+#include "headend/daemon/records.hpp"
+
+using namespace ami;
+using namespace ami::collection;
+using namespace std::chrono_literals;
+
+TEST_CASE("the cycle status line", "[status]") {
+  CycleReport r;
+  r.boundary = *parse_utc("2026-01-05T00:15:00Z");
+  r.meters = 4;
+  r.meters_ok = 4;
+  r.attempts = 4;
+  r.intervals = 8;
+  CHECK(daemon::format_cycle_line(r, 24) ==
+        "2026-01-05T00:15:00Z cycle  4/4 read (100.0%)  retries 0  failed: -  intervals 8  feed head 24");
+  r.meters_ok = 2;
+  r.attempts = 8;
+  r.intervals = 4;
+  r.failed = {{"m3", "tcp://a:1", Outcome::timeout, ""}, {"m4", "tcp://a:1", Outcome::meter_error, "ERR"}};
+  CHECK(daemon::format_cycle_line(r, 28) ==
+        "2026-01-05T00:15:00Z cycle  2/4 read (50.0%)  retries 4  failed: m3(timeout),m4(meter_error)  intervals 4  "
+        "feed head 28");
+  r.meters = 12;
+  r.failed.clear();
+  for (int i = 0; i < 7; ++i) r.failed.push_back({"x" + std::to_string(i), "", Outcome::refused, ""});
+  CHECK_THAT(daemon::format_cycle_line(r, 0), Catch::Contains("x4(refused),+2 more"));
+}
+
+TEST_CASE("a job report becomes boundary reads and attempt rows", "[status]") {
+  JobReport report;
+  report.job.meter = {"m1", "dlt645-2007", "tcp://10.0.0.5:8899", {}, 480};
+  report.job.boundary = *parse_utc("2026-01-05T00:15:00Z");
+  report.job.source = storage::ReadSource::scheduled;
+  report.attempts = {{1, Outcome::timeout, "no reply within 1500 ms", UtcMillis{report.job.boundary} + 3s, 1500},
+                     {2, Outcome::ok, "", UtcMillis{report.job.boundary} + 5s, 40}};
+  report.snapshots = {{report.job.boundary - 15min, 1000, std::nullopt}, {report.job.boundary, 1230, 20}};
+  report.collected_at = UtcMillis{report.job.boundary} + 5040ms;
+
+  std::vector<storage::BoundaryRead> reads;
+  std::vector<storage::AttemptRecord> attempts;
+  daemon::to_store_records(report, reads, attempts);
+  REQUIRE(reads.size() == 3);  // the start record had no reverse register
+  CHECK(reads[0].boundary == report.job.boundary - 15min);
+  CHECK(reads[0].channel == storage::EnergyChannel::forward_active);
+  CHECK(reads[0].register_wh == 1000);
+  CHECK(reads[2].channel == storage::EnergyChannel::reverse_active);
+  CHECK(reads[2].register_wh == 20);
+  CHECK(reads[2].collected_at == report.collected_at);
+  REQUIRE(attempts.size() == 2);
+  CHECK(attempts[0].outcome == "timeout");
+  CHECK(attempts[0].category == "transport");
+  CHECK(attempts[0].channel == "tcp://10.0.0.5:8899");
+  CHECK(attempts[0].latency_ms == 1500);
+  CHECK(attempts[1].attempt == 2);
+  CHECK(attempts[1].category == "ok");
+}
+
+TEST_CASE("registry rows become targets, disabled meters are left out", "[status]") {
+  storage::MeterRecord a;
+  a.meter_id = "a";
+  a.protocol = "dlt645-2007";
+  a.channel = "tcp://127.0.0.1:1";
+  a.address = "000000000001";
+  auto b = a;
+  b.meter_id = "b";
+  b.enabled = false;
+  auto c = a;
+  c.meter_id = "c";
+  c.address = "12x";
+  std::vector<std::string> skipped;
+  const auto targets = daemon::to_targets({a, b, c}, skipped);
+  REQUIRE(targets.size() == 1);
+  CHECK(targets[0].meter_id == "a");
+  CHECK(targets[0].address.to_string() == "000000000001");
+  REQUIRE(skipped.size() == 1);
+  CHECK_THAT(skipped[0], Catch::Contains("meter c"));
+}

@@ -1,0 +1,171 @@
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "headend/collection/scheduler.hpp"
+#include "tests/unit/headend/run_coroutine.hpp"
+
+using namespace ami;
+using namespace ami::collection;
+using namespace std::chrono_literals;
+
+namespace {
+
+// 15 simulated minutes per 10 real milliseconds, starting now at 2026-01-05T00:00:00Z.
+Clock fast_clock(std::int64_t speed = 90'000) {
+  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  return Clock::accelerated(UtcMillis{*parse_utc("2026-01-05T00:00:00Z")}, speed, now);
+}
+
+std::vector<MeterTarget> meters(int n) {
+  std::vector<MeterTarget> out;
+  for (int i = 0; i < n; ++i) out.push_back({"m" + std::to_string(i), "dlt645-2007", "tcp://127.0.0.1:1", {}, 480});
+  return out;
+}
+
+JobReport ok_report(const ReadJob& job) {
+  JobReport r;
+  r.job = job;
+  r.attempts.push_back({1, Outcome::ok, "", job.not_before, 5});
+  r.snapshots.push_back({job.boundary - job.interval, 1000, 10});
+  r.snapshots.push_back({job.boundary, 1100, 10});
+  r.collected_at = job.not_before;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("boundaries are aligned to the interval since the epoch", "[scheduler]") {
+  const auto at = [](const char* t) { return UtcMillis{*parse_utc(t)}; };
+  CHECK(first_boundary_at_or_after(at("2026-01-05T00:00:00Z"), 15min) == *parse_utc("2026-01-05T00:00:00Z"));
+  CHECK(first_boundary_at_or_after(at("2026-01-05T00:00:00Z") + 1ms, 15min) == *parse_utc("2026-01-05T00:15:00Z"));
+  CHECK(first_boundary_at_or_after(at("2026-01-05T07:44:59Z"), 15min) == *parse_utc("2026-01-05T07:45:00Z"));
+  CHECK(first_boundary_at_or_after(at("2026-01-05T07:44:59Z"), 60min) == *parse_utc("2026-01-05T08:00:00Z"));
+  CHECK(first_boundary_at_or_after(at("2026-01-05T23:59:00Z"), 1440min) == *parse_utc("2026-01-06T00:00:00Z"));
+}
+
+TEST_CASE("each meter gets a stable slot inside the spread window", "[scheduler]") {
+  SchedulerOptions options;
+  options.settle = 2s;
+  options.spread_window = 60s;
+  const auto b = *parse_utc("2026-01-05T00:15:00Z");
+  std::set<UtcMillis> slots;
+  for (int i = 0; i < 20; ++i) {
+    const auto id = "meter-" + std::to_string(i);
+    const auto slot = spread_slot(b, options, id);
+    CHECK(slot >= UtcMillis{b} + 2s);
+    CHECK(slot < UtcMillis{b} + 62s);
+    CHECK(spread_slot(b + 15min, options, id) - slot == 15min);  // same place next cycle
+    slots.insert(slot);
+  }
+  CHECK(slots.size() > 10);  // spread out, not one instant
+  options.spread_window = 0s;
+  CHECK(spread_slot(b, options, "x") == UtcMillis{b} + 2s);
+}
+
+TEST_CASE("an accelerated scheduler runs every boundary in order, one read per meter each", "[scheduler]") {
+  asio::io_context io;
+  const auto clock = fast_clock();
+  SchedulerOptions options;
+  options.spread_window = 10s;
+  std::vector<CycleReport> cycles;
+  std::vector<ReadJob> dispatched;
+  Scheduler* self = nullptr;
+  Scheduler scheduler(
+      io.get_executor(), clock, options, meters(3),
+      [&](ReadJob job) {
+        dispatched.push_back(job);
+        asio::post(io, [&, job] { self->on_job_report(ok_report(job)); });
+      },
+      [&](const CycleReport& r) { cycles.push_back(r); });
+  self = &scheduler;
+  asio::co_spawn(io, scheduler.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return cycles.size() >= 12; }, 10s));
+  scheduler.stop();
+  const auto first = cycles.front().boundary;
+  CHECK(first >= *parse_utc("2026-01-05T00:00:00Z"));
+  for (std::size_t i = 0; i < cycles.size(); ++i) {
+    INFO("cycle " << i);
+    CHECK(cycles[i].boundary == first + 15min * static_cast<int>(i));
+    CHECK(cycles[i].meters == 3);
+    CHECK(cycles[i].meters_ok == 3);
+    CHECK(cycles[i].intervals == 6);
+    CHECK(cycles[i].retries() == 0);
+  }
+  for (const auto& job : dispatched) CHECK(job.not_before >= UtcMillis{job.boundary});
+  CHECK(scheduler.meter_states().at("m1").consecutive_failures == 0);
+  CHECK(scheduler.meter_states().at("m1").last_success_boundary >= cycles.back().boundary);
+}
+
+TEST_CASE("a scheduler that falls behind waits, then catches up without skipping a boundary", "[scheduler]") {
+  asio::io_context io;
+  const auto clock = fast_clock();
+  SchedulerOptions options;
+  options.max_outstanding_cycles = 2;
+  std::vector<CycleReport> cycles;
+  std::vector<ReadJob> held;  // jobs nobody answers yet: a stuck gateway
+  Scheduler scheduler(
+      io.get_executor(), clock, options, meters(2), [&](ReadJob job) { held.push_back(job); },
+      [&](const CycleReport& r) { cycles.push_back(r); });
+  asio::co_spawn(io, scheduler.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return held.size() == 4; }, 5s));
+  // Simulated time races on (many boundaries pass), but no third cycle starts while two are open.
+  asio::steady_timer pause(io, 100ms);
+  test::run_until(io, [&] { return pause.expiry() <= std::chrono::steady_clock::now(); }, 1s);
+  CHECK(held.size() == 4);
+  CHECK(scheduler.outstanding_cycles() == 2);
+  CHECK(clock.now() > UtcMillis{held.front().boundary + 4 * 15min});
+
+  // The gateway recovers: answer everything (newest first); cycles still complete in boundary order.
+  const auto first_boundary = held.front().boundary;
+  std::size_t answered = 0;
+  REQUIRE(test::run_until(
+      io,
+      [&] {
+        if (answered < held.size()) {
+          const std::vector<ReadJob> batch(held.begin() + static_cast<std::ptrdiff_t>(answered), held.end());
+          answered = held.size();
+          for (auto it = batch.rbegin(); it != batch.rend(); ++it) scheduler.on_job_report(ok_report(*it));
+        }
+        return cycles.size() >= 8;
+      },
+      10s));
+  CHECK(cycles.front().boundary == first_boundary);
+  scheduler.stop();
+  for (std::size_t i = 1; i < cycles.size(); ++i) CHECK(cycles[i].boundary == cycles[i - 1].boundary + 15min);
+}
+
+TEST_CASE("failures are counted per cycle and per meter", "[scheduler]") {
+  asio::io_context io;
+  const auto clock = fast_clock();
+  std::vector<CycleReport> cycles;
+  Scheduler* self = nullptr;
+  Scheduler scheduler(
+      io.get_executor(), clock, SchedulerOptions{}, meters(2),
+      [&](ReadJob job) {
+        asio::post(io, [&, job] {
+          auto report = ok_report(job);
+          if (job.meter.meter_id == "m1") {
+            report.snapshots.clear();
+            report.attempts = {{1, Outcome::timeout, "no reply", job.not_before, 150},
+                               {2, Outcome::refused, "refused", job.not_before, 1}};
+          }
+          self->on_job_report(report);
+        });
+      },
+      [&](const CycleReport& r) { cycles.push_back(r); });
+  self = &scheduler;
+  asio::co_spawn(io, scheduler.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return cycles.size() >= 3; }, 10s));
+  scheduler.stop();
+  for (const auto& c : cycles) {
+    CHECK(c.meters_ok == 1);
+    CHECK(c.retries() == 1);
+    CHECK(c.intervals == 2);
+    REQUIRE(c.failed.size() == 1);
+    CHECK(c.failed[0].meter_id == "m1");
+    CHECK(c.failed[0].outcome == Outcome::refused);
+  }
+  CHECK(scheduler.meter_states().at("m1").consecutive_failures >= 3);
+  CHECK_FALSE(scheduler.meter_states().at("m1").last_success);
+}
