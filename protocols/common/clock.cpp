@@ -85,7 +85,7 @@ std::string format_utc(UtcSeconds t) {
   const auto day_point = floor<days>(t);
   const year_month_day ymd{day_point};
   const hh_mm_ss hms{t - day_point};
-  char buf[32];
+  char buf[64];  // room for GCC -O2 -Wformat-truncation's worst case of three %ld
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
                 static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
