@@ -2,11 +2,6 @@
 // and checked against `meter-sim truth`, several clients on one bus, clean exit on SIGTERM/SIGINT.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <csignal>
 #include <nlohmann/json.hpp>
@@ -18,9 +13,12 @@
 #include "protocols/dlt645/load_profile.hpp"
 #include "protocols/dlt645/read.hpp"
 #include "tests/support/process.hpp"
+#include "sim_client.hpp"
 
 using namespace std::chrono;
+using ami::test::address;
 using ami::test::ChildProcess;
+using ami::test::Client;
 
 namespace {
 
@@ -35,54 +33,6 @@ std::vector<std::string> fleet_args(unsigned short base_port) {
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
-}
-
-// A blocking TCP client speaking DL/T 645 frames (test only).
-class Client {
- public:
-  explicit Client(unsigned short port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  }
-  ~Client() { ::close(fd_); }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-
-  void send(const ami::dlt645::Frame& frame) {
-    const auto bytes = ami::dlt645::encode_frame(frame);
-    REQUIRE(::write(fd_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-  }
-  // The next frame, or nullopt when nothing complete arrives within `timeout`.
-  std::optional<ami::dlt645::Frame> receive(milliseconds timeout = milliseconds{2000}) {
-    const auto deadline = steady_clock::now() + timeout;
-    for (;;) {
-      ami::dlt645::Frame frame;
-      const auto event = framer_.next(frame);
-      if (event.kind == ami::dlt645::Framer::EventKind::frame) return frame;
-      if (event.kind != ami::dlt645::Framer::EventKind::need_more) continue;
-      const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
-      if (left <= 0) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left)) <= 0) return std::nullopt;
-      std::uint8_t buf[512];
-      const auto n = ::read(fd_, buf, sizeof buf);
-      if (n <= 0) return std::nullopt;
-      REQUIRE(framer_.feed(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n))) ==
-              static_cast<std::size_t>(n));
-    }
-  }
-
- private:
-  int fd_;
-  ami::dlt645::Framer framer_;
-};
-
-ami::dlt645::Address address(const std::string& digits) {
-  std::string error;
-  return *ami::dlt645::Address::parse(digits, error);
 }
 
 }  // namespace
