@@ -36,7 +36,8 @@ CREATE TABLE meters (
   updated_at_ms      INTEGER NOT NULL
 );
 
--- Raw register snapshots at aligned boundaries; the key is the natural one.
+-- Raw register snapshots at aligned boundaries. Time-major key: each boundary's reads append at
+-- the right edge of the B-tree instead of dirtying one page per meter (docs/STORAGE.md "Layout").
 CREATE TABLE reads (
   meter_key       INTEGER NOT NULL,
   channel         INTEGER NOT NULL,
@@ -45,33 +46,37 @@ CREATE TABLE reads (
   collected_at_ms INTEGER NOT NULL,
   source          INTEGER NOT NULL,
   meter_time_ms   INTEGER,
-  PRIMARY KEY (meter_key, channel, boundary)
+  PRIMARY KEY (boundary, meter_key, channel)
 ) WITHOUT ROWID;
 
+-- Intervals, every version. Time-major key like reads; WITHOUT ROWID so the row lives in the
+-- key's B-tree (one insert per interval, not a table row plus a unique index).
 CREATE TABLE intervals (
-  interval_id       INTEGER PRIMARY KEY,
+  end_unix          INTEGER NOT NULL,
   meter_key         INTEGER NOT NULL,
   channel           INTEGER NOT NULL,
+  version           INTEGER NOT NULL,
   start_unix        INTEGER NOT NULL,
-  end_unix          INTEGER NOT NULL,
   value_wh          INTEGER NOT NULL,
   register_start_wh INTEGER,
   register_end_wh   INTEGER,
   status            INTEGER NOT NULL,
   quality_codes     TEXT    NOT NULL DEFAULT '',
   estimation_method INTEGER NOT NULL DEFAULT 0,
-  version           INTEGER NOT NULL,
   collected_at_ms   INTEGER NOT NULL,
   source            INTEGER NOT NULL,
   superseded        INTEGER NOT NULL DEFAULT 0,
   sequence          INTEGER,  -- outbox sequence when published, NULL when held back
-  UNIQUE (meter_key, channel, end_unix, version)
-);
+  PRIMARY KEY (end_unix, meter_key, channel, version)
+) WITHOUT ROWID;
 
 -- Transactional outbox: one row per published interval version, sequence = feed sequence.
 CREATE TABLE outbox (
   sequence        INTEGER PRIMARY KEY,
-  interval_id     INTEGER NOT NULL,
+  end_unix        INTEGER NOT NULL,
+  meter_key       INTEGER NOT NULL,
+  channel         INTEGER NOT NULL,
+  version         INTEGER NOT NULL,
   collected_at_ms INTEGER NOT NULL
 );
 
@@ -81,8 +86,22 @@ CREATE TABLE consumer_cursors (
   updated_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
-    // 2: read attempts and the audit log; indexes for replay by time and for retention.
+    // 2: read attempts, the audit log, the newest read per meter/channel (built from the reads
+    // already stored); indexes for replay by time and for retention.
     R"sql(
+CREATE TABLE latest_reads (
+  meter_key       INTEGER NOT NULL,
+  channel         INTEGER NOT NULL,
+  boundary        INTEGER NOT NULL,
+  register_wh     INTEGER NOT NULL,
+  collected_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (meter_key, channel)
+) WITHOUT ROWID;
+-- SQLite takes the bare columns from the row holding max(boundary).
+INSERT INTO latest_reads (meter_key, channel, boundary, register_wh, collected_at_ms)
+  SELECT meter_key, channel, max(boundary), register_wh, collected_at_ms FROM reads
+  GROUP BY meter_key, channel;
+
 CREATE TABLE attempts (
   attempt_id    INTEGER PRIMARY KEY,
   meter_id      TEXT    NOT NULL,

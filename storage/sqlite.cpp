@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <climits>
+#include <mutex>
 
 namespace ami::storage {
 
@@ -65,7 +66,7 @@ int Statement::run() {
   while (step()) {
   }
   const int changes = sqlite3_changes(db_);
-  reset();
+  sqlite3_reset(stmt_);  // callers rebind every parameter, so bindings need no clearing
   return changes;
 }
 
@@ -96,8 +97,20 @@ std::optional<std::int64_t> Statement::column_optional_int64(int column) const {
 
 // ---- Database ----
 
+namespace {
+
+// Memory statistics take a global mutex on every SQLite allocation; the store does not use them.
+// Only possible before SQLite initializes: if something else initialized it first, keep the default.
+void configure_sqlite_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+}  // namespace
+
 Database::Database(const std::filesystem::path& path, bool create, int busy_timeout_ms)
     : path_(path) {
+  configure_sqlite_once();
   const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
                     SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);

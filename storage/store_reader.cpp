@@ -65,7 +65,8 @@ std::vector<feed::IntervalReading> StoreReader::read_feed(std::uint64_t after_se
       "SELECT o.sequence, m.meter_id, m.usage_point, i.channel, i.start_unix, i.end_unix, "
       "i.value_wh, i.register_start_wh, i.register_end_wh, i.status, i.quality_codes, "
       "i.estimation_method, i.version, o.collected_at_ms, i.source "
-      "FROM outbox o JOIN intervals i ON i.interval_id = o.interval_id "
+      "FROM outbox o JOIN intervals i ON i.end_unix = o.end_unix AND i.meter_key = o.meter_key "
+      "AND i.channel = o.channel AND i.version = o.version "
       "JOIN meters m ON m.meter_key = i.meter_key "
       "WHERE o.sequence > ? ORDER BY o.sequence LIMIT ?");
   query->bind(1, static_cast<std::int64_t>(after_sequence))

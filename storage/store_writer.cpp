@@ -50,9 +50,11 @@ struct MeterInfo {
   std::int64_t interval_seconds = 900;
 };
 
-// The newest stored read of one (meter, channel): in-order arrivals derive from it without a query.
+// The newest stored read of one (meter, channel), mirrored from the latest_reads table: in-order
+// arrivals derive from it without a query, and it tells whether a later read can exist at all.
 struct LatestRead {
   bool exists = false;
+  bool dirty = false;  // changed in the transaction in progress
   std::int64_t boundary = 0;
   std::int64_t register_wh = 0;
   std::int64_t collected_at_ms = 0;
@@ -103,11 +105,21 @@ struct StoreWriter::Impl {
 
   // ---- writer thread only ----
   Database db;
+  // Hot-path statements by the address of their SQL literal: no string compare per use.
+  std::unordered_map<const char*, Statement*> hot_statements;
   std::uint64_t head_sequence = 0;
   std::int64_t registry_version = -1;
   std::unordered_map<std::string, MeterInfo> meters;
   std::unordered_map<std::int64_t, LatestRead> latest;  // key: meter_key * 4 + channel
+  bool latest_loaded = false;
+  std::vector<std::int64_t> latest_dirty;  // keys to write back to latest_reads at commit
   WriterStats delta;  // counts of the transaction in progress
+
+  Statement& hot(const char* sql) {
+    Statement*& slot = hot_statements[sql];
+    if (slot == nullptr) slot = &db.prepare(sql);
+    return *slot;
+  }
 
   // ---- queue side ----
   void enqueue(Job job, bool blocking_when_full) {
@@ -247,6 +259,8 @@ struct StoreWriter::Impl {
   void forget_transaction_state(std::uint64_t head_before) {
     head_sequence = head_before;
     latest.clear();
+    latest_loaded = false;
+    latest_dirty.clear();
     registry_version = -1;
     delta = WriterStats{};
   }
@@ -265,6 +279,7 @@ struct StoreWriter::Impl {
   void write_batch(const std::vector<Job>& batch) {
     Transaction transaction(db);
     refresh_meters_if_changed();
+    load_latest_reads();
     const std::uint64_t head_before = head_sequence;
     for (const auto& job : batch) {
       for (const auto& read : job.reads) apply_read(read);
@@ -272,8 +287,9 @@ struct StoreWriter::Impl {
       for (const auto& interval : job.intervals) apply_interval(interval);
       for (const auto& row : job.audit) insert_audit(row.actor, row.action, row.detail);
     }
+    save_latest_reads();
     if (head_sequence != head_before) {
-      db.prepare("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
+      hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
           .bind(1, static_cast<std::int64_t>(head_sequence))
           .run();
     }
@@ -299,28 +315,53 @@ struct StoreWriter::Impl {
     return it == meters.end() ? nullptr : &it->second;
   }
 
-  LatestRead& latest_read(std::int64_t meter_key, EnergyChannel channel) {
-    const std::int64_t key = meter_key * 4 + static_cast<int>(channel);
-    auto [it, inserted] = latest.try_emplace(key);
-    if (inserted) {
-      auto query = db.query(
-          "SELECT boundary, register_wh, collected_at_ms FROM reads "
-          "WHERE meter_key = ? AND channel = ? ORDER BY boundary DESC LIMIT 1");
-      query->bind(1, meter_key).bind(2, static_cast<int>(channel));
-      if (query->step()) {
-        it->second = LatestRead{true, query->column_int64(0), query->column_int64(1),
-                                query->column_int64(2)};
-      }
+  static std::int64_t latest_key(std::int64_t meter_key, EnergyChannel channel) {
+    return meter_key * 4 + static_cast<int>(channel);
+  }
+
+  void load_latest_reads() {
+    if (latest_loaded) return;
+    latest.clear();
+    auto query = db.query(
+        "SELECT meter_key, channel, boundary, register_wh, collected_at_ms FROM latest_reads");
+    while (query->step()) {
+      const auto channel = static_cast<EnergyChannel>(query->column_int64(1));
+      latest[latest_key(query->column_int64(0), channel)] =
+          LatestRead{true, false, query->column_int64(2), query->column_int64(3),
+                     query->column_int64(4)};
     }
-    return it->second;
+    latest_loaded = true;
+  }
+
+  void save_latest_reads() {
+    for (const std::int64_t key : latest_dirty) {
+      LatestRead& entry = latest[key];
+      hot(
+            "INSERT INTO latest_reads (meter_key, channel, boundary, register_wh, collected_at_ms) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (meter_key, channel) DO UPDATE SET "
+            "boundary = excluded.boundary, register_wh = excluded.register_wh, "
+            "collected_at_ms = excluded.collected_at_ms")
+          .bind(1, key / 4)
+          .bind(2, key % 4)
+          .bind(3, entry.boundary)
+          .bind(4, entry.register_wh)
+          .bind(5, entry.collected_at_ms)
+          .run();
+      entry.dirty = false;
+    }
+    latest_dirty.clear();
+  }
+
+  LatestRead& latest_read(std::int64_t meter_key, EnergyChannel channel) {
+    return latest[latest_key(meter_key, channel)];  // a new entry means: no read stored yet
   }
 
   std::optional<StoredRead> stored_read(std::int64_t meter_key, EnergyChannel channel,
                                         std::int64_t boundary) {
-    auto query = db.query(
+    auto query = StatementGuard(hot(
         "SELECT register_wh, collected_at_ms FROM reads "
-        "WHERE meter_key = ? AND channel = ? AND boundary = ?");
-    query->bind(1, meter_key).bind(2, static_cast<int>(channel)).bind(3, boundary);
+        "WHERE boundary = ? AND meter_key = ? AND channel = ?"));
+    query->bind(1, boundary).bind(2, meter_key).bind(3, static_cast<int>(channel));
     if (!query->step()) return std::nullopt;
     return StoredRead{query->column_int64(0), query->column_int64(1)};
   }
@@ -335,9 +376,9 @@ struct StoreWriter::Impl {
       return;
     }
     const std::int64_t boundary = to_s(read.boundary);
-    LatestRead& newest = latest_read(meter->key, read.channel);  // before the insert below
+    LatestRead& newest = latest_read(meter->key, read.channel);
     const int inserted =
-        db.prepare(
+        hot(
               "INSERT INTO reads (meter_key, channel, boundary, register_wh, collected_at_ms, "
               "source, meter_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
               "ON CONFLICT (meter_key, channel, boundary) DO NOTHING")
@@ -381,7 +422,8 @@ struct StoreWriter::Impl {
       after = stored_read(meter->key, read.channel, boundary + step);
     }
     if (!newest.exists || boundary > newest.boundary) {
-      newest = LatestRead{true, boundary, read.register_wh, collected};
+      if (!newest.dirty) latest_dirty.push_back(latest_key(meter->key, read.channel));
+      newest = LatestRead{true, true, boundary, read.register_wh, collected};
     }
     if (before) {
       derive(read.meter_id, *meter, read.channel, boundary - step, boundary, before->register_wh,
@@ -441,10 +483,10 @@ struct StoreWriter::Impl {
 
   std::optional<CurrentVersion> current_interval(std::int64_t meter_key, EnergyChannel channel,
                                                  std::int64_t end) {
-    auto query = db.query(
+    auto query = StatementGuard(hot(
         "SELECT version, status, value_wh FROM intervals "
-        "WHERE meter_key = ? AND channel = ? AND end_unix = ? ORDER BY version DESC LIMIT 1");
-    query->bind(1, meter_key).bind(2, static_cast<int>(channel)).bind(3, end);
+        "WHERE end_unix = ? AND meter_key = ? AND channel = ? ORDER BY version DESC LIMIT 1"));
+    query->bind(1, end).bind(2, meter_key).bind(3, static_cast<int>(channel));
     if (!query->step()) return std::nullopt;
     return CurrentVersion{query->column_int64(0),
                           static_cast<IntervalStatus>(query->column_int64(1)),
@@ -453,7 +495,7 @@ struct StoreWriter::Impl {
 
   void supersede_versions_before(std::int64_t meter_key, EnergyChannel channel, std::int64_t end,
                                  std::int64_t version) {
-    db.prepare(
+    hot(
           "UPDATE intervals SET superseded = 1 "
           "WHERE meter_key = ? AND channel = ? AND end_unix = ? AND version < ?")
         .bind(1, meter_key)
@@ -470,12 +512,12 @@ struct StoreWriter::Impl {
         publish ? std::optional<std::int64_t>(static_cast<std::int64_t>(head_sequence + 1))
                 : std::nullopt;
     const int inserted =
-        db.prepare(
+        hot(
               "INSERT INTO intervals (meter_key, channel, start_unix, end_unix, value_wh, "
               "register_start_wh, register_end_wh, status, quality_codes, estimation_method, "
               "version, collected_at_ms, source, sequence) "
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-              "ON CONFLICT (meter_key, channel, end_unix, version) DO NOTHING")
+              "ON CONFLICT (end_unix, meter_key, channel, version) DO NOTHING")
             .bind(1, row.meter_key)
             .bind(2, static_cast<int>(row.channel))
             .bind(3, row.start)
@@ -497,11 +539,14 @@ struct StoreWriter::Impl {
       delta.intervals_suspect += 1;
       return true;
     }
-    const std::int64_t interval_id = db.last_insert_rowid();
-    db.prepare("INSERT INTO outbox (sequence, interval_id, collected_at_ms) VALUES (?, ?, ?)")
+    hot("INSERT INTO outbox (sequence, end_unix, meter_key, channel, version, collected_at_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?)")
         .bind(1, *sequence)
-        .bind(2, interval_id)
-        .bind(3, row.collected_at_ms)
+        .bind(2, row.end)
+        .bind(3, row.meter_key)
+        .bind(4, static_cast<int>(row.channel))
+        .bind(5, row.version)
+        .bind(6, row.collected_at_ms)
         .run();
     head_sequence += 1;
     return true;
@@ -524,7 +569,7 @@ struct StoreWriter::Impl {
   }
 
   void insert_attempt(const AttemptRecord& attempt) {
-    db.prepare(
+    hot(
           "INSERT INTO attempts (meter_id, channel_key, boundary, started_at_ms, latency_ms, "
           "attempt, outcome, category, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(1, attempt.meter_id)
@@ -543,7 +588,7 @@ struct StoreWriter::Impl {
 
   void insert_audit(const std::string& actor, const std::string& action,
                     const std::string& detail) {
-    db.prepare("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES (?, ?, ?, ?)")
+    hot("INSERT INTO audit_log (at_ms, actor, action, detail) VALUES (?, ?, ?, ?)")
         .bind(1, to_ms(options.clock.now()))
         .bind(2, actor)
         .bind(3, action)
@@ -609,20 +654,25 @@ struct StoreWriter::Impl {
   // ---- retention (writer thread), one chunk per call; returns rows deleted ----
   std::int64_t prune_outbox_chunk(std::int64_t acked, std::int64_t cutoff_ms, std::int64_t limit) {
     Transaction transaction(db);
-    std::vector<std::pair<std::int64_t, std::int64_t>> rows;
-    {
-      auto query = db.query(
-          "SELECT sequence, interval_id FROM outbox WHERE sequence <= ? AND collected_at_ms < ? "
-          "ORDER BY sequence LIMIT ?");
-      query->bind(1, acked).bind(2, cutoff_ms).bind(3, limit);
-      while (query->step()) rows.emplace_back(query->column_int64(0), query->column_int64(1));
-    }
-    for (const auto& [sequence, interval_id] : rows) {
-      db.prepare("DELETE FROM intervals WHERE interval_id = ?").bind(1, interval_id).run();
-      db.prepare("DELETE FROM outbox WHERE sequence = ?").bind(1, sequence).run();
-    }
+    // The intervals go with their outbox rows: published, acknowledged by every consumer, old.
+    db.prepare(
+          "DELETE FROM intervals WHERE (end_unix, meter_key, channel, version) IN ("
+          "  SELECT end_unix, meter_key, channel, version FROM outbox"
+          "  WHERE sequence <= ?1 AND collected_at_ms < ?2 ORDER BY sequence LIMIT ?3)")
+        .bind(1, acked)
+        .bind(2, cutoff_ms)
+        .bind(3, limit)
+        .run();
+    const int deleted =
+        db.prepare(
+              "DELETE FROM outbox WHERE sequence IN (SELECT sequence FROM outbox"
+              "  WHERE sequence <= ?1 AND collected_at_ms < ?2 ORDER BY sequence LIMIT ?3)")
+            .bind(1, acked)
+            .bind(2, cutoff_ms)
+            .bind(3, limit)
+            .run();
     transaction.commit();
-    return static_cast<std::int64_t>(rows.size());
+    return deleted;
   }
 
   std::int64_t delete_chunk(const std::string& sql, std::int64_t cutoff, std::int64_t limit) {
@@ -632,19 +682,18 @@ struct StoreWriter::Impl {
     return deleted;
   }
 
-  // Deletes reads before `cutoff` of meters with key in [first_key, first_key + meters), keeping
-  // the newest read of each (meter, channel) for derivation.
-  std::int64_t prune_reads_chunk(std::int64_t first_key, std::int64_t key_count,
-                                 std::int64_t cutoff) {
+  // Deletes up to `limit` reads before `cutoff`, keeping each (meter, channel)'s newest read
+  // (latest_reads), which derivation and gap estimation still need.
+  std::int64_t prune_reads_chunk(std::int64_t cutoff, std::int64_t limit) {
     Transaction transaction(db);
     const int deleted =
         db.prepare(
-              "DELETE FROM reads WHERE meter_key >= ?1 AND meter_key < ?1 + ?2 AND boundary < ?3 "
-              "AND boundary < (SELECT max(r.boundary) FROM reads r "
-              "WHERE r.meter_key = reads.meter_key AND r.channel = reads.channel)")
-            .bind(1, first_key)
-            .bind(2, key_count)
-            .bind(3, cutoff)
+              "DELETE FROM reads WHERE (boundary, meter_key, channel) IN ("
+              "  SELECT r.boundary, r.meter_key, r.channel FROM reads r WHERE r.boundary < ?1"
+              "  AND NOT EXISTS (SELECT 1 FROM latest_reads l WHERE l.meter_key = r.meter_key"
+              "    AND l.channel = r.channel AND l.boundary = r.boundary) LIMIT ?2)")
+            .bind(1, cutoff)
+            .bind(2, limit)
             .run();
     transaction.commit();
     return deleted;
@@ -729,7 +778,8 @@ PruneStats StoreWriter::prune(const RetentionPolicy& policy, UtcSeconds now) {
   }
   result.intervals += repeat([&] {
     return impl.delete_chunk(
-        "DELETE FROM intervals WHERE interval_id IN (SELECT interval_id FROM intervals "
+        "DELETE FROM intervals WHERE (end_unix, meter_key, channel, version) IN ("
+        "SELECT end_unix, meter_key, channel, version FROM intervals "
         "WHERE status = 3 AND end_unix < ? LIMIT ?)",
         now_s - policy.keep_intervals.count(), limit);
   });
@@ -745,15 +795,9 @@ PruneStats StoreWriter::prune(const RetentionPolicy& policy, UtcSeconds now) {
         "WHERE at_ms < ? LIMIT ?)",
         (now_s - policy.keep_audit.count()) * 1000, limit);
   });
-  // Reads: walk the meter keys in slices; a slice's reads are bounded by the window anyway.
-  const auto max_key = impl.run_task<std::int64_t>(
-      [&impl] { return impl.db.query_int64("SELECT max(meter_key) FROM meters").value_or(0); });
-  const std::int64_t keys_per_chunk = std::max<std::int64_t>(1, limit / 200);
-  for (std::int64_t first = 0; first <= max_key; first += keys_per_chunk) {
-    result.reads += impl.run_task<std::int64_t>([&] {
-      return impl.prune_reads_chunk(first, keys_per_chunk, now_s - policy.keep_reads.count());
-    });
-  }
+  result.reads = repeat([&] {
+    return impl.prune_reads_chunk(now_s - policy.keep_reads.count(), limit);
+  });
   impl.run_task<void>([&impl, &result] {
     impl.insert_audit("store", "retention_prune",
                       std::to_string(result.outbox_rows) + " outbox, " +

@@ -29,11 +29,12 @@ TEST_CASE("a database made by the first schema upgrades in place") {
     raw.prepare("INSERT INTO reads VALUES (1, 1, ?, 1100, ?, 1, NULL)")
         .bind(1, b0 + 900).bind(2, (b0 + 900) * 1000).run();
     raw.prepare(
-           "INSERT INTO intervals (interval_id, meter_key, channel, start_unix, end_unix, value_wh, "
+           "INSERT INTO intervals (meter_key, channel, start_unix, end_unix, value_wh, "
            "register_start_wh, register_end_wh, status, version, collected_at_ms, source, sequence) "
-           "VALUES (1, 1, 1, ?, ?, 100, 1000, 1100, 1, 1, ?, 1, 1)")
+           "VALUES (1, 1, ?, ?, 100, 1000, 1100, 1, 1, ?, 1, 1)")
         .bind(1, b0).bind(2, b0 + 900).bind(3, (b0 + 900) * 1000).run();
-    raw.exec("INSERT INTO outbox VALUES (1, 1, 0); UPDATE meta SET value = 1 WHERE key = 'last_sequence';");
+    raw.prepare("INSERT INTO outbox VALUES (1, ?, 1, 1, 1, ?)").bind(1, b0 + 900).bind(2, (b0 + 900) * 1000).run();
+    raw.exec("UPDATE meta SET value = 1 WHERE key = 'last_sequence'");
     // Version 2 tables do not exist yet.
     CHECK_THROWS_AS(raw.exec("SELECT count(*) FROM attempts"), SqliteError);
   }

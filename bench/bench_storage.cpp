@@ -1,0 +1,124 @@
+// Staging store ingest: interval rows derived and committed per second through StoreWriter.
+// Each iteration submits one boundary's reads for every meter (in daemon-sized chunks of 1,000,
+// optionally with one attempt row per read) and flushes; every read closes one interval, so
+// items_processed counts interval rows (each with its raw read and outbox row).
+// Run: see docs/PERFORMANCE.md "Storage".
+#include <benchmark/benchmark.h>
+
+#include <time.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "storage/store_writer.hpp"
+
+namespace {
+
+using namespace ami;
+using namespace ami::storage;
+
+// CPU seconds used by the whole process (writer thread + submitting thread) so far.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+std::filesystem::path bench_db_path() {
+  return std::filesystem::temp_directory_path() /
+         ("ami_bench_storage_" + std::to_string(::getpid()) + ".db");
+}
+
+void remove_db(const std::filesystem::path& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ignored;
+    std::filesystem::remove(path.string() + suffix, ignored);
+  }
+}
+
+void submit_boundary(StoreWriter& writer, const std::vector<std::string>& ids, UtcSeconds boundary,
+                     std::int64_t register_wh, bool with_attempts) {
+  constexpr std::size_t chunk = 1000;
+  for (std::size_t first = 0; first < ids.size(); first += chunk) {
+    std::vector<BoundaryRead> reads;
+    std::vector<AttemptRecord> attempts;
+    for (std::size_t i = first; i < std::min(ids.size(), first + chunk); ++i) {
+      BoundaryRead read;
+      read.meter_id = ids[i];
+      read.boundary = boundary;
+      read.register_wh = register_wh + static_cast<std::int64_t>(i % 97);
+      read.collected_at = UtcMillis{boundary} + std::chrono::milliseconds{1500};
+      reads.push_back(std::move(read));
+      if (with_attempts) {
+        AttemptRecord attempt;
+        attempt.meter_id = ids[i];
+        attempt.channel = "tcp://10.0.0.1:8899";
+        attempt.boundary = boundary;
+        attempt.started_at = UtcMillis{boundary} + std::chrono::milliseconds{1200};
+        attempt.latency_ms = 300;
+        attempt.outcome = "ok";
+        attempt.category = "ok";
+        attempts.push_back(std::move(attempt));
+      }
+    }
+    writer.submit(std::move(reads), std::move(attempts));
+  }
+}
+
+void BM_StoreWriterIngest(benchmark::State& state) {
+  const auto meter_count = static_cast<std::size_t>(state.range(0));
+  const bool with_attempts = state.range(1) != 0;
+  const auto path = bench_db_path();
+  remove_db(path);
+  std::int64_t intervals = 0;
+  double cpu_seconds = 0;
+  {
+    StoreOptions options;
+    options.path = path;
+    StoreWriter writer(options);
+    std::vector<std::string> ids;
+    std::vector<MeterRecord> meters;
+    for (std::size_t i = 0; i < meter_count; ++i) {
+      MeterRecord m;
+      m.meter_id = "MTR" + std::to_string(100000 + i);
+      m.protocol = "dlt645-2007";
+      m.channel = "tcp://10.0.0.1:8899";
+      m.address = std::to_string(100000000000 + i);
+      ids.push_back(m.meter_id);
+      meters.push_back(std::move(m));
+    }
+    writer.import_meters(meters, "bench");
+    auto boundary = *parse_utc("2026-01-05T00:00:00Z");
+    submit_boundary(writer, ids, boundary, 0, false);
+    writer.flush();
+    std::int64_t register_wh = 0;
+    const double cpu_before = process_cpu_seconds();
+    for (auto _ : state) {
+      boundary += std::chrono::minutes{15};
+      register_wh += 250;
+      submit_boundary(writer, ids, boundary, register_wh, with_attempts);
+      writer.flush();
+      intervals += static_cast<std::int64_t>(meter_count);
+    }
+    cpu_seconds = process_cpu_seconds() - cpu_before;
+  }
+  remove_db(path);
+  state.SetItemsProcessed(intervals);
+  state.counters["intervals_per_s"] =
+      benchmark::Counter(static_cast<double>(intervals), benchmark::Counter::kIsRate);
+  // What one fully available core would do: the shared CI/dev box is often oversubscribed, so
+  // wall-clock rate alone says more about the neighbours than about the store.
+  state.counters["intervals_per_cpu_s"] =
+      cpu_seconds > 0 ? static_cast<double>(intervals) / cpu_seconds : 0.0;
+}
+
+BENCHMARK(BM_StoreWriterIngest)
+    ->Args({20000, 0})
+    ->Args({20000, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
+}  // namespace
