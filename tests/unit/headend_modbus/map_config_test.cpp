@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "headend/modbus/map_config.hpp"
+#include "headend/modbus/meter_resolver.hpp"
 #include "protocols/modbus/builtin_maps.hpp"
 
 using namespace ami::modbus;
@@ -132,4 +133,49 @@ TEST_CASE("files: parse errors carry the line, a missing [modbus] table means no
   const auto none = load_user_maps_file(dir / "none.toml");
   CHECK(none.errors.empty());
   CHECK(none.maps.empty());
+}
+
+TEST_CASE("registry rows resolve to a channel and a request, or an error naming the column") {
+  const auto user = load(kGood);
+  REQUIRE(user.errors.empty());
+  ami::storage::MeterRecord m;
+  m.meter_id = "M1";
+  m.protocol = "modbus-tcp";
+  m.channel = "tcp://10.0.0.5:502";
+  m.address = "17";
+  m.model = "site-meter";
+  m.ct_ratio = 40;
+  m.pt_ratio = 100;
+  std::string error;
+  auto r = resolve_meter(m, user.maps, true, error);
+  INFO(error);
+  REQUIRE(r);
+  CHECK(r->channel.key() == "tcp://10.0.0.5:502");
+  CHECK(r->request.unit == 17);
+  CHECK(r->request.map == &user.maps[0]);
+  CHECK(r->request.ct_ratio == 40);
+  auto raw = resolve_meter(m, user.maps, false, error);
+  REQUIRE(raw);
+  CHECK(raw->request.ct_ratio == 1);
+  CHECK(raw->request.pt_ratio == 1);
+
+  struct Row {
+    void (*mutate)(ami::storage::MeterRecord&);
+    const char* expected;
+  };
+  const Row rows[] = {
+      {[](ami::storage::MeterRecord& x) { x.address = "0"; }, "meter M1: address: '0' is not a Modbus unit id"},
+      {[](ami::storage::MeterRecord& x) { x.address = "12a"; }, "meter M1: address: '12a'"},
+      {[](ami::storage::MeterRecord& x) { x.model = "SDM72"; }, "meter M1: model: 'SDM72' is neither"},
+      {[](ami::storage::MeterRecord& x) { x.channel = "serial:///dev/ttyS0"; }, "meter M1: protocol/channel:"},
+      {[](ami::storage::MeterRecord& x) { x.ct_ratio = 0; }, "meter M1: ct_ratio/pt_ratio"},
+  };
+  for (const auto& row : rows) {
+    auto bad = m;
+    row.mutate(bad);
+    CHECK_FALSE(resolve_meter(bad, user.maps, true, error));
+    CHECK(error.rfind(row.expected, 0) == 0);
+  }
+  m.model = "dtsu666";
+  CHECK(resolve_meter(m, user.maps, true, error)->request.map->name == "DTSU666");
 }
