@@ -408,13 +408,24 @@ std::optional<std::int64_t> to_wh(const ScaledValue& v) {
 std::string format_scaled(const ScaledValue& v) {
   if (!v.available) return "n/a";
   const bool negative = v.raw < 0;
-  std::string digits = std::to_string(negative ? -v.raw : v.raw);
-  if (v.decimals > 0) {
-    const auto d = static_cast<std::size_t>(v.decimals);
-    if (digits.size() <= d) digits.insert(0, d - digits.size() + 1, '0');
-    digits.insert(digits.size() - d, ".");
+  const std::string digits = std::to_string(negative ? -v.raw : v.raw);
+  const auto d = static_cast<std::size_t>(v.decimals > 0 ? v.decimals : 0);
+  // Built by appending only: GCC 12 -O3 warns (-Wrestrict) on std::string::insert here.
+  std::string out;
+  out.reserve(digits.size() + d + 3);
+  if (negative) out.push_back('-');
+  if (digits.size() <= d) {
+    out.append("0.");
+    out.append(d - digits.size(), '0');
+    out.append(digits);
+  } else {
+    out.append(digits, 0, digits.size() - d);
+    if (d > 0) {
+      out.push_back('.');
+      out.append(digits, digits.size() - d, d);
+    }
   }
-  return negative ? "-" + digits : digits;
+  return out;
 }
 
 std::optional<ScaledValue> decode_number(const Field& field, std::span<const std::uint8_t> bytes) {

@@ -15,7 +15,11 @@ void append(std::vector<std::uint8_t>& data, std::span<const std::uint8_t> bytes
   data.insert(data.end(), bytes.begin(), bytes.end());
 }
 
-Frame request(const Address& address, std::uint8_t function) { return Frame{address, Control::request(function), {}}; }
+Frame request(const Address& address, std::uint8_t function) {
+  Frame f{address, Control::request(function), {}};
+  f.data.reserve(16);  // every fixed-layout request fits; saves regrowth while appending fields
+  return f;
+}
 
 Frame credentials_request(const Address& address, std::uint8_t function, const Password& password,
                           const OperatorCode& op) {
@@ -266,7 +270,9 @@ std::optional<int> rate_of_baud_code(std::uint8_t z) {
 }
 
 void append_di(Edition edition, std::uint32_t di, std::vector<std::uint8_t>& data) {
-  for (std::size_t i = 0; i < di_size(edition); ++i) data.push_back(static_cast<std::uint8_t>(di >> (8 * i)));
+  const std::uint8_t bytes[4] = {static_cast<std::uint8_t>(di), static_cast<std::uint8_t>(di >> 8),
+                                 static_cast<std::uint8_t>(di >> 16), static_cast<std::uint8_t>(di >> 24)};
+  data.insert(data.end(), bytes, bytes + di_size(edition));
 }
 
 std::uint32_t read_di(Edition edition, std::span<const std::uint8_t> bytes) {
