@@ -82,6 +82,7 @@ struct StoreWriter::Impl {
     db.exec("PRAGMA cache_size = -65536");  // 64 MiB: keeps the hot index pages in memory
     migrate(db);
     db.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('registry_version', 0)");
+    db.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('latest_unsynced_from', -1)");
     const auto stored_head = db.query_int64("SELECT value FROM meta WHERE key = 'last_sequence'");
     const auto outbox_head = db.query_int64("SELECT max(sequence) FROM outbox");
     head_sequence = static_cast<std::uint64_t>(std::max(stored_head.value_or(0), outbox_head.value_or(0)));
@@ -112,7 +113,15 @@ struct StoreWriter::Impl {
   std::unordered_map<std::string, MeterInfo> meters;
   std::unordered_map<std::int64_t, LatestRead> latest;  // key: meter_key * 4 + channel
   bool latest_loaded = false;
-  std::vector<std::int64_t> latest_dirty;  // keys to write back to latest_reads at commit
+  // latest_reads is written back lazily (docs/STORAGE.md "Newest reads"): the dirty entries every
+  // few boundaries, meanwhile meta.latest_unsynced_from records the oldest boundary that changed
+  // an entry since, so a restart after a crash rescans only the reads from there.
+  std::vector<std::int64_t> latest_dirty;
+  std::int64_t latest_unsynced_from = -1;         // -1: latest_reads is complete
+  std::int64_t latest_unsynced_from_stored = -1;  // what meta holds (in this transaction)
+  std::size_t latest_changes_since_sync = 0;
+  bool latest_force_sync = false;
+  std::int64_t newest_boundary_seen = 0;
   WriterStats delta;  // counts of the transaction in progress
 
   Statement& hot(const char* sql) {
@@ -172,7 +181,12 @@ struct StoreWriter::Impl {
       {
         std::unique_lock lock(mutex);
         work_ready.wait(lock, [&] { return stopping || !queue.empty(); });
-        if (queue.empty()) return;  // stopping and drained
+        if (queue.empty()) {  // stopping and drained
+          const bool failed = failure.has_value();
+          lock.unlock();
+          if (!failed) sync_on_stop();
+          return;
+        }
         std::size_t items = 0;
         if (queue.front().task) {
           batch.push_back(std::move(queue.front()));
@@ -215,6 +229,15 @@ struct StoreWriter::Impl {
       callback(head);
     } catch (const std::exception& e) {
       spdlog::error("storage: on_committed callback threw: {}", e.what());
+    }
+  }
+
+  void sync_on_stop() {
+    try {
+      sync_latest_reads_now();
+    } catch (const std::exception& e) {
+      // Not data loss: the next writer rescans from meta.latest_unsynced_from.
+      spdlog::warn("storage: could not write latest_reads back at stop: {}", e.what());
     }
   }
 
@@ -287,7 +310,7 @@ struct StoreWriter::Impl {
       for (const auto& interval : job.intervals) apply_interval(interval);
       for (const auto& row : job.audit) insert_audit(row.actor, row.action, row.detail);
     }
-    save_latest_reads();
+    finish_latest_reads();
     if (head_sequence != head_before) {
       hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
           .bind(1, static_cast<std::int64_t>(head_sequence))
@@ -322,25 +345,79 @@ struct StoreWriter::Impl {
   void load_latest_reads() {
     if (latest_loaded) return;
     latest.clear();
-    auto query = db.query(
-        "SELECT meter_key, channel, boundary, register_wh, collected_at_ms FROM latest_reads");
-    while (query->step()) {
-      const auto channel = static_cast<EnergyChannel>(query->column_int64(1));
-      latest[latest_key(query->column_int64(0), channel)] =
-          LatestRead{true, false, query->column_int64(2), query->column_int64(3),
-                     query->column_int64(4)};
+    latest_dirty.clear();
+    latest_force_sync = false;
+    newest_boundary_seen = 0;
+    {
+      auto query = db.query(
+          "SELECT meter_key, channel, boundary, register_wh, collected_at_ms FROM latest_reads");
+      while (query->step()) {
+        const auto channel = static_cast<EnergyChannel>(query->column_int64(1));
+        latest[latest_key(query->column_int64(0), channel)] =
+            LatestRead{true, false, query->column_int64(2), query->column_int64(3),
+                       query->column_int64(4)};
+        newest_boundary_seen = std::max(newest_boundary_seen, query->column_int64(2));
+      }
     }
+    latest_unsynced_from =
+        db.query_int64("SELECT value FROM meta WHERE key = 'latest_unsynced_from'").value_or(-1);
+    latest_unsynced_from_stored = latest_unsynced_from;
+    if (latest_unsynced_from >= 0) {
+      // The last writer stopped without writing its newest reads back: recover them.
+      auto query = db.query(
+          "SELECT meter_key, channel, boundary, register_wh, collected_at_ms FROM reads "
+          "WHERE boundary >= ?");
+      query->bind(1, latest_unsynced_from);
+      while (query->step()) {
+        const std::int64_t key =
+            latest_key(query->column_int64(0), static_cast<EnergyChannel>(query->column_int64(1)));
+        LatestRead& entry = latest[key];
+        if (entry.exists && entry.boundary >= query->column_int64(2)) continue;
+        if (!entry.dirty) latest_dirty.push_back(key);
+        entry = LatestRead{true, true, query->column_int64(2), query->column_int64(3),
+                           query->column_int64(4)};
+        newest_boundary_seen = std::max(newest_boundary_seen, entry.boundary);
+      }
+    }
+    latest_changes_since_sync = latest_dirty.size();
     latest_loaded = true;
+  }
+
+  // Records that `key` now holds a newer read at `boundary`.
+  void latest_changed(std::int64_t key, LatestRead& entry, std::int64_t boundary) {
+    if (!entry.dirty) latest_dirty.push_back(key);
+    entry.dirty = true;
+    ++latest_changes_since_sync;
+    if (latest_unsynced_from < 0 || boundary < latest_unsynced_from) latest_unsynced_from = boundary;
+    // An old boundary becoming a meter's newest would make a crash recovery rescan far back.
+    constexpr std::int64_t day = 24 * 3600;
+    if (boundary + day < newest_boundary_seen) latest_force_sync = true;
+    newest_boundary_seen = std::max(newest_boundary_seen, boundary);
+  }
+
+  // End of a batch: write the dirty entries back every few boundaries' worth of changes, else
+  // just keep meta.latest_unsynced_from current (same transaction as the reads).
+  void finish_latest_reads() {
+    const std::size_t sync_every = std::max<std::size_t>(100000, 4 * latest.size());
+    if (latest_force_sync || latest_changes_since_sync >= sync_every) {
+      save_latest_reads();
+    } else if (latest_unsynced_from != latest_unsynced_from_stored) {
+      set_latest_unsynced_from(latest_unsynced_from);
+    }
+  }
+
+  void set_latest_unsynced_from(std::int64_t boundary) {
+    hot("UPDATE meta SET value = ? WHERE key = 'latest_unsynced_from'").bind(1, boundary).run();
+    latest_unsynced_from_stored = boundary;
   }
 
   void save_latest_reads() {
     for (const std::int64_t key : latest_dirty) {
       LatestRead& entry = latest[key];
-      hot(
-            "INSERT INTO latest_reads (meter_key, channel, boundary, register_wh, collected_at_ms) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (meter_key, channel) DO UPDATE SET "
-            "boundary = excluded.boundary, register_wh = excluded.register_wh, "
-            "collected_at_ms = excluded.collected_at_ms")
+      hot("INSERT INTO latest_reads (meter_key, channel, boundary, register_wh, collected_at_ms) "
+          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (meter_key, channel) DO UPDATE SET "
+          "boundary = excluded.boundary, register_wh = excluded.register_wh, "
+          "collected_at_ms = excluded.collected_at_ms")
           .bind(1, key / 4)
           .bind(2, key % 4)
           .bind(3, entry.boundary)
@@ -350,6 +427,18 @@ struct StoreWriter::Impl {
       entry.dirty = false;
     }
     latest_dirty.clear();
+    latest_unsynced_from = -1;
+    if (latest_unsynced_from_stored != -1) set_latest_unsynced_from(-1);
+    latest_changes_since_sync = 0;
+    latest_force_sync = false;
+  }
+
+  // Writes latest_reads back completely in its own transaction (graceful stop, before pruning).
+  void sync_latest_reads_now() {
+    Transaction transaction(db);
+    load_latest_reads();
+    save_latest_reads();
+    transaction.commit();
   }
 
   LatestRead& latest_read(std::int64_t meter_key, EnergyChannel channel) {
@@ -422,8 +511,8 @@ struct StoreWriter::Impl {
       after = stored_read(meter->key, read.channel, boundary + step);
     }
     if (!newest.exists || boundary > newest.boundary) {
-      if (!newest.dirty) latest_dirty.push_back(latest_key(meter->key, read.channel));
-      newest = LatestRead{true, true, boundary, read.register_wh, collected};
+      newest = LatestRead{true, newest.dirty, boundary, read.register_wh, collected};
+      latest_changed(latest_key(meter->key, read.channel), newest, boundary);
     }
     if (before) {
       derive(read.meter_id, *meter, read.channel, boundary - step, boundary, before->register_wh,
@@ -768,6 +857,8 @@ PruneStats StoreWriter::prune(const RetentionPolicy& policy, UtcSeconds now) {
     }
   };
 
+  // Reads pruning keeps the rows latest_reads names, so it must be complete first.
+  impl.run_task<void>([&impl] { impl.sync_latest_reads_now(); });
   const auto acked = impl.run_task<std::optional<std::int64_t>>(
       [&impl] { return impl.db.query_int64("SELECT min(sequence) FROM consumer_cursors"); });
   if (acked) {

@@ -1,6 +1,9 @@
 // Writer thread semantics: batching, flush, back-pressure, several submitting threads, failure.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <future>
 #include <thread>
@@ -186,4 +189,71 @@ TEST_CASE("stop flushes the queue, submitting afterwards is refused") {
   CHECK_THROWS_AS(writer.submit({read_at("A", 15 * 100, 100)}, {}), StoreFailed);
   StoreReader reader(db.path());
   CHECK(reader.head_sequence() == 99);
+}
+
+TEST_CASE("after a crash the next writer recovers the newest reads and keeps deriving") {
+  TempDb db("writer-crash");
+  {
+    StoreWriter writer(db.options());
+    writer.import_meters({dlt_meter("A")}, "test");
+  }
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Flushes, then dies without stop(): latest_reads is not written back.
+    auto* writer = new StoreWriter(db.options());
+    writer->submit({read_at("A", 0, 100), read_at("A", 15, 150), read_at("A", 45, 300)}, {});
+    writer->flush();
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  {
+    Database raw(db.path(), false, 1000);
+    CHECK(raw.query_int64("SELECT value FROM meta WHERE key = 'latest_unsynced_from'") ==
+          at_minutes(0).time_since_epoch().count());
+    CHECK(raw.query_int64("SELECT count(*) FROM latest_reads") == 0);
+  }
+
+  StoreWriter writer(db.options());
+  writer.submit({read_at("A", 60, 320)}, {});  // in order after 45: needs the recovered newest
+  writer.submit({read_at("A", 30, 200)}, {});  // out of order: closes [15,30) and [30,45)
+  writer.flush();
+  StoreReader reader(db.path());
+  const auto intervals =
+      reader.intervals("A", EnergyChannel::forward_active, at_minutes(0), at_minutes(60));
+  REQUIRE(intervals.size() == 4);
+  CHECK(intervals[0].value_wh == 50);
+  CHECK(intervals[1].value_wh == 50);
+  CHECK(intervals[2].value_wh == 100);
+  CHECK(intervals[3].value_wh == 20);
+}
+
+TEST_CASE("latest_reads is written back at stop and at once when an old read becomes a newest") {
+  TempDb db("writer-latest-sync");
+  auto unsynced_from = [&] {
+    Database raw(db.path(), false, 1000);
+    return raw.query_int64("SELECT value FROM meta WHERE key = 'latest_unsynced_from'");
+  };
+  {
+    StoreWriter writer(db.options());
+    writer.import_meters({dlt_meter("A"), dlt_meter("B")}, "test");
+    writer.submit({read_at("A", 3 * 24 * 60, 100)}, {});
+    writer.flush();
+    CHECK(unsynced_from() == at_minutes(3 * 24 * 60).time_since_epoch().count());
+    // B's first read is two days older than the newest boundary seen: written back at once.
+    writer.submit({read_at("B", 24 * 60, 100)}, {});
+    writer.flush();
+    CHECK(unsynced_from() == -1);
+    writer.submit({read_at("A", 3 * 24 * 60 + 15, 110)}, {});
+    writer.flush();
+    CHECK(unsynced_from() == at_minutes(3 * 24 * 60 + 15).time_since_epoch().count());
+  }
+  CHECK(unsynced_from() == -1);
+  Database raw(db.path(), false, 1000);
+  CHECK(raw.query_int64("SELECT count(*) FROM latest_reads") == 2);
+  CHECK(raw.query_int64("SELECT boundary FROM latest_reads WHERE channel = 1 ORDER BY boundary DESC") ==
+        at_minutes(3 * 24 * 60 + 15).time_since_epoch().count());
 }
