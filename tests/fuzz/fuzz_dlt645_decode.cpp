@@ -1,7 +1,7 @@
 // libFuzzer target: every DL/T 645 decoder over arbitrary bytes - link frame, message parser
 // (both editions and auto-detect), catalogue values, load-profile records, the one-shot
-// inspector and the hex parser. Decoders must never crash, hang or read out of bounds; a frame
-// that decodes must re-encode to the same bytes.
+// inspector, the hex parser and the follow-up read state machine. Decoders must never crash,
+// hang or read out of bounds; a frame that decodes must re-encode to the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -14,6 +14,7 @@
 #include "protocols/dlt645/inspect.hpp"
 #include "protocols/dlt645/load_profile.hpp"
 #include "protocols/dlt645/messages.hpp"
+#include "protocols/dlt645/read_exchange.hpp"
 
 using namespace ami::dlt645;
 
@@ -50,6 +51,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         require(m.value.empty() || (m.value.data() >= frame.data.data() &&
                                     m.value.data() + m.value.size() <= frame.data.data() + frame.data.size()));
         decode_values(m.edition, m);
+        // The frame as the reply to a read of its own DI, twice (a follow-up after a follow-up).
+        ReadExchange exchange(m.edition, m.edition == Edition::v2007
+                                             ? make_read_request(frame.address, m.di.value_or(0), std::nullopt)
+                                             : make_read_request_1997(frame.address, 0x9010));
+        if (exchange.on_reply(frame) == ReadExchange::Step::send_next) exchange.on_reply(frame);
+        require(exchange.value().size() <= 2 * frame.data.size());
       } else {
         require(!status.detail.empty());
       }
