@@ -9,11 +9,8 @@
 namespace ami::collection {
 namespace {
 
-constexpr std::uint8_t kRecordCount = 2;
 constexpr std::size_t kDiSize = 4;
 constexpr std::size_t kRecordTimeOffset = kDiSize + 3;  // DI, then A0 A0 L, then mm hh DD MM YY
-
-UtcSeconds start_of(const BoundaryRequest& request) { return request.boundary - request.interval; }
 
 std::string_view load_profile_error_text(dlt645::LoadProfileError e) {
   switch (e) {
@@ -29,9 +26,13 @@ std::string_view load_profile_error_text(dlt645::LoadProfileError e) {
 
 }  // namespace
 
+UtcSeconds first_record_time(const BoundaryRequest& request) {
+  return request.boundary - request.interval * (request.records - 1);
+}
+
 dlt645::Frame make_boundary_request(const BoundaryRequest& request) {
-  const auto start = dlt645::to_meter_time(start_of(request), request.utc_offset_minutes);
-  return dlt645::make_load_profile_request(request.address, kRecordCount, start);
+  const auto start = dlt645::to_meter_time(first_record_time(request), request.utc_offset_minutes);
+  return dlt645::make_load_profile_request(request.address, static_cast<std::uint8_t>(request.records), start);
 }
 
 bool is_reply_to(const BoundaryRequest& request, const dlt645::Frame& reply) {
@@ -43,7 +44,7 @@ bool is_reply_to(const BoundaryRequest& request, const dlt645::Frame& reply) {
   if (reply.data.size() < kRecordTimeOffset + 5) return reply.data.size() == kDiSize;
   const auto first = dlt645::decode_yymmddhhmm(std::span(reply.data).subspan(kRecordTimeOffset, 5));
   if (!first) return true;  // corrupt record time: let interpret report it as bad_reply
-  return dlt645::to_utc(*first, request.utc_offset_minutes) == start_of(request);
+  return dlt645::to_utc(*first, request.utc_offset_minutes) == first_record_time(request);
 }
 
 BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, const dlt645::Frame& reply) {
@@ -72,7 +73,9 @@ BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, cons
       result.detail = "load-profile record with an impossible local time";
       return result;
     }
-    if (*utc != start_of(request) && *utc != request.boundary) continue;  // not a boundary we asked for
+    const bool asked_for = *utc >= first_record_time(request) && *utc <= request.boundary &&
+                           (*utc - first_record_time(request)) % request.interval == std::chrono::seconds{0};
+    if (!asked_for) continue;
     if (!record.forward_active_wh && !record.reverse_active_wh) continue;
     result.snapshots.push_back({*utc, record.forward_active_wh, record.reverse_active_wh});
     if (*utc == request.boundary) have_boundary = true;

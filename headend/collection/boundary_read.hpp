@@ -1,7 +1,9 @@
-// The read the collection slice makes for each meter at boundary B: DL/T 645-2007 load profile
+// The read the collection engine makes for each meter at boundary B: DL/T 645-2007 load profile
 // (11H, DI 06000001), NN=2 records starting at B - interval in meter local time, i.e. the meter's
 // own register snapshots at B - interval and at B (docs/ARCHITECTURE.md "Interval collection").
 // Reading both ends in one transaction means one successful read is enough for interval [B-i, B).
+// Backfill (catch-up after downtime) asks for more records at once: NN = records, from
+// B - (records - 1) x interval up to B, every record a boundary snapshot.
 //
 // Pure (no I/O): builds the request, recognises the reply that answers it, and turns that reply
 // into register snapshots or an Outcome with a reason. Any thread; never throws.
@@ -24,7 +26,11 @@ struct BoundaryRequest {
   int utc_offset_minutes = 480;
   UtcSeconds boundary{};
   std::chrono::minutes interval{15};
+  int records = 2;  // 2..kMaxBoundaryRecords; the last one is at `boundary`
 };
+
+// Records per request at most: 8 records of 24 bytes + DI stay under the 200-byte read reply cap.
+inline constexpr int kMaxBoundaryRecords = 8;
 
 // A register snapshot the meter stored at an interval boundary (UTC).
 struct RegisterSnapshot {
@@ -40,6 +46,9 @@ struct BoundaryReadResult {
 };
 
 dlt645::Frame make_boundary_request(const BoundaryRequest& request);
+
+// The first record's time: boundary - (records - 1) x interval.
+UtcSeconds first_record_time(const BoundaryRequest& request);
 
 // True when `reply` (already from the right address) answers `request`: a read reply carrying
 // DI 06000001 whose first record is at the requested start time, or an abnormal read reply.

@@ -64,7 +64,8 @@ asio::awaitable<void> GatewayWorker::run() {
 
 asio::awaitable<void> GatewayWorker::execute(ReadJob job) {
   JobReport report;
-  const BoundaryRequest request{job.meter.address, job.meter.utc_offset_minutes, job.boundary, job.interval};
+  const BoundaryRequest request{job.meter.address, job.meter.utc_offset_minutes, job.boundary, job.interval,
+                               job.records};
   const int max_attempts = 1 + retry_.retries;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     AttemptReport a;

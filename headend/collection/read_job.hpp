@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct ReadJob {
   Priority priority = Priority::scheduled;
   UtcMillis not_before{};      // simulated time; the spread window places each meter here
   UtcMillis retry_deadline{};  // simulated time; no retry starts after it (first attempts always run)
+  int records = 2;             // load-profile records read, ending at `boundary` (backfill reads more)
 };
 
 struct AttemptReport {

@@ -103,6 +103,7 @@ void Scheduler::start_cycle(UtcSeconds boundary) {
 }
 
 void Scheduler::on_job_report(const JobReport& report) {
+  if (report.job.source == storage::ReadSource::backfill) return;  // old boundaries: not the meter's current state
   auto& state = states_[report.job.meter.meter_id];
   state.last_outcome = report.final_outcome();
   if (report.ok()) {

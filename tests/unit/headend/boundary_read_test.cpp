@@ -84,3 +84,18 @@ TEST_CASE("ERR bits are named", "[boundary]") {
   CHECK(describe_err_2007(0x05) == "other error; password/unauthorised");
   CHECK(describe_err_2007(0x00) == "no reason given");
 }
+
+TEST_CASE("a backfill request reads several boundaries at once", "[boundary]") {
+  const BoundaryRequest request{meter_address(), 480, kBoundary + 90min, 15min, 8};
+  CHECK(first_record_time(request) == kBoundary - 15min);
+  const auto parsed = dlt645::parse_load_profile_request(make_boundary_request(request).data);
+  REQUIRE(parsed);
+  CHECK(parsed->count == 8);
+  const auto reply = decode(test::load_profile_reply(meter_address(), kBoundary - 15min, 8));
+  CHECK(is_reply_to(request, reply));
+  const auto result = interpret_boundary_reply(request, reply);
+  REQUIRE(result.outcome == Outcome::ok);
+  REQUIRE(result.snapshots.size() == 8);
+  CHECK(result.snapshots.back().boundary == kBoundary + 90min);
+  CHECK(*result.snapshots[7].forward_active_wh - *result.snapshots[0].forward_active_wh == 7 * 1230);
+}
