@@ -51,6 +51,10 @@ class MeterTable {
   // The meter answering to a Modbus unit id at `now`, or nullptr.
   [[nodiscard]] SimMeter* find_unit(int unit_id, UtcMillis now);
   [[nodiscard]] GatewayCounters& counters() const { return counters_; }
+  // Every meter's clock is right at `t` (the simulator's start) and drifts from there.
+  void set_drift_reference(UtcMillis t) {
+    for (auto& m : meters_) m.set_drift_reference(t);
+  }
 
  private:
   static std::uint64_t key_of(const dlt645::Address& address);

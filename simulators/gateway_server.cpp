@@ -29,7 +29,9 @@ GatewayServer::GatewayServer(asio::io_context& io, const GatewaySpec& spec, cons
       bus_(spec, faults),
       acceptor_(io),
       queue_signal_(io),
-      wire_timer_(io) {}
+      wire_timer_(io) {
+  bus_.table().set_drift_reference(clock.now());
+}
 
 GatewayServer::~GatewayServer() {
   if (pty_slave_fd_ >= 0) ::close(pty_slave_fd_);

@@ -155,7 +155,8 @@ LoadModel::LoadModel(const LoadParams& params, int utc_offset_minutes)
     : params_(params),
       offset_seconds_(std::int64_t{utc_offset_minutes} * 60),
       tables_(&all_variants()[static_cast<std::size_t>(
-          variant_index(params.load_class, params.shift_slots % kShiftVariants, params.solar % kSolarVariants))]) {}
+          variant_index(params.load_class, params.shift_slots % kShiftVariants, params.solar % kSolarVariants))]),
+      epoch_sums_(sums_at(UtcMillis{epoch()}.time_since_epoch().count() + offset_seconds_ * 1000)) {}
 
 std::int64_t LoadModel::base_mwh(std::int64_t k) const {
   return std::int64_t{params_.scale_percent} * tables_->net[week_slot(k)];
@@ -228,7 +229,7 @@ Registers LoadModel::registers_at(UtcMillis t) const {
   const auto epoch_ms = UtcMillis{epoch()};
   if (t < epoch_ms) t = epoch_ms;
   const auto now = sums_at(t.time_since_epoch().count() + offset_seconds_ * 1000);
-  const auto start = sums_at(epoch_ms.time_since_epoch().count() + offset_seconds_ * 1000);
+  const auto& start = epoch_sums_;
 
   // The initial forward register is split over the tariffs 10/30/30/30 (sharp/peak/flat/valley).
   static constexpr std::array<std::int64_t, kTariffs> kInitialShare{10, 30, 30, 30};

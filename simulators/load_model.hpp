@@ -94,6 +94,7 @@ class LoadModel {
   LoadParams params_;
   std::int64_t offset_seconds_;
   const struct VariantTables* tables_;
+  Sums epoch_sums_;  // sums_at(epoch), cached: every register read subtracts it
 };
 
 }  // namespace ami::sim

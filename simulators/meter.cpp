@@ -35,23 +35,25 @@ int SimMeter::unit_id_at(UtcMillis now) const {
 }
 
 UtcMillis SimMeter::meter_clock(UtcMillis sim_now) const {
-  // Drift counts from the model epoch so that it is a pure function of time.
-  const auto since_epoch_ms = (sim_now - UtcMillis{LoadModel::epoch()}).count();
-  const auto drift_ms = since_epoch_ms / 1'000'000 * spec_->clock_drift_ppm +
-                        since_epoch_ms % 1'000'000 * spec_->clock_drift_ppm / 1'000'000;
+  const auto since_ms = (sim_now - drift_reference_).count();
+  const auto drift_ms = since_ms / 1'000'000 * spec_->clock_drift_ppm + since_ms % 1'000'000 * spec_->clock_drift_ppm / 1'000'000;
   return sim_now + std::chrono::milliseconds{clock_offset_ms_ + drift_ms};
 }
 
 UtcMillis SimMeter::true_instant_of(UtcMillis meter_time) const {
-  // meter_clock is the identity plus a slowly varying offset: two fixed-point steps are exact to
-  // well under a millisecond for any sane drift.
-  auto guess = meter_time - (meter_clock(meter_time) - meter_time);
-  guess = meter_time - (meter_clock(guess) - guess);
+  // meter = sim + offset + (sim - ref) x ppm / 1e6, solved for sim, then nudged onto the
+  // integer-millisecond grid meter_clock() rounds to.
+  const auto ppm = spec_->clock_drift_ppm;
+  const auto d = (meter_time - drift_reference_).count() - clock_offset_ms_;
+  auto guess = drift_reference_ + std::chrono::milliseconds{d * 1'000'000 / (1'000'000 + ppm)};
+  for (int i = 0; i < 4 && meter_clock(guess) < meter_time; ++i) guess += std::chrono::milliseconds{1};
+  for (int i = 0; i < 4 && meter_clock(guess) > meter_time; ++i) guess -= std::chrono::milliseconds{1};
   return guess;
 }
 
 void SimMeter::set_clock(UtcMillis sim_now, UtcMillis meter_time) {
-  clock_offset_ms_ += (meter_time - meter_clock(sim_now)).count();
+  drift_reference_ = sim_now;
+  clock_offset_ms_ = (meter_time - sim_now).count();
 }
 
 Registers SimMeter::registers_at(UtcMillis t) const {

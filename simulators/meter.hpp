@@ -59,8 +59,12 @@ class SimMeter {
   [[nodiscard]] UtcMillis meter_clock(UtcMillis sim_now) const;
   // The true instant at which the meter's clock showed `meter_time` (inverse of meter_clock).
   [[nodiscard]] UtcMillis true_instant_of(UtcMillis meter_time) const;
-  // 08H broadcast time sync received at `sim_now`: the clock reads `meter_time` from then on.
+  // 08H broadcast time sync received at `sim_now`: the clock reads `meter_time` then, and drift
+  // accumulates again from that moment.
   void set_clock(UtcMillis sim_now, UtcMillis meter_time);
+  // The moment the meter's clock was last right (drift accumulates from here); the simulator sets
+  // it to its start so that a drifting meter begins each run on time.
+  void set_drift_reference(UtcMillis t) { drift_reference_ = t; }
   // A clock jump by `delta` (fault injection).
   void jump_clock(std::chrono::milliseconds delta) { clock_offset_ms_ += delta.count(); }
 
@@ -76,6 +80,7 @@ class SimMeter {
   const MeterSpec* spec_;
   LoadModel load_;
   std::int64_t clock_offset_ms_ = 0;
+  UtcMillis drift_reference_{LoadModel::epoch()};
   mutable MeterCounters counters_;  // statistics, not state: counting does not change the meter
 };
 

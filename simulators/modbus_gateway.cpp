@@ -22,7 +22,9 @@ struct ModbusGateway::Context {
 };
 
 ModbusGateway::ModbusGateway(const GatewaySpec& spec, const Clock& clock, FaultSet* faults)
-    : spec_(&spec), clock_(clock), faults_(faults), table_(spec), context_(std::make_unique<Context>()) {}
+    : spec_(&spec), clock_(clock), faults_(faults), table_(spec), context_(std::make_unique<Context>()) {
+  table_.set_drift_reference(clock.now());
+}
 
 ModbusGateway::~ModbusGateway() {
   stop_ = true;

@@ -8,6 +8,7 @@
 #include "protocols/dlt645/bcd.hpp"
 #include "protocols/dlt645/catalogue.hpp"
 #include "protocols/dlt645/datetime.hpp"
+#include "protocols/dlt645/load_profile.hpp"
 #include "protocols/dlt645/read.hpp"
 #include "sim_test_support.hpp"
 #include "simulators/dlt645_responder.hpp"
@@ -245,4 +246,34 @@ TEST_CASE("registers roll over at the configured dial and truth bridges the wrap
     if (b.forward_wh < a.forward_wh) wrapped = true;
   }
   CHECK(wrapped);
+}
+
+TEST_CASE("a drifting meter clock shows in its time and shifts its load-profile memory", "[simulators][dlt645]") {
+  FleetSpec spec;
+  spec.overrides.push_back(MeterOverride{"gw001-m0001", {}, {}, 1000, {}});  // 1000 ppm fast: 3.6 s per hour
+  const auto fleet = build_fleet(spec);
+  Dlt645Bus bus(fleet.gateways[0], nullptr);
+  const auto start = at("2026-01-05T00:00:00Z");
+  bus.table().set_drift_reference(start);
+  auto& meter = bus.table().meters()[0];
+  const auto now = start + hours{10};
+  CHECK(meter.meter_clock(now) == now + seconds{36});
+  CHECK(meter.true_instant_of(meter.meter_clock(now)) == now);
+  const auto t = read_fields(bus, Edition::v2007, 0x04000102, 0, now);
+  CHECK(t[0].time.hour == 18);  // 10:00Z = 18:00 local
+  CHECK(t[0].time.second == 36);
+  // The record the meter stamped 10:00Z holds the registers of the true instant its clock showed that.
+  const auto record_time = *parse_utc("2026-01-05T10:00:00Z");
+  const auto reply = exchange(bus, dlt645::make_load_profile_request(meter.spec().address, 1,
+                                                                     dlt645::to_meter_time(record_time, 480)),
+                              now);
+  std::vector<dlt645::LoadProfileRecord> records;
+  REQUIRE(dlt645::parse_load_profile_records(read_value(reply, Edition::v2007), records) ==
+          dlt645::LoadProfileError::none);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].forward_active_wh ==
+        meter.dlt645_registers_at(UtcMillis{record_time} - seconds{36}).forward_wh);
+  // A time sync puts it right again.
+  meter.set_clock(now, now);
+  CHECK(meter.meter_clock(now + hours{1}) == now + hours{1} + milliseconds{3600});
 }
