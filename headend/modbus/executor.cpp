@@ -42,7 +42,7 @@ void Executor::submit(const ChannelSpec& channel, MeterRequest request, Done don
     stopped = stopping_;
     if (!stopping_ && queued_ < options_.max_queued) {
       auto& slot = channels_[channel.key()];
-      if (!slot) slot = std::make_unique<Channel>(Channel{channel, nullptr, {}, false});
+      if (!slot) slot = std::make_unique<Channel>(Channel{channel, nullptr, {}});
       slot->queue.push_back(Job{std::move(request), std::move(done)});
       ++queued_;
       if (!slot->busy && slot->queue.size() == 1) ready_.push_back(slot.get());
@@ -67,20 +67,55 @@ void Executor::work() {
     channel->queue.pop_front();
     --queued_;
     channel->busy = true;
+    channel->last_used = ++ticks_;
+    if (!channel->open) make_room_for_link(lock);
     lock.unlock();
 
     // Only this worker touches the channel's link while busy is set.
     if (!channel->link) channel->link = make_link(channel->spec, options_.link);
     MeterReadResult result = read_meter(*channel->link, job.request, plans_);
+    const bool open_now = channel->link->connected();
     job.done(std::move(result));
 
     lock.lock();
-    channel->busy = false;
-    if (!channel->queue.empty() && !stopping_) {
-      ready_.push_back(channel);
-      wake_.notify_one();
+    if (open_now != channel->open) {
+      channel->open = open_now;
+      open_now ? ++open_links_ : --open_links_;
     }
+    release(channel);
   }
+}
+
+void Executor::release(Channel* channel) {
+  channel->busy = false;
+  if (!channel->queue.empty() && !stopping_) {
+    ready_.push_back(channel);
+    wake_.notify_one();
+  }
+}
+
+void Executor::make_room_for_link(std::unique_lock<std::mutex>& lock) {
+  if (open_links_ < options_.max_open_links) return;
+  Channel* victim = nullptr;
+  for (auto& [key, candidate] : channels_) {
+    if (candidate->open && !candidate->busy && (victim == nullptr || candidate->last_used < victim->last_used))
+      victim = candidate.get();
+  }
+  if (victim == nullptr) return;  // every open link is mid-transaction; the FD_SETSIZE guard still holds
+  // Claim the victim like a job would, so no worker uses its link while it closes.
+  victim->busy = true;
+  lock.unlock();
+  victim->link->close();
+  lock.lock();
+  victim->open = false;
+  --open_links_;
+  ++links_closed_idle_;
+  release(victim);
+}
+
+std::uint64_t Executor::links_closed_idle() const {
+  std::lock_guard lock(mutex_);
+  return links_closed_idle_;
 }
 
 }  // namespace ami::modbus

@@ -7,6 +7,8 @@
 //   channels with work are served round-robin so one busy gateway cannot starve the rest.
 // - A timed-out meter costs its own timeout and a reconnect, nothing more: the other meters queued
 //   on that channel run next on a fresh connection.
+// - At most max_open_links connections stay open: before a channel connects, the least recently
+//   used idle connection is closed (it reconnects on its next job).
 //
 // Threads: submit()/async_read() from any thread. `done` callbacks run on a worker thread;
 // async_read() instead completes on the completion token's executor (e.g. use_awaitable in a
@@ -37,6 +39,9 @@ struct ExecutorOptions {
   std::size_t workers = 4;
   std::size_t max_queued = 100'000;  // jobs waiting across all channels
   LinkOptions link;
+  // Open connections at most (one per channel); the least recently used idle one is closed to make
+  // room. Keeps libmodbus descriptors below FD_SETSIZE (1024) with room for the rest of the daemon.
+  std::size_t max_open_links = 512;
 };
 
 class Executor {
@@ -68,6 +73,7 @@ class Executor {
 
   [[nodiscard]] PlanCache& plans() { return plans_; }
   [[nodiscard]] std::size_t channels() const;
+  [[nodiscard]] std::uint64_t links_closed_idle() const;
 
  private:
   struct Job {
@@ -78,10 +84,15 @@ class Executor {
     ChannelSpec spec;
     std::unique_ptr<Link> link;
     std::deque<Job> queue;
-    bool busy = false;
+    bool busy = false;   // a worker owns the link (a transaction, or an idle close)
+    bool open = false;   // the link held a connection after its last use
+    std::uint64_t last_used = 0;
   };
 
   void work();
+  // Called with the lock held before a channel without a connection runs a job.
+  void make_room_for_link(std::unique_lock<std::mutex>& lock);
+  void release(Channel* channel);  // lock held
 
   ExecutorOptions options_;
   PlanCache plans_;
@@ -90,6 +101,9 @@ class Executor {
   std::unordered_map<std::string, std::unique_ptr<Channel>> channels_;
   std::deque<Channel*> ready_;  // channels with queued jobs and no transaction in flight
   std::size_t queued_ = 0;
+  std::size_t open_links_ = 0;
+  std::uint64_t ticks_ = 0;
+  std::uint64_t links_closed_idle_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

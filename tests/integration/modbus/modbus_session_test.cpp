@@ -330,3 +330,28 @@ TEST_CASE("channel specs name what is wrong") {
   CHECK(error.find("speed") != std::string::npos);
   CHECK_FALSE(parse_channel("dlt645-2007", "tcp://h:1", error));
 }
+
+TEST_CASE("executor keeps at most max_open_links connections, closing the least recently used") {
+  std::map<std::uint8_t, ami::test::FakeUnit> units;
+  units[1].input_registers = sdm630_image(3.0f);
+  ami::test::FakeGateway g1(units), g2(units), g3(units);
+  ExecutorOptions options{1, 100, fast_timeouts()};
+  options.max_open_links = 2;
+  Executor executor(options);
+  auto read = [&](const ami::test::FakeGateway& g) {
+    std::promise<MeterReadResult> promise;
+    executor.submit(channel("modbus-tcp", "tcp://127.0.0.1:" + std::to_string(g.port())), request(1),
+                    [&](MeterReadResult r) { promise.set_value(std::move(r)); });
+    return promise.get_future().get();
+  };
+  CHECK(energy_of(read(g1)) == 3000);
+  CHECK(energy_of(read(g2)) == 3000);
+  CHECK(executor.links_closed_idle() == 0);
+  CHECK(energy_of(read(g3)) == 3000);  // g1 is the least recently used: closed
+  CHECK(executor.links_closed_idle() == 1);
+  CHECK(energy_of(read(g2)) == 3000);  // still open
+  CHECK(g2.connections_accepted() == 1);
+  CHECK(energy_of(read(g1)) == 3000);  // reconnects; g3 is now the least recently used
+  CHECK(g1.connections_accepted() == 2);
+  CHECK(executor.links_closed_idle() == 2);
+}
