@@ -3,6 +3,7 @@
 #include <array>
 #include <cerrno>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <sys/select.h>
@@ -16,6 +17,20 @@
 namespace ami::modbus {
 namespace {
 
+// Sleeps for options.unit_switch_pause when `unit` differs from the previous request's.
+class UnitSwitchPacer {
+ public:
+  explicit UnitSwitchPacer(std::chrono::milliseconds pause) : pause_(pause) {}
+  void before(std::uint8_t unit) {
+    if (pause_.count() > 0 && last_unit_ != 0 && unit != last_unit_) std::this_thread::sleep_for(pause_);
+    last_unit_ = unit;
+  }
+
+ private:
+  std::chrono::milliseconds pause_;
+  std::uint8_t last_unit_ = 0;
+};
+
 void set_timeout(modbus_t* ctx, std::chrono::milliseconds timeout) {
   const auto ms = static_cast<std::uint32_t>(timeout.count());
   modbus_set_response_timeout(ctx, ms / 1000, (ms % 1000) * 1000);
@@ -24,7 +39,8 @@ void set_timeout(modbus_t* ctx, std::chrono::milliseconds timeout) {
 // libmodbus (TCP and serial RTU): every call blocks on this worker thread.
 class LibmodbusLink final : public Link {
  public:
-  LibmodbusLink(ChannelSpec channel, LinkOptions options) : channel_(std::move(channel)), options_(options) {}
+  LibmodbusLink(ChannelSpec channel, LinkOptions options)
+      : channel_(std::move(channel)), options_(options), pacer_(options.unit_switch_pause) {}
   ~LibmodbusLink() override { close(); }
   LibmodbusLink(const LibmodbusLink&) = delete;
   LibmodbusLink& operator=(const LibmodbusLink&) = delete;
@@ -36,6 +52,7 @@ class LibmodbusLink final : public Link {
     if (ctx_ == nullptr) {
       if (auto failed = connect()) return *failed;
     }
+    pacer_.before(unit);
     modbus_set_slave(ctx_, unit);
     const int n = function == FunctionCode::read_input_registers
                       ? modbus_read_input_registers(ctx_, start, count, out.data())
@@ -94,6 +111,7 @@ class LibmodbusLink final : public Link {
 
   ChannelSpec channel_;
   LinkOptions options_;
+  UnitSwitchPacer pacer_;
   modbus_t* ctx_ = nullptr;
   std::uint64_t connects_ = 0;
 };
@@ -103,7 +121,7 @@ class LibmodbusLink final : public Link {
 class RtuOverTcpLink final : public Link {
  public:
   RtuOverTcpLink(ChannelSpec channel, LinkOptions options)
-      : channel_(std::move(channel)), options_(options), socket_(io_) {}
+      : channel_(std::move(channel)), options_(options), pacer_(options.unit_switch_pause), socket_(io_) {}
 
   TransactionResult read_registers(std::uint8_t unit, FunctionCode function, std::uint16_t start, std::uint16_t count,
                                    std::span<std::uint16_t> out) override {
@@ -112,6 +130,7 @@ class RtuOverTcpLink final : public Link {
     if (!socket_.is_open()) {
       if (auto failed = connect()) return *failed;
     }
+    pacer_.before(unit);
     request_.clear();
     append_rtu_read_request(unit, function, start, count, request_);
     framer_.reset();
@@ -209,6 +228,7 @@ class RtuOverTcpLink final : public Link {
 
   ChannelSpec channel_;
   LinkOptions options_;
+  UnitSwitchPacer pacer_;
   asio::io_context io_{1};
   asio::ip::tcp::socket socket_;
   RtuFramer framer_;

@@ -31,6 +31,9 @@ namespace ami::modbus {
 struct LinkOptions {
   std::chrono::milliseconds response_timeout{500};
   std::chrono::milliseconds connect_timeout{1000};
+  // Silence before a request to another unit id than the previous one: some RS-485 meters miss a
+  // frame that follows traffic to a neighbour too closely. 0 = none (the default for TCP gateways).
+  std::chrono::milliseconds unit_switch_pause{0};
 };
 
 enum class TransactionStatus : std::uint8_t {

@@ -355,3 +355,19 @@ TEST_CASE("executor keeps at most max_open_links connections, closing the least 
   CHECK(g1.connections_accepted() == 2);
   CHECK(executor.links_closed_idle() == 2);
 }
+
+TEST_CASE("unit_switch_pause leaves silence before a request to another unit only") {
+  std::map<std::uint8_t, ami::test::FakeUnit> units;
+  units[1].input_registers = sdm630_image(1.0f);
+  units[2].input_registers = sdm630_image(2.0f);
+  ami::test::FakeGateway gateway(std::move(units));
+  PlanCache plans;
+  LinkOptions options = fast_timeouts();
+  options.unit_switch_pause = 150ms;
+  const auto link = make_link(channel("modbus-tcp", "tcp://127.0.0.1:" + std::to_string(gateway.port())), options);
+  CHECK(energy_of(read_meter(*link, request(1), plans)) == 1000);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(energy_of(read_meter(*link, request(2), plans)) == 2000);  // one switch 1 -> 2 (then 2 -> 2)
+  const auto switched = std::chrono::steady_clock::now() - start;
+  CHECK(switched >= 150ms);  // a lower bound the pause guarantees; no upper bound is asserted
+}
