@@ -52,6 +52,8 @@ struct VeeConfig {
   std::int64_t high_min_excess_wh = 2'000;
   double low_factor = 0.0;            // 0 disables "low" (a quiet interval is normal)
   std::int64_t low_min_mean_wh = 500;
+  // Export follows the weather, not habits: a sunny day after a grey fortnight is no anomaly.
+  bool high_low_on_reverse_channel = false;
 
   // Consecutive zeros: at least this many zero actual intervals in a row (not explained by a
   // power-down) flag the run. Export channels are quiet at night, so by default only import.

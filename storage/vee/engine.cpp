@@ -257,7 +257,9 @@ class ChannelRun {
     flag_events(all, in_.events, spec_, config_);
     flag_spikes(all, timeline_, spec_, config_);
     flag_high_low(all, timeline_, spec_, config_);
-    flag_zero_runs(all, timeline_, spec_, config_);
+    const std::vector<Interval> no_current;
+    const Timeline opposite(in_.opposite_channel, no_current);
+    flag_zero_runs(all, timeline_, spec_, config_, in_.opposite_channel.empty() ? nullptr : &opposite);
   }
 
   RunInput& in_;

@@ -40,6 +40,9 @@ struct RunInput {
   // Latest stored versions before and inside the window, sorted by end: context for like-day,
   // high/low, spikes and zero runs. Borrowed: must outlive run().
   std::span<const Interval> history;
+  // Optional: latest intervals of the meter's other channel (import <-> export), sorted by end;
+  // lets the zero-run rule tell a prosumer's quiet import from a dead meter. Borrowed.
+  std::span<const Interval> opposite_channel;
   UtcSeconds from{};
   UtcSeconds to{};
 };

@@ -125,9 +125,10 @@ void flag_spikes(std::span<Interval> target, const Timeline& timeline, const Cha
   }
 }
 
-void flag_high_low(std::span<Interval> target, const Timeline& timeline, const ChannelSpec& /*spec*/,
+void flag_high_low(std::span<Interval> target, const Timeline& timeline, const ChannelSpec& spec,
                    const VeeConfig& config) {
   if (!config.check_high_low) return;
+  if (spec.channel == EnergyChannel::reverse_active && !config.high_low_on_reverse_channel) return;
   for (auto& iv : target) {
     if (!iv.is_actual()) continue;
     std::int64_t sum = 0;
@@ -151,11 +152,13 @@ void flag_high_low(std::span<Interval> target, const Timeline& timeline, const C
 }
 
 void flag_zero_runs(std::span<Interval> target, const Timeline& timeline, const ChannelSpec& spec,
-                    const VeeConfig& config) {
+                    const VeeConfig& config, const Timeline* opposite) {
   if (!config.check_consecutive_zeros || target.empty()) return;
   if (spec.channel == EnergyChannel::reverse_active && !config.zeros_on_reverse_channel) return;
-  const auto counts = [](const Interval* iv) {
-    return iv != nullptr && iv->is_actual() && iv->value_wh == 0 && !has(iv->flags, Flag::power_down);
+  const auto counts = [opposite](const Interval* iv) {
+    if (iv == nullptr || !iv->is_actual() || iv->value_wh != 0 || has(iv->flags, Flag::power_down)) return false;
+    const Interval* other = opposite != nullptr ? opposite->at(iv->end) : nullptr;
+    return other == nullptr || other->value_wh == 0;
   };
   const auto needed = static_cast<std::size_t>(config.zero_run_intervals);
   // Zeros just before the target (history) count towards the first run.

@@ -66,14 +66,17 @@ void flag_spikes(std::span<Interval> target, const Timeline& timeline, const Cha
                  const VeeConfig& config);
 
 // High/low: against the mean of the same slot on the previous history_days days (clean actual
-// intervals; at least min_history_days of them).
+// intervals; at least min_history_days of them). Import channels only unless
+// high_low_on_reverse_channel.
 void flag_high_low(std::span<Interval> target, const Timeline& timeline, const ChannelSpec& spec,
                    const VeeConfig& config);
 
 // Consecutive zeros: runs of >= zero_run_intervals zero actual intervals (history included)
-// that no power-down explains. Import channels only unless zeros_on_reverse_channel.
+// that no power-down explains. Import channels only unless zeros_on_reverse_channel. With the
+// meter's other channel given (`opposite`), an interval where that channel moved does not count:
+// a prosumer imports nothing while exporting, which is not a dead meter.
 void flag_zero_runs(std::span<Interval> target, const Timeline& timeline, const ChannelSpec& spec,
-                    const VeeConfig& config);
+                    const VeeConfig& config, const Timeline* opposite = nullptr);
 
 // Events: power-down overlaps, clock sets and replacements inside an interval.
 void flag_events(std::span<Interval> target, std::span<const MeterEvent> events,

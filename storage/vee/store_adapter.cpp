@@ -116,16 +116,20 @@ PassResult vee_pass(const PassInput& input, const VeeConfig& config) {
   for (const auto& read : input.reads) {
     if (read.channel == input.channel) run_input.reads.push_back(register_read(read));
   }
-  std::vector<Interval> stored;
-  stored.reserve(input.stored.size());
-  for (const auto& record : input.stored) {
-    if (record.channel == input.channel) stored.push_back(interval_from_record(record));
-  }
-  std::sort(stored.begin(), stored.end(), [](const Interval& a, const Interval& b) {
-    return a.end != b.end ? a.end < b.end : a.version < b.version;
-  });
-  const auto latest = latest_versions(stored);
+  const auto latest_of = [&](bool same_channel) {
+    std::vector<Interval> stored;
+    for (const auto& record : input.stored) {
+      if ((record.channel == input.channel) == same_channel) stored.push_back(interval_from_record(record));
+    }
+    std::sort(stored.begin(), stored.end(), [](const Interval& a, const Interval& b) {
+      return a.end != b.end ? a.end < b.end : a.version < b.version;
+    });
+    return latest_versions(stored);
+  };
+  const auto latest = latest_of(true);
+  const auto opposite = latest_of(false);
   run_input.history = latest;
+  run_input.opposite_channel = opposite;
   run_input.events = input.events;
   run_input.from = input.from;
   run_input.to = input.to;

@@ -39,6 +39,7 @@ struct PassInput {
   // `from`, and enough days back for like-day estimates if gaps are to be shaped) up to `to`.
   std::vector<BoundaryRead> reads;
   // Stored intervals of this channel, every version, from history_days + 1 before `from` on.
+  // Records of the meter's other channel may be included: they only inform the zero-run rule.
   std::vector<IntervalRecord> stored;
   std::vector<MeterEvent> events;  // power-downs, clock sets, replacements (registry events)
   UtcSeconds from{};

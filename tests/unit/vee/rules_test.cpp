@@ -204,6 +204,16 @@ TEST_CASE("rule high/low against the meter's own history (table)", "[vee][rules]
     flag_high_low(target, Timeline(h, target), spec(), config);
     CHECK(describe(target[0].flags) == describe(row.expected));
   }
+  SECTION("export channel only when asked") {
+    auto export_spec = spec();
+    export_spec.channel = ami::storage::EnergyChannel::reverse_active;
+    std::vector<Interval> target{actual(96, 7'000)};
+    flag_high_low(target, Timeline(history, target), export_spec, config);
+    CHECK(target[0].flags == 0);
+    config.high_low_on_reverse_channel = true;
+    flag_high_low(target, Timeline(history, target), export_spec, config);
+    CHECK(has(target[0].flags, Flag::usage_high));
+  }
 }
 
 TEST_CASE("rule consecutive zeros: runs of N zeros, history counts, power-down excuses", "[vee][rules][zeros]") {
@@ -226,6 +236,17 @@ TEST_CASE("rule consecutive zeros: runs of N zeros, history counts, power-down e
     for (auto& iv : series) set(iv.flags, Flag::power_down);
     flag_zero_runs(series, Timeline(none, series), spec(), config);
     CHECK(flagged(series, Flag::zero_usage).empty());
+  }
+  SECTION("import zeros while exporting are a prosumer, not a dead meter") {
+    auto series = day_of(1, {0, 0, 0, 0, 0, 0});
+    const auto exported = day_of(1, {0, 0, 40, 90, 0, 0});
+    const Timeline opposite(exported, none);
+    flag_zero_runs(series, Timeline(none, series), spec(), config, &opposite);
+    CHECK(flagged(series, Flag::zero_usage).empty());
+    const auto quiet = day_of(1, {0, 0, 0, 0, 0, 0});
+    const Timeline quiet_opposite(quiet, none);
+    flag_zero_runs(series, Timeline(none, series), spec(), config, &quiet_opposite);
+    CHECK(flagged(series, Flag::zero_usage).size() == 6);
   }
   SECTION("export channel is quiet at night unless asked") {
     auto s = spec();
