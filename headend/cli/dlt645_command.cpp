@@ -10,6 +10,7 @@
 #include "protocols/common/clock.hpp"
 #include "protocols/dlt645/hex.hpp"
 #include "protocols/dlt645/inspect.hpp"
+#include "protocols/dlt645/read.hpp"
 
 namespace ami::cli {
 namespace {
@@ -208,8 +209,7 @@ std::optional<dlt645::Frame> build_read(const Dlt645EncodeSpec& spec, Edition ed
     const int max = item->di[3].last;
     if (!in_range(spec.n, 1, max, "--n (" + std::string(dlt645::to_string(item->di0_role)) + ")", error))
       return std::nullopt;
-    return dlt645::make_read_request(*address, (*di & 0xFFFFFF00u) | static_cast<std::uint32_t>(*spec.n),
-                                     std::nullopt);
+    return dlt645::make_read_request(*address, (*di & 0xFFFFFF00u) | static_cast<std::uint32_t>(*spec.n));
   }
   if (!in_range(spec.n, 1, 99, "--n (block count NN)", error)) return std::nullopt;
   const bool needs_time = *di == dlt645::kDiLoadProfileFromTime;

@@ -283,22 +283,23 @@ std::uint32_t read_di(Edition edition, std::span<const std::uint8_t> bytes) {
 
 // --- requests --------------------------------------------------------------------------------
 
-Frame make_read_request(const Address& address, std::uint32_t di, std::optional<std::uint8_t> count) {
+std::optional<Frame> make_read_request(const Address& address, std::uint32_t di, std::optional<std::uint8_t> count) {
   Frame f = request(address, fn2007::read);
   append_di(Edition::v2007, di, f.data);
   if (count) {
     std::uint8_t nn = 0;
-    encode_bcd(*count, std::span<std::uint8_t>(&nn, 1));
+    if (*count == 0 || !encode_bcd(*count, std::span<std::uint8_t>(&nn, 1))) return std::nullopt;
     f.data.push_back(nn);
   }
   return f;
 }
 
-Frame make_read_request(const Address& address, std::uint32_t di, std::uint8_t count, const MeterDateTime& start) {
-  Frame f = make_read_request(address, di, std::optional<std::uint8_t>(count));
-  std::uint8_t t[5]{};
-  encode_yymmddhhmm(start, std::span<std::uint8_t, 5>(t, 5));
-  f.data.insert(f.data.end(), t, t + 5);
+std::optional<Frame> make_read_request(const Address& address, std::uint32_t di, std::uint8_t count,
+                                       const MeterDateTime& start) {
+  auto f = make_read_request(address, di, std::optional<std::uint8_t>(count));
+  std::array<std::uint8_t, 5> t{};
+  if (!f || !encode_yymmddhhmm(start, t)) return std::nullopt;
+  append(f->data, t);
   return f;
 }
 

@@ -46,10 +46,13 @@ std::optional<int> rate_of_baud_code(std::uint8_t z);  // exactly one known bit 
 // ---------------------------------------------------------------------------------------------
 // Requests (master -> meter). 2007 unless the name says 1997. DI values as 0xDI3DI2DI1DI0.
 
-// 11H read; `count` = NN (block count) when given. Load-profile reads: see load_profile.hpp.
-Frame make_read_request(const Address& address, std::uint32_t di, std::optional<std::uint8_t> count);
+// 11H read; `count` = NN (block count, BCD 1..99) when given. The plain two-argument form is in
+// read.hpp. std::nullopt when count is 0 or above 99.
+std::optional<Frame> make_read_request(const Address& address, std::uint32_t di, std::optional<std::uint8_t> count);
 // 11H read with NN and a start time (mm hh DD MM YY), e.g. load profile 06000001.
-Frame make_read_request(const Address& address, std::uint32_t di, std::uint8_t count, const MeterDateTime& start);
+// std::nullopt when count is not 1..99 or `start` is not a valid 2000..2099 time.
+std::optional<Frame> make_read_request(const Address& address, std::uint32_t di, std::uint8_t count,
+                                       const MeterDateTime& start);
 // 12H read follow-up frame number `seq`.
 Frame make_read_follow_up_request(const Address& address, std::uint32_t di, std::uint8_t seq);
 // 13H read address, sent to AA..AA (only sane with one meter on the bus).

@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         decode_values(m.edition, m);
         // The frame as the reply to a read of its own DI, twice (a follow-up after a follow-up).
         ReadExchange exchange(m.edition, m.edition == Edition::v2007
-                                             ? make_read_request(frame.address, m.di.value_or(0), std::nullopt)
+                                             ? *make_read_request(frame.address, m.di.value_or(0), std::nullopt)
                                              : make_read_request_1997(frame.address, 0x9010));
         if (exchange.on_reply(frame) == ReadExchange::Step::send_next) exchange.on_reply(frame);
         require(exchange.value().size() <= 2 * frame.data.size());

@@ -46,16 +46,22 @@ TEST_CASE("messages: function codes map to kinds per edition") {
 }
 
 TEST_CASE("messages: read request with NN and start time") {
-  const auto m = round_trip(make_read_request(addr("1"), 0x06000001, 4, ami::dlt645::MeterDateTime{2026, 11, 27, 8, 15, 0}));
+  const auto request = make_read_request(addr("1"), 0x06000001, 4, MeterDateTime{2026, 11, 27, 8, 15, 0});
+  REQUIRE(request.has_value());
+  const auto m = round_trip(*request);
   CHECK(m.kind == MessageKind::read);
   CHECK_FALSE(m.from_meter);
   CHECK(m.di == 0x06000001u);
   CHECK(m.count == 4);
   CHECK(m.time == MeterDateTime{2026, 11, 27, 8, 15, 0});
 
-  const auto plain = round_trip(make_read_request(addr("1"), 0x00010000, std::nullopt));
+  const auto plain = round_trip(*make_read_request(addr("1"), 0x00010000, std::nullopt));
   CHECK(plain.di == 0x00010000u);
   CHECK_FALSE(plain.count.has_value());
+
+  CHECK_FALSE(make_read_request(addr("1"), 0x06000002, std::optional<std::uint8_t>(100)).has_value());
+  CHECK_FALSE(make_read_request(addr("1"), 0x06000002, std::optional<std::uint8_t>(0)).has_value());
+  CHECK_FALSE(make_read_request(addr("1"), 0x06000001, 1, MeterDateTime{2026, 2, 30, 0, 0, 0}).has_value());
 }
 
 TEST_CASE("messages: read replies, normal and with follow-up") {

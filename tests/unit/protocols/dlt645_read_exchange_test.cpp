@@ -31,7 +31,7 @@ TEST_CASE("read exchange: a single-frame reply completes at once") {
 
 TEST_CASE("read exchange: 2007 follow-up frames are requested with SEQ 1, 2 and concatenated") {
   const std::uint32_t di = kDiLoadProfileFromTime;
-  ReadExchange ex(Edition::v2007, make_read_request(meter(), di, std::optional<std::uint8_t>(3)));
+  ReadExchange ex(Edition::v2007, *make_read_request(meter(), di, std::optional<std::uint8_t>(3)));
   REQUIRE(ex.on_reply(make_read_reply(Edition::v2007, meter(), di, kPart1, true)) == ReadExchange::Step::send_next);
   Message m;
   REQUIRE(parse_message(ex.request(), std::nullopt, m).ok());
