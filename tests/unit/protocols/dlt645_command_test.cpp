@@ -85,6 +85,30 @@ TEST_CASE("dlt645 decode: not-available values and requests") {
   CHECK(sync["meter_local_time"] == "2026-11-27T13:45:30");
 }
 
+TEST_CASE("dlt645 decode: load-profile records, blocks and unknown DIs") {
+  const auto lp = decode(
+      "68 12 90 78 56 34 12 68 91 1C 34 33 33 39 D3 D3 46 48 3B 5A 44 59 DD DD DD 89 67 45 33 43 33 33 33 DD DD DD A9 18 "
+      "9F 16");
+  CHECK(lp["di_name"] == "load profile, records from a given time");
+  REQUIRE(lp["load_profile"].size() == 1);
+  CHECK(lp["load_profile"][0]["meter_local_time"] == "2026-11-27T08:15:00");
+  CHECK(lp["load_profile"][0]["forward_active_wh"] == 1234560);
+  CHECK(lp["load_profile"][0]["reverse_active_wh"] == 100);
+
+  const auto block = decode("68 12 90 78 56 34 12 68 91 0A 33 32 34 35 33 55 48 55 32 32 78 16");
+  REQUIRE(block["values"].size() == 3);
+  CHECK(block["values"][1]["record"] == 1);
+  CHECK(block["values"][1]["value"] == "221.5");
+  CHECK(block["values"][1]["unit"] == "V");
+  CHECK(block["values"][2]["available"] == false);
+
+  const auto unknown = decode("68 12 90 78 56 34 12 68 91 06 34 33 B3 37 34 35 D7 16");
+  CHECK(unknown["di"] == "04800001");
+  CHECK(unknown["di_name"] == "unknown DI");
+  CHECK(unknown["value_hex"] == "01 02");
+  CHECK_FALSE(unknown.contains("values"));
+}
+
 TEST_CASE("dlt645 decode: bad input says what is wrong and where") {
   CHECK(decode_error("68 12 9G") == "bad hex: invalid hex character 'G' at position 8");
   CHECK(decode_error("68 1 29") == "bad hex: hex digit '1' at position 4 has no partner: bytes are two hex digits");
