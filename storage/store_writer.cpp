@@ -650,6 +650,13 @@ struct StoreWriter::Impl {
                        format_utc(record.end) + " dropped: meter not in the registry");
       return;
     }
+    if (record.end <= record.start) {
+      insert_audit("store", "interval_invalid",
+                   "interval for meter '" + record.meter_id + "' from " +
+                       format_utc(record.start) + " to " + format_utc(record.end) +
+                       " dropped: end is not after start");
+      return;
+    }
     IntervalRow row = interval_row_from_record(record, meter->key);
     const auto current = current_interval(meter->key, record.channel, row.end);
     row.version = current ? current->version + 1 : 1;

@@ -114,6 +114,7 @@ class StoreWriter {
   // VEE seam: writes new interval versions. For each record the store assigns version =
   // (highest stored version for meter, channel, end) + 1, marks lower versions superseded, and
   // gives actual/estimated records an outbox row; suspect records are stored unpublished.
+  // Records for unknown meters or with end <= start are dropped with an audit row.
   void submit_intervals(std::vector<IntervalRecord> intervals);
 
   // Queues an audit log row (who did what), committed with the next batch.

@@ -220,6 +220,12 @@ TEST_CASE("a new interval version supersedes the old one and is published again"
   CHECK(intervals[1].value_wh == 250);
   CHECK_FALSE(intervals[1].superseded);
 
+  IntervalRecord backwards = estimate;
+  backwards.end = backwards.start;
+  writer.submit_intervals({backwards});
+  writer.flush();
+  CHECK(reader.audit_log(1).at(0).action == "interval_invalid");
+
   const auto feed = reader.read_feed(0, 10);
   REQUIRE(feed.size() == 2);
   CHECK(feed[0].version() == 1);
