@@ -219,3 +219,65 @@ TEST_CASE("a DL/T 645 bus on a pty with 2400 bps wire timing", "[integration][si
   CHECK(second->address == address("000000010002"));
   CHECK(steady_clock::now() - sent >= milliseconds{2 * 240});
 }
+
+namespace {
+
+// One Modbus TCP read (MBAP + PDU) on a raw socket; the raw reply bytes, empty on timeout or close.
+std::vector<std::uint8_t> modbus_tcp_exchange(int fd, std::uint8_t unit, std::uint16_t start, std::uint16_t count,
+                                              milliseconds timeout) {
+  const std::uint8_t request[] = {0x00, 0x07, 0x00, 0x00, 0x00, 0x06, unit, 0x04,
+                                  static_cast<std::uint8_t>(start >> 8), static_cast<std::uint8_t>(start),
+                                  static_cast<std::uint8_t>(count >> 8), static_cast<std::uint8_t>(count)};
+  REQUIRE(::write(fd, request, sizeof request) == static_cast<ssize_t>(sizeof request));
+  std::vector<std::uint8_t> reply;
+  const auto deadline = steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+    pollfd p{fd, POLLIN, 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return reply;
+    std::uint8_t buf[300];
+    const auto n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return reply;
+    reply.insert(reply.end(), buf, buf + n);
+    if (reply.size() >= 6 && reply.size() >= 6u + (std::size_t{reply[4]} << 8 | reply[5])) return reply;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Modbus TCP faults show on the wire", "[integration][simulator]") {
+  RunningSim sim("simulator_modbus_wire", {"--protocol", "modbus-tcp", "--model", "EM340", "--meters-per-gateway", "2"});
+  const int fd = ami::test::connect_tcp(sim.port);
+  const auto inject = [&](const std::string& fault) {
+    admin(sim.admin_port, R"({"cmd":"clear"})");
+    REQUIRE(admin(sim.admin_port, R"({"cmd":"inject","fault":)" + fault + "}").at("ok") == true);
+  };
+  // EM340 energy: int32 low word first at 0x34, 0.1 kWh.
+  auto reply = modbus_tcp_exchange(fd, 1, 0x34, 2, milliseconds{2000});
+  REQUIRE(reply.size() == 13);
+  CHECK(reply[6] == 1);     // unit
+  CHECK(reply[7] == 0x04);  // function
+  CHECK(reply[8] == 4);     // byte count
+
+  inject(R"({"kind":"no_answer","target":"gw001-m0001"})");
+  CHECK(modbus_tcp_exchange(fd, 1, 0x34, 2, milliseconds{400}).empty());
+
+  inject(R"({"kind":"wrong_address","target":"gw001-m0001"})");
+  reply = modbus_tcp_exchange(fd, 1, 0x34, 2, milliseconds{2000});
+  REQUIRE(reply.size() == 13);
+  CHECK(reply[6] == 2);  // answered as unit 2
+
+  inject(R"({"kind":"garbage","target":"gw001-m0001"})");
+  reply = modbus_tcp_exchange(fd, 1, 0x34, 2, milliseconds{400});
+  CHECK(reply.size() >= 8);
+  CHECK(std::vector<std::uint8_t>(reply.begin(), reply.begin() + 2) != std::vector<std::uint8_t>{0x00, 0x07});
+
+  inject(R"({"kind":"offline","target":"gw001-m0002"})");
+  ::close(fd);
+  const int fd2 = ami::test::connect_tcp(sim.port);
+  reply = modbus_tcp_exchange(fd2, 2, 0x34, 2, milliseconds{2000});
+  REQUIRE(reply.size() == 9);
+  CHECK(reply[7] == 0x84);  // exception to function 04
+  CHECK(reply[8] == 0x0B);
+  ::close(fd2);
+}
