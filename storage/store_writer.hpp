@@ -58,10 +58,10 @@ struct StoreOptions {
   Clock clock = Clock::real();           // stamps audit rows and registry updates
 };
 
-// Retention (docs/STORAGE.md "Retention"): rows older than `now - keep` are pruned when they are
-// no longer needed: outbox rows only when every consumer cursor has acknowledged them, intervals
-// only when their outbox row is gone (or they never had one) and they are superseded or older
-// than the window; raw reads except the newest per (meter, channel), which derivation still needs.
+// Retention (docs/STORAGE.md "Retention"): outbox rows acknowledged by every consumer cursor and
+// collected before `now - keep_intervals` go, together with their intervals; suspect (never
+// published) intervals ending before that go too; raw reads before `now - keep_reads` go except
+// the newest per (meter, channel), which derivation still needs; attempts and audit rows by age.
 // With no consumer cursor at all nothing published is pruned.
 struct RetentionPolicy {
   std::chrono::seconds keep_intervals{std::chrono::hours{24 * 7}};
