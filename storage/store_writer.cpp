@@ -48,6 +48,7 @@ struct MeterInfo {
   std::int64_t ct_ratio = 1;
   std::int64_t pt_ratio = 1;
   std::int64_t interval_seconds = 900;
+  std::int64_t utc_offset_seconds = 8 * 3600;
 };
 
 // The newest stored read of one (meter, channel), mirrored from the latest_reads table: in-order
@@ -293,6 +294,7 @@ struct StoreWriter::Impl {
     stats.reads_duplicate += delta.reads_duplicate;
     stats.reads_conflicting += delta.reads_conflicting;
     stats.reads_unknown_meter += delta.reads_unknown_meter;
+    stats.reads_invalid += delta.reads_invalid;
     stats.attempts_stored += delta.attempts_stored;
     stats.intervals_stored += delta.intervals_stored;
     stats.intervals_suspect += delta.intervals_suspect;
@@ -324,11 +326,13 @@ struct StoreWriter::Impl {
         db.query_int64("SELECT value FROM meta WHERE key = 'registry_version'").value_or(0);
     if (version == registry_version) return;
     meters.clear();
-    auto query = db.query("SELECT meter_key, meter_id, ct_ratio, pt_ratio, interval_minutes FROM meters");
+    auto query = db.query(
+        "SELECT meter_key, meter_id, ct_ratio, pt_ratio, interval_minutes, utc_offset_minutes "
+        "FROM meters");
     while (query->step()) {
-      meters[query->column_text(1)] = MeterInfo{query->column_int64(0), query->column_int64(2),
-                                                query->column_int64(3),
-                                                query->column_int64(4) * 60};
+      meters[query->column_text(1)] =
+          MeterInfo{query->column_int64(0), query->column_int64(2), query->column_int64(3),
+                    query->column_int64(4) * 60, query->column_int64(5) * 60};
     }
     registry_version = version;
   }
@@ -465,6 +469,21 @@ struct StoreWriter::Impl {
       return;
     }
     const std::int64_t boundary = to_s(read.boundary);
+    // Aligned in UTC or in the meter's local time (a daily interval of a UTC+8 meter ends 16:00Z).
+    const bool aligned = boundary % meter->interval_seconds == 0 ||
+                         (boundary + meter->utc_offset_seconds) % meter->interval_seconds == 0;
+    if (!aligned || read.register_wh < 0) {
+      delta.reads_invalid += 1;
+      insert_audit("store", "read_invalid",
+                   "read for meter '" + read.meter_id + "' at " + format_utc(read.boundary) +
+                       " dropped: " +
+                       (read.register_wh < 0
+                            ? "negative register " + std::to_string(read.register_wh) + " Wh"
+                            : "boundary not aligned to its " +
+                                  std::to_string(meter->interval_seconds / 60) +
+                                  "-minute interval"));
+      return;
+    }
     LatestRead& newest = latest_read(meter->key, read.channel);
     const int inserted =
         hot(

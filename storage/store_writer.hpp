@@ -23,7 +23,9 @@
 // conflicting value keeps the first value and writes an audit row ("read_conflict"). A negative
 // delta is stored with status suspect and quality code 2.3.4 (quality_register_decreased), with
 // the negative value_wh, and gets NO outbox row: VEE decides what to publish. Reads for meters not
-// in the registry are dropped with an audit row ("read_unknown_meter").
+// in the registry are dropped with an audit row ("read_unknown_meter"), so are reads whose
+// boundary is aligned to the meter's interval neither in UTC nor in the meter's local time, or
+// whose register is negative ("read_invalid").
 //
 // Errors: the constructor throws SqliteError / std::runtime_error when the database cannot be
 // opened or migrated. If a transaction fails on the writer thread, it is rolled back, the error is
@@ -86,6 +88,7 @@ struct WriterStats {
   std::uint64_t reads_duplicate = 0;   // identical repeats ignored
   std::uint64_t reads_conflicting = 0; // same boundary, different value: first kept, audited
   std::uint64_t reads_unknown_meter = 0;
+  std::uint64_t reads_invalid = 0;     // boundary not aligned to the meter's interval, or register < 0
   std::uint64_t attempts_stored = 0;
   std::uint64_t intervals_stored = 0;  // all statuses
   std::uint64_t intervals_suspect = 0;

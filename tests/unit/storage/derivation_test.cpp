@@ -237,3 +237,39 @@ TEST_CASE("a new interval version supersedes the old one and is published again"
                                          std::to_string(at_minutes(15).time_since_epoch().count()) +
                                          "|2");
 }
+
+TEST_CASE("unaligned or negative reads are dropped and audited with the reason") {
+  TempDb db("derive-invalid");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("M1")}, "test");
+  auto unaligned = read_at("M1", 15, 200);
+  unaligned.boundary += std::chrono::minutes{1};
+  writer.submit({read_at("M1", 0, 100), unaligned}, {});
+  writer.submit({read_at("M1", 15, -5)}, {});
+  writer.flush();
+  CHECK(writer.stats().reads_invalid == 2);
+  CHECK(writer.stats().reads_stored == 1);
+  StoreReader reader(db.path());
+  const auto audit = reader.audit_log(2);
+  REQUIRE(audit.size() == 2);
+  CHECK(audit[0].detail.find("negative register -5 Wh") != std::string::npos);
+  CHECK(audit[1].detail.find("not aligned to its 15-minute interval") != std::string::npos);
+  CHECK(audit[1].detail.find("2026-01-05T00:16:00Z") != std::string::npos);
+}
+
+TEST_CASE("daily intervals may be aligned to the meter's local midnight") {
+  TempDb db("derive-daily-local");
+  StoreWriter writer(db.options());
+  auto daily = dlt_meter("D1");
+  daily.interval_minutes = 1440;  // utc_offset_minutes 480: local midnight is 16:00Z
+  writer.import_meters({daily}, "test");
+  writer.submit({read_at("D1", 16 * 60, 1000), read_at("D1", 40 * 60, 9000)}, {});
+  writer.flush();
+  CHECK(writer.stats().reads_invalid == 0);
+  StoreReader reader(db.path());
+  const auto intervals =
+      reader.intervals("D1", EnergyChannel::forward_active, at_minutes(0), at_minutes(48 * 60));
+  REQUIRE(intervals.size() == 1);
+  CHECK(intervals[0].start == at_minutes(16 * 60));
+  CHECK(intervals[0].value_wh == 8000);
+}
