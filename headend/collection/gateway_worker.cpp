@@ -47,10 +47,17 @@ asio::awaitable<void> GatewayWorker::run() {
       co_await sleep_real(wake_, std::chrono::hours{24});
       continue;
     }
-    const auto next = std::min_element(queue_.begin(), queue_.end(), runs_before);
+    // The most urgent job whose slot has come; a backfill read may use the gap before the next
+    // scheduled slot, and an on-demand read overtakes both.
     const auto now = clock_.now();
-    if (next->not_before > now) {
-      co_await sleep_real(wake_, clock_.real_wait(next->not_before - now));
+    auto next = queue_.end();
+    auto earliest = queue_.begin();
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (it->not_before < earliest->not_before) earliest = it;
+      if (it->not_before <= now && (next == queue_.end() || runs_before(*it, *next))) next = it;
+    }
+    if (next == queue_.end()) {
+      co_await sleep_real(wake_, clock_.real_wait(earliest->not_before - now));
       continue;
     }
     ReadJob job = std::move(*next);

@@ -1,5 +1,6 @@
-// Drains the read jobs of one channel (gateway), one transaction at a time, in priority order
-// (on-demand, scheduled, backfill; then oldest boundary; then the job's place in the spread window).
+// Drains the read jobs of one channel (gateway), one transaction at a time. Among the jobs whose
+// slot (not_before) has come it takes the most urgent: on-demand, then scheduled, then backfill;
+// then the oldest boundary; then the earliest slot. With nothing due it sleeps until the next slot.
 //
 // Each job: up to 1 + retries attempts; between attempts it waits retry_backoff (real time) and it
 // starts a retry only while the simulated clock is before the job's retry_deadline (the interval's

@@ -60,8 +60,8 @@ void Scheduler::stop() {
   timer_.cancel();
 }
 
-asio::awaitable<void> Scheduler::run() {
-  next_ = first_boundary_at_or_after(clock_.now(), options_.interval);
+asio::awaitable<void> Scheduler::run(std::optional<UtcSeconds> first) {
+  next_ = first ? *first : first_boundary_at_or_after(clock_.now(), options_.interval);
   spdlog::info("scheduler: first boundary {}, {} meter(s), interval {} min", format_utc(*next_), meters_.size(),
                options_.interval.count());
   boost::system::error_code ec;

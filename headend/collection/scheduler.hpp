@@ -68,7 +68,8 @@ class Scheduler {
   Scheduler(asio::any_io_executor executor, Clock clock, SchedulerOptions options, std::vector<MeterTarget> meters,
             std::function<void(ReadJob)> dispatch, std::function<void(const CycleReport&)> on_cycle);
 
-  asio::awaitable<void> run();
+  // Runs cycles from `first` (default: the first boundary at or after now) until stop().
+  asio::awaitable<void> run(std::optional<UtcSeconds> first = std::nullopt);
   void on_job_report(const JobReport& report);
   void stop();
 

@@ -133,6 +133,7 @@ void read_collection(const toml::table& t, DaemonConfig& c, const std::string& s
     r.fail("reconnect_backoff_max_ms", t.get("reconnect_backoff_max_ms"),
            "must not be smaller than reconnect_backoff_ms");
   r.read_int("max_outstanding_cycles", k.max_outstanding_cycles, 1, 96);
+  r.read_int("catch_up_hours", k.catch_up_hours, 0, 24 * 62);
   r.reject_unknown_keys();
 }
 
@@ -203,10 +204,11 @@ DaemonConfig parse_config(std::string_view toml_text, const std::string& source_
     throw ConfigError(fmt::format("{}: line {}, column {}: {}", source_name, e.source().begin.line,
                                   e.source().begin.column, e.description()));
   }
-  static const std::set<std::string, std::less<>> tables{"daemon", "registry", "collection", "feed", "status"};
+  static const std::set<std::string, std::less<>> tables{"daemon", "registry", "collection", "feed", "status",
+                                                         "kafka"};
   for (const auto& [key, node] : root) {
     if (!tables.contains(key.str()))
-      throw ConfigError(fmt::format("{}: [{}]{}: unknown table (known: daemon, registry, collection, feed, status)",
+      throw ConfigError(fmt::format("{}: [{}]{}: unknown table (known: daemon, registry, collection, feed, status, kafka)",
                                     source_name, key.str(), where(node)));
   }
   DaemonConfig c;
@@ -216,6 +218,11 @@ DaemonConfig parse_config(std::string_view toml_text, const std::string& source_
   read_collection(sub_table(root, "collection", source_name), c, source_name);
   read_feed(sub_table(root, "feed", source_name), c, source_name);
   read_status(sub_table(root, "status", source_name), c, source_name);
+  try {
+    c.kafka = kafka::parse_kafka_config(sub_table(root, "kafka", source_name), source_name);
+  } catch (const kafka::KafkaConfigError& e) {
+    throw ConfigError(e.what());
+  }
   return c;
 }
 

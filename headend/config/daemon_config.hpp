@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "headend/kafka/kafka_config.hpp"
+
 namespace ami::daemon {
 
 class ConfigError : public std::runtime_error {
@@ -53,6 +55,7 @@ struct DaemonConfig {
     int reconnect_backoff_ms = 500;
     int reconnect_backoff_max_ms = 10'000;
     int max_outstanding_cycles = 4;  // the scheduler waits rather than queue more unfinished cycles
+    int catch_up_hours = 24;         // at start-up, backfill gaps up to this old from meter memory (0: off)
   } collection;
 
   struct Feed {
@@ -66,6 +69,9 @@ struct DaemonConfig {
   struct Status {
     bool print_cycle_lines = true;
   } status;
+
+  // [kafka] (docs/KAFKA.md; parsed by ami::kafka::parse_kafka_config): the optional Kafka sink.
+  kafka::KafkaConfig kafka;
 
   [[nodiscard]] std::filesystem::path database_path() const { return daemon.state_dir / "headend.db"; }
 };

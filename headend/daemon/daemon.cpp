@@ -9,9 +9,11 @@
 #include <spdlog/spdlog.h>
 
 #include "headend/collection/gateway_worker.hpp"
+#include "headend/collection/catch_up.hpp"
 #include "headend/collection/scheduler.hpp"
 #include "headend/daemon/records.hpp"
 #include "headend/feed/feed_server.hpp"
+#include "headend/kafka/kafka_sink.hpp"
 #include "headend/runtime/asio.hpp"
 #include "storage/registry_csv.hpp"
 #include "storage/store_reader.hpp"
@@ -70,7 +72,9 @@ class Daemon {
 
  private:
   void open_store();
+  void start_kafka();
   void start_feed_server();
+  void queue_catch_up(const std::vector<collection::MeterTarget>& targets, UtcSeconds first_boundary);
   void build_workers(const std::vector<collection::MeterTarget>& targets);
   void dispatch(ReadJob job);
   void on_report(JobReport report);
@@ -83,6 +87,7 @@ class Daemon {
   Clock clock_;
   asio::io_context io_;  // declared first: destroyed last, after everything that posts to it
   std::unique_ptr<storage::StoreWriter> writer_;
+  std::unique_ptr<kafka::KafkaSink> kafka_;  // [kafka] enabled: relays the outbox on its own thread
   std::unique_ptr<storage::StoreReader> feed_reader_;
   std::unique_ptr<feed::StoreReaderFeedStore> feed_store_;
   std::unique_ptr<feed::FeedServer> feed_server_;
@@ -130,13 +135,48 @@ void Daemon::start_feed_server() {
                                    config_.feed.listen_host, config_.feed.listen_port, e.what()),
                        kExitStartupFailure);
   }
-  // The writer thread only posts; the feed server runs on the io_context.
+  // The writer thread only posts (and pokes the Kafka sink); the feed server runs on the io_context.
   writer_->on_committed([this](std::uint64_t head) {
+    if (kafka_) kafka_->notify(head);
     asio::post(io_, [this, head] {
       if (feed_server_) feed_server_->notify_committed(head);
     });
   });
   feed_server_->start();
+}
+
+void Daemon::start_kafka() {
+  if (!config_.kafka.enabled) return;
+  try {
+    kafka_ = std::make_unique<kafka::KafkaSink>(config_.kafka, config_.daemon.id,
+                                                kafka::make_store_feed_source(config_.database_path()), clock_);
+  } catch (const std::exception& e) {
+    throw StartupError(fmt::format("{}: [kafka]: {}", config_.source_file.string(), e.what()), kExitBadConfig);
+  }
+  spdlog::info("kafka: relaying the outbox to topic {} on {}", config_.kafka.topic, config_.kafka.brokers);
+}
+
+// After downtime: read the boundaries each meter missed from its load-profile memory, behind
+// the scheduled reads (backfill priority).
+void Daemon::queue_catch_up(const std::vector<collection::MeterTarget>& targets, UtcSeconds first_boundary) {
+  if (config_.collection.catch_up_hours <= 0) return;
+  const auto interval = std::chrono::minutes{config_.collection.interval_minutes};
+  const auto lookback = std::chrono::hours{config_.collection.catch_up_hours};
+  storage::StoreReader reader(config_.database_path());
+  std::size_t jobs = 0;
+  std::size_t meters = 0;
+  for (const auto& t : targets) {
+    if (t.protocol != "dlt645-2007" || !workers_.contains(t.channel_key)) continue;
+    const auto reads = reader.reads(t.meter_id, storage::EnergyChannel::forward_active, first_boundary - lookback,
+                                    first_boundary);
+    const auto last = reads.empty() ? std::nullopt : std::optional<UtcSeconds>(reads.back().boundary);
+    auto planned = collection::plan_catch_up(t, last, first_boundary, interval, lookback, clock_.now());
+    if (planned.empty()) continue;
+    ++meters;
+    jobs += planned.size();
+    for (auto& job : planned) dispatch(std::move(job));
+  }
+  if (jobs > 0) spdlog::info("catch-up: {} backfill read(s) for {} meter(s) that missed boundaries", jobs, meters);
 }
 
 void Daemon::build_workers(const std::vector<collection::MeterTarget>& targets) {
@@ -254,6 +294,7 @@ int Daemon::run() {
   spdlog::info("daemon {}: {} enabled meter(s), state {}, clock {}", config_.daemon.id, targets.size(),
                config_.daemon.state_dir.string(),
                clock_.is_accelerated() ? fmt::format("accelerated x{}", clock_.speed()) : std::string("real"));
+  start_kafka();
   start_feed_server();
   build_workers(targets);
   status_pool_ = std::make_unique<asio::thread_pool>(1);
@@ -281,7 +322,9 @@ int Daemon::run() {
       begin_shutdown(kExitRuntimeFailure);
     });
   }
-  asio::co_spawn(io_, scheduler_->run(), [this](std::exception_ptr e) {
+  const auto first_boundary = collection::first_boundary_at_or_after(clock_.now(), options.interval);
+  queue_catch_up(targets, first_boundary);
+  asio::co_spawn(io_, scheduler_->run(first_boundary), [this](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -295,6 +338,7 @@ int Daemon::run() {
   io_.run();
 
   status_pool_->join();
+  kafka_.reset();  // stop(): waits up to [kafka] flush_timeout_ms for outstanding deliveries
   writer_->stop();
   spdlog::info("daemon {}: stopped", config_.daemon.id);
   return exit_code_;

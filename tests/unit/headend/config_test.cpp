@@ -113,6 +113,8 @@ TEST_CASE("each bad config names the file, the key and the reason", "[config]") 
       {"[status]\nprint_cycle_lines = 1\n", "[status] print_cycle_lines (line 2): must be true or false"},
       {"daemon = 3\n", "test.toml: [daemon] (line 1): must be a table"},
       {"[daemon\n", "test.toml: line 1"},
+      {"[collection]\ncatch_up_hours = -1\n", "[collection] catch_up_hours (line 2): must be in 0..1488, got -1"},
+      {"[kafka]\nenabled = true\nbrokrs = \"k:9092\"\n", "test.toml: [kafka] brokrs (line 3)"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -143,4 +145,14 @@ TEST_CASE("the shipped default config is valid", "[config]") {
   CHECK(c.feed.listen_port == 7700);
   CHECK(c.daemon.state_dir == std::filesystem::path(AMI_SOURCE_DIR) / "var" / "demo");
   CHECK_FALSE(c.feed.consumers.empty());
+}
+
+TEST_CASE("the [kafka] table is handed to the Kafka sink's parser", "[config]") {
+  const auto off = parse_config("", "test.toml", kBase);
+  CHECK_FALSE(off.kafka.enabled);
+  const auto on = parse_config("[kafka]\nenabled = true\nbrokers = \"k1:9092\"\ntopic = \"ami.intervals.v1\"\n",
+                               "test.toml", kBase);
+  CHECK(on.kafka.enabled);
+  CHECK(on.kafka.topic == "ami.intervals.v1");
+  CHECK(on.kafka.effective_cursor_name() == "kafka:ami.intervals.v1");
 }
