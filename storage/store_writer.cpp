@@ -234,6 +234,7 @@ struct StoreWriter::Impl {
   }
 
   void sync_on_stop() {
+    if (!latest_loaded) return;  // never wrote reads: nothing of ours to write back
     try {
       sync_latest_reads_now();
     } catch (const std::exception& e) {
@@ -402,6 +403,10 @@ struct StoreWriter::Impl {
   // End of a batch: write the dirty entries back every few boundaries' worth of changes, else
   // just keep meta.latest_unsynced_from current (same transaction as the reads).
   void finish_latest_reads() {
+    // Re-read: another writer on this file (e.g. a CLI import) may have written latest_reads
+    // back and cleared the mark meanwhile; ours must be set again if we still hold changes.
+    latest_unsynced_from_stored =
+        db.query_int64("SELECT value FROM meta WHERE key = 'latest_unsynced_from'").value_or(-1);
     const std::size_t sync_every = std::max<std::size_t>(100000, 4 * latest.size());
     if (latest_force_sync || latest_changes_since_sync >= sync_every) {
       save_latest_reads();

@@ -257,3 +257,26 @@ TEST_CASE("latest_reads is written back at stop and at once when an old read bec
   CHECK(raw.query_int64("SELECT boundary FROM latest_reads WHERE channel = 1 ORDER BY boundary DESC") ==
         at_minutes(3 * 24 * 60 + 15).time_since_epoch().count());
 }
+
+TEST_CASE("a second writer on the same file does not hide the first writer's unsynced reads") {
+  TempDb db("writer-second-writer");
+  auto unsynced_from = [&] {
+    Database raw(db.path(), false, 1000);
+    return raw.query_int64("SELECT value FROM meta WHERE key = 'latest_unsynced_from'");
+  };
+  StoreWriter daemon(db.options());
+  daemon.import_meters({dlt_meter("A")}, "test");
+  daemon.submit({read_at("A", 0, 100), read_at("A", 15, 150)}, {});
+  daemon.flush();
+  REQUIRE(unsynced_from() == at_minutes(0).time_since_epoch().count());
+  {
+    // e.g. a CLI that records something and stops: it writes latest_reads back completely.
+    StoreWriter cli(db.options());
+    cli.submit({}, {attempt_for("A", 15, 1, "ok", "ok")});
+  }
+  REQUIRE(unsynced_from() == -1);
+  daemon.submit({read_at("A", 30, 170)}, {});
+  daemon.flush();
+  // The daemon still holds unsynced changes, so the recovery mark must be back.
+  CHECK(unsynced_from() == at_minutes(0).time_since_epoch().count());
+}
