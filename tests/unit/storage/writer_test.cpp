@@ -48,6 +48,12 @@ std::vector<MeterRecord> meters(int count) {
   return result;
 }
 
+// meta.latest_unsynced_from as stored (-1: latest_reads is complete).
+std::optional<std::int64_t> latest_unsynced_from(const TempDb& db) {
+  Database raw(db.path(), false, 1000);
+  return raw.query_int64("SELECT value FROM meta WHERE key = 'latest_unsynced_from'");
+}
+
 // Blocks the writer: imports M0..M(n-1), then publishes one interval for M0 and waits in the gate.
 void hold_writer(StoreWriter& writer, WriterGate& gate, int meter_count) {
   writer.import_meters(meters(meter_count), "test");
@@ -210,10 +216,9 @@ TEST_CASE("after a crash the next writer recovers the newest reads and keeps der
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK(latest_unsynced_from(db) == at_minutes(0).time_since_epoch().count());
   {
     Database raw(db.path(), false, 1000);
-    CHECK(raw.query_int64("SELECT value FROM meta WHERE key = 'latest_unsynced_from'") ==
-          at_minutes(0).time_since_epoch().count());
     CHECK(raw.query_int64("SELECT count(*) FROM latest_reads") == 0);
   }
 
@@ -233,10 +238,7 @@ TEST_CASE("after a crash the next writer recovers the newest reads and keeps der
 
 TEST_CASE("latest_reads is written back at stop and at once when an old read becomes a newest") {
   TempDb db("writer-latest-sync");
-  auto unsynced_from = [&] {
-    Database raw(db.path(), false, 1000);
-    return raw.query_int64("SELECT value FROM meta WHERE key = 'latest_unsynced_from'");
-  };
+  auto unsynced_from = [&] { return latest_unsynced_from(db); };
   {
     StoreWriter writer(db.options());
     writer.import_meters({dlt_meter("A"), dlt_meter("B")}, "test");
@@ -260,10 +262,7 @@ TEST_CASE("latest_reads is written back at stop and at once when an old read bec
 
 TEST_CASE("a second writer on the same file does not hide the first writer's unsynced reads") {
   TempDb db("writer-second-writer");
-  auto unsynced_from = [&] {
-    Database raw(db.path(), false, 1000);
-    return raw.query_int64("SELECT value FROM meta WHERE key = 'latest_unsynced_from'");
-  };
+  auto unsynced_from = [&] { return latest_unsynced_from(db); };
   StoreWriter daemon(db.options());
   daemon.import_meters({dlt_meter("A")}, "test");
   daemon.submit({read_at("A", 0, 100), read_at("A", 15, 150)}, {});
