@@ -4,10 +4,13 @@
 // nothing; a restart resends exactly the undelivered tail.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
 #include "headend/kafka/kafka_sink.hpp"
+#include "storage/store_reader.hpp"
+#include "storage/store_writer.hpp"
 #include "tests/unit/kafka/kafka_test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -267,4 +270,64 @@ TEST_CASE("kafka sink: a configuration librdkafka rejects fails at construction 
   config.topic = "bad topic";
   CHECK_THROWS_AS(KafkaSink(config, "daemon-a", kt::memory_source(outbox), ami::Clock::real()),
                   ami::kafka::KafkaError);
+}
+
+TEST_CASE("kafka sink: relays the real staging store's outbox and keeps its cursor there", "[kafka][sink][store]") {
+  const auto dir = std::filesystem::path(AMI_TEST_TMP_DIR) / "kafka_sink_store";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto db = dir / "headend.db";
+  {
+    ami::storage::StoreOptions options;
+    options.path = db;
+    ami::storage::StoreWriter writer(options);
+    std::vector<ami::storage::MeterRecord> meters(12);
+    for (std::size_t i = 0; i < meters.size(); ++i) {
+      meters[i].meter_id = "MTR" + std::to_string(500 + i);
+      meters[i].protocol = "dlt645-2007";
+      meters[i].channel = "tcp://10.0.0.1:8899";
+      meters[i].address = std::to_string(100000000500 + i);
+      meters[i].usage_point = "UP-" + std::to_string(i);
+    }
+    writer.import_meters(meters, "test");
+    auto boundary = *ami::parse_utc("2026-01-05T00:00:00Z");
+    for (int b = 0; b < 5; ++b, boundary += std::chrono::minutes{15}) {
+      std::vector<ami::storage::BoundaryRead> reads;
+      for (std::size_t i = 0; i < meters.size(); ++i) {
+        ami::storage::BoundaryRead read;
+        read.meter_id = meters[i].meter_id;
+        read.boundary = boundary;
+        read.register_wh = 1000 * b + static_cast<std::int64_t>(i);
+        read.collected_at = ami::UtcMillis{boundary} + std::chrono::milliseconds{1500};
+        reads.push_back(read);
+      }
+      writer.submit(std::move(reads), {});
+    }
+    writer.flush();
+  }
+  ami::storage::StoreReader reader(db);
+  const auto outbox = reader.read_feed(0, 1000);
+  REQUIRE(outbox.size() == 48);  // 12 meters x 4 closed intervals
+
+  kt::MockCluster cluster(1);
+  cluster.create_topic("intervals", 2, 1);
+  auto config = sink_config(cluster, "intervals");
+  auto sink = std::make_unique<KafkaSink>(config, "daemon-a", ami::kafka::make_store_feed_source(db),
+                                          ami::Clock::real());
+  REQUIRE(kt::eventually([&] { return sink->stats().cursor == outbox.back().sequence(); }, kDeliveryDeadline));
+  sink->stop();
+  CHECK(reader.consumer_cursor("kafka:intervals") == outbox.back().sequence());
+
+  const auto records = kt::consume_all(cluster.bootstraps(), "intervals", 2, outbox.size(), kDeliveryDeadline);
+  REQUIRE(records.size() == outbox.size());
+  std::map<std::uint64_t, std::string> got;
+  for (const auto& r : records) {
+    CHECK(r.key == r.batch.intervals(0).meter_id());
+    got.emplace(r.batch.intervals(0).sequence(), r.batch.intervals(0).SerializeAsString());
+  }
+  for (const auto& row : outbox) {
+    INFO("sequence " << row.sequence());
+    REQUIRE(got.count(row.sequence()) == 1);
+    CHECK(got.at(row.sequence()) == row.SerializeAsString());
+  }
 }
