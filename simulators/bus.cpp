@@ -1,8 +1,10 @@
 #include "simulators/bus.hpp"
 
 #include "protocols/dlt645/messages.hpp"
+#include "protocols/modbus/rtu.hpp"
 #include "simulators/dlt645_responder.hpp"
 #include "simulators/hash.hpp"
+#include "simulators/modbus_model.hpp"
 
 namespace ami::sim {
 
@@ -129,6 +131,94 @@ BusReply Dlt645Bus::transact(const dlt645::Frame& request, UtcMillis now) {
   if (fault && fault->kind == FaultKind::late_answer) out.delay = std::chrono::milliseconds{fault->delay_ms};
   bump(meter->counters().replies);
   bump(gw_counters.replies);
+  return out;
+}
+
+ModbusBus::ModbusBus(const GatewaySpec& gateway, FaultSet* faults, bool gateway_answers_0b)
+    : table_(gateway), faults_(faults), gateway_answers_0b_(gateway_answers_0b) {}
+
+ModbusAnswer ModbusBus::transact(std::uint8_t unit, std::uint8_t function, std::uint16_t start, std::uint16_t count,
+                                 UtcMillis now) {
+  auto& gw = table_.counters();
+  bump(gw.requests);
+  const auto draw = draws_++;
+  const auto& gateway_id = table_.gateway().id;
+  ModbusAnswer a;
+  a.unit = unit;
+  a.function = function;
+  if (faults_ != nullptr && faults_->decide({FaultKind::drop_connections}, gateway_id, {}, now, draw)) {
+    bump(gw.faults);
+    bump(gw.dropped);
+    a.drop_connection = true;
+    return a;
+  }
+  const auto exception = [&](std::uint8_t code) {
+    a.kind = ModbusAnswer::Kind::exception;
+    a.exception = code;
+    bump(gw.replies);
+    return a;
+  };
+  if (unit == 0) return a;  // broadcast: nobody answers
+  SimMeter* meter = table_.find_unit(unit, now);
+  if (meter == nullptr) return gateway_answers_0b_ ? exception(kModbusGatewayTargetFailed) : a;
+  bump(meter->counters().requests);
+  std::optional<FaultRule> fault;
+  if (faults_ != nullptr) {
+    fault = faults_->decide({FaultKind::no_answer, FaultKind::offline, FaultKind::late_answer, FaultKind::bad_checksum,
+                             FaultKind::garbage, FaultKind::wrong_address, FaultKind::modbus_exception_02,
+                             FaultKind::modbus_exception_0b},
+                            gateway_id, meter->spec().id, now, draw);
+    if (fault) {
+      bump(meter->counters().faults);
+      bump(gw.faults);
+    }
+  }
+  const auto kind = fault ? std::optional{fault->kind} : std::nullopt;
+  if (kind == FaultKind::no_answer) return a;
+  if (kind == FaultKind::offline) return gateway_answers_0b_ ? exception(kModbusGatewayTargetFailed) : a;
+  if (kind == FaultKind::modbus_exception_0b) return exception(kModbusGatewayTargetFailed);
+  if (kind == FaultKind::late_answer) a.delay = std::chrono::milliseconds{fault->delay_ms};
+  bump(meter->counters().replies);
+  if (kind == FaultKind::modbus_exception_02) return exception(kModbusIllegalDataAddress);
+  if (kind == FaultKind::garbage) {
+    a.kind = ModbusAnswer::Kind::garbage;
+    a.garbage = garbage_bytes(meter->spec().key, draw);
+    bump(gw.replies);
+    return a;
+  }
+  a.corrupt_checksum = kind == FaultKind::bad_checksum;
+  if (kind == FaultKind::wrong_address) a.unit = static_cast<std::uint8_t>(unit == 247 ? 1 : unit + 1);
+  if (function != 0x03 && function != 0x04) return exception(kModbusIllegalFunction);
+  auto result = read_modbus_registers(*meter, function, start, count, now);
+  if (const auto* e = std::get_if<ModbusException>(&result)) return exception(e->code);
+  a.kind = ModbusAnswer::Kind::registers;
+  a.registers = std::move(std::get<std::vector<std::uint16_t>>(result));
+  bump(gw.replies);
+  return a;
+}
+
+std::vector<std::uint8_t> encode_rtu_answer(const ModbusAnswer& a) {
+  std::vector<std::uint8_t> out;
+  std::vector<std::uint8_t> pdu;
+  switch (a.kind) {
+    case ModbusAnswer::Kind::silence:
+      return out;
+    case ModbusAnswer::Kind::garbage:
+      return a.garbage;
+    case ModbusAnswer::Kind::exception:
+      pdu = {static_cast<std::uint8_t>(a.function | 0x80), a.exception};
+      break;
+    case ModbusAnswer::Kind::registers:
+      pdu.push_back(a.function);
+      pdu.push_back(static_cast<std::uint8_t>(a.registers.size() * 2));
+      for (const auto r : a.registers) {
+        pdu.push_back(static_cast<std::uint8_t>(r >> 8));
+        pdu.push_back(static_cast<std::uint8_t>(r));
+      }
+      break;
+  }
+  modbus::append_rtu_frame(a.unit, pdu, out);
+  if (a.corrupt_checksum) out.back() ^= 0x5A;
   return out;
 }
 

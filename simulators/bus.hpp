@@ -85,6 +85,42 @@ class Dlt645Bus {
   std::uint64_t draws_ = 0;
 };
 
+// What a Modbus bus does with one register read, faults applied; the servers turn it into bytes
+// (libmodbus replies for TCP, RTU frames for pty / RTU over TCP).
+struct ModbusAnswer {
+  enum class Kind : std::uint8_t { silence, registers, exception, garbage } kind = Kind::silence;
+  std::uint8_t unit = 0;                 // the unit id the reply carries (wrong_address changes it)
+  std::uint8_t function = 0;
+  std::vector<std::uint16_t> registers;  // registers
+  std::uint8_t exception = 0;            // exception
+  std::vector<std::uint8_t> garbage;     // garbage
+  bool corrupt_checksum = false;         // RTU: send a wrong CRC
+  std::chrono::milliseconds delay{0};
+  bool drop_connection = false;
+};
+
+class ModbusBus {
+ public:
+  // `gateway_answers_0b`: a TCP gateway answers 0x0B for units that do not answer; a bare RTU
+  // line stays silent.
+  ModbusBus(const GatewaySpec& gateway, FaultSet* faults, bool gateway_answers_0b);
+
+  ModbusAnswer transact(std::uint8_t unit, std::uint8_t function, std::uint16_t start, std::uint16_t count,
+                        UtcMillis now);
+
+  [[nodiscard]] MeterTable& table() { return table_; }
+  [[nodiscard]] const MeterTable& table() const { return table_; }
+
+ private:
+  MeterTable table_;
+  FaultSet* faults_;
+  bool gateway_answers_0b_;
+  std::uint64_t draws_ = 0;
+};
+
+// The RTU bytes (unit + PDU + CRC) of an answer; empty for silence.
+std::vector<std::uint8_t> encode_rtu_answer(const ModbusAnswer& answer);
+
 // Deterministic garbage for the `garbage` fault: never contains 68H, so it can not start a frame.
 std::vector<std::uint8_t> garbage_bytes(std::uint64_t key, std::uint64_t draw);
 

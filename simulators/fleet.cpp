@@ -14,8 +14,6 @@ constexpr int kMaxMetersPerModbusGateway = 247;   // unit ids 1..247
 constexpr int kMaxGateways = 9999;
 constexpr std::int64_t kDlt645NaturalDialWh = 1'000'000'000;  // XXXXXX.XX kWh wraps after 999999.99
 
-bool is_dlt645(MeterProtocol p) { return p == MeterProtocol::dlt645_2007 || p == MeterProtocol::dlt645_1997; }
-
 void apply_override(const MeterOverride& o, MeterSpec& m) {
   if (o.initial_wh) m.load.initial_wh = *o.initial_wh;
   if (o.dial_modulus_wh) m.dial_modulus_wh = *o.dial_modulus_wh;
@@ -25,6 +23,9 @@ void apply_override(const MeterOverride& o, MeterSpec& m) {
 
 }  // namespace
 
+bool is_dlt645(MeterProtocol p) { return p == MeterProtocol::dlt645_2007 || p == MeterProtocol::dlt645_1997; }
+bool is_modbus(MeterProtocol p) { return !is_dlt645(p); }
+
 std::string_view to_string(MeterProtocol p) {
   switch (p) {
     case MeterProtocol::dlt645_2007:
@@ -33,12 +34,17 @@ std::string_view to_string(MeterProtocol p) {
       return "dlt645-1997";
     case MeterProtocol::modbus_tcp:
       return "modbus-tcp";
+    case MeterProtocol::modbus_rtu:
+      return "modbus-rtu";
+    case MeterProtocol::modbus_rtu_over_tcp:
+      return "modbus-rtu-over-tcp";
   }
   return "?";
 }
 
 std::optional<MeterProtocol> parse_meter_protocol(std::string_view text) {
-  for (auto p : {MeterProtocol::dlt645_2007, MeterProtocol::dlt645_1997, MeterProtocol::modbus_tcp})
+  for (auto p : {MeterProtocol::dlt645_2007, MeterProtocol::dlt645_1997, MeterProtocol::modbus_tcp,
+                 MeterProtocol::modbus_rtu, MeterProtocol::modbus_rtu_over_tcp})
     if (to_string(p) == text) return p;
   return std::nullopt;
 }
@@ -49,7 +55,7 @@ std::string_view MeterSpec::model() const {
 }
 
 std::string MeterSpec::registry_address() const {
-  return protocol == MeterProtocol::modbus_tcp ? std::to_string(unit_id) : address.to_string();
+  return is_modbus(protocol) ? std::to_string(unit_id) : address.to_string();
 }
 
 const MeterSpec* Fleet::find_meter(std::string_view id) const {
@@ -89,21 +95,25 @@ Fleet build_fleet(const FleetSpec& spec) {
     const auto protocol = parse_meter_protocol(group.protocol);
     if (!protocol)
       throw std::invalid_argument(fmt::format(
-          "{}--protocol: unsupported protocol '{}' (supported: dlt645-2007, dlt645-1997, modbus-tcp)", where,
+          "{}--protocol: unsupported protocol '{}' (supported: dlt645-2007, dlt645-1997, modbus-tcp, modbus-rtu, "
+          "modbus-rtu-over-tcp)",
+          where,
           group.protocol));
     const modbus::RegisterMap* map = nullptr;
-    if (*protocol == MeterProtocol::modbus_tcp) {
+    if (is_modbus(*protocol)) {
       map = modbus::find_builtin_map(group.model);
       if (map == nullptr)
         throw std::invalid_argument(fmt::format(
             "{}--model: '{}' is not a built-in Modbus model (SDM630, SDM120, DTSU666, DDSU666, iEM3xxx, EM340)", where,
             group.model));
-      if (!group.pty_dir.empty())
-        throw std::invalid_argument(where + "pty: only DL/T 645 buses can be served on a pseudo-terminal");
+      if (*protocol == MeterProtocol::modbus_rtu && group.pty_dir.empty())
+        throw std::invalid_argument(where + "modbus-rtu buses are served on a pseudo-terminal: give --pty-dir");
+      if (*protocol != MeterProtocol::modbus_rtu && !group.pty_dir.empty())
+        throw std::invalid_argument(where + "--pty-dir: Modbus buses on a pty use --protocol modbus-rtu");
     } else if (!group.model.empty() && group.model != "dlt645-generic") {
       throw std::invalid_argument(fmt::format("{}--model: DL/T 645 meters are 'dlt645-generic', got '{}'", where, group.model));
     }
-    const int max_meters = *protocol == MeterProtocol::modbus_tcp ? kMaxMetersPerModbusGateway : kMaxMetersPerDlt645Gateway;
+    const int max_meters = is_modbus(*protocol) ? kMaxMetersPerModbusGateway : kMaxMetersPerDlt645Gateway;
     if (group.count < 1 || g + group.count > kMaxGateways)
       throw std::invalid_argument(fmt::format("{}--gateways must be 1..{}, got {}", where, kMaxGateways, group.count));
     if (group.meters_per_gateway < 1 || group.meters_per_gateway > max_meters)

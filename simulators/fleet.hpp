@@ -25,9 +25,14 @@ struct RegisterMap;
 
 namespace ami::sim {
 
-enum class MeterProtocol : std::uint8_t { dlt645_2007, dlt645_1997, modbus_tcp };
+enum class MeterProtocol : std::uint8_t { dlt645_2007, dlt645_1997, modbus_tcp, modbus_rtu, modbus_rtu_over_tcp };
 
-std::string_view to_string(MeterProtocol p);  // registry names: dlt645-2007, dlt645-1997, modbus-tcp
+// DL/T 645 (either edition) / any Modbus flavour.
+bool is_dlt645(MeterProtocol p);
+bool is_modbus(MeterProtocol p);
+
+// Registry names: dlt645-2007, dlt645-1997, modbus-tcp, modbus-rtu (a pty), modbus-rtu-over-tcp.
+std::string_view to_string(MeterProtocol p);
 std::optional<MeterProtocol> parse_meter_protocol(std::string_view text);
 
 // A meter swapped for a new one at `at`: registers restart from 0, the address changes.
@@ -54,7 +59,8 @@ struct GatewayGroupSpec {
   std::string model;     // empty: "dlt645-generic" for DL/T 645, required for Modbus (SDM630, DTSU666, EM340, ...)
   int base_port = 9600;  // gateway k (0-based) of the group listens on base_port + k
   int baud = 0;          // wire timing: 0 = zero latency (benchmarks), else 8E1 frames at this rate
-  std::string pty_dir;   // non-empty: serve each bus on a pseudo-terminal linked at <pty_dir>/gwGGG instead of TCP
+  std::string pty_dir;   // non-empty: serve each bus on a pseudo-terminal linked at <pty_dir>/gwGGG instead of
+                         // TCP (DL/T 645 and modbus-rtu; modbus-rtu requires it)
 };
 
 struct FleetSpec {

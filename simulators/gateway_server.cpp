@@ -26,11 +26,16 @@ GatewayServer::GatewayServer(asio::io_context& io, const GatewaySpec& spec, cons
       spec_(&spec),
       clock_(clock),
       faults_(faults),
-      bus_(spec, faults),
       acceptor_(io),
       queue_signal_(io),
       wire_timer_(io) {
-  bus_.table().set_drift_reference(clock.now());
+  if (is_dlt645(spec.protocol)) {
+    dlt645_bus_ = std::make_unique<Dlt645Bus>(spec, faults);
+    dlt645_bus_->table().set_drift_reference(clock.now());
+  } else {
+    modbus_bus_ = std::make_unique<ModbusBus>(spec, faults, false);
+    modbus_bus_->table().set_drift_reference(clock.now());
+  }
 }
 
 GatewayServer::~GatewayServer() {
@@ -88,7 +93,7 @@ asio::awaitable<void> GatewayServer::accept_loop() {
     auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) continue;  // e.g. the client reset before we accepted: keep listening
-    auto& counters = bus_.table().counters();
+    auto& counters = table().counters();
     bump(counters.connections);
     if (faults_ != nullptr &&
         faults_->decide({FaultKind::refuse_connections}, spec_->id, {}, clock_.now(), connection_draws_++)) {
@@ -104,8 +109,29 @@ asio::awaitable<void> GatewayServer::accept_loop() {
   }
 }
 
+template <typename Framer>
+void GatewayServer::take_requests(Framer& framer, std::span<const std::uint8_t> bytes,
+                                  const std::shared_ptr<Connection>& connection) {
+  while (!bytes.empty()) {
+    bytes = bytes.subspan(framer.feed(bytes));
+    for (;;) {
+      typename std::conditional_t<std::is_same_v<Framer, dlt645::Framer>, dlt645::Frame, modbus::RtuFrame> frame;
+      const auto event = framer.next(frame);
+      if (event.kind == Framer::EventKind::need_more) break;
+      if (event.kind == Framer::EventKind::frame) enqueue(Job{connection, std::move(frame)});
+    }
+  }
+}
+
 asio::awaitable<void> GatewayServer::read_loop(std::shared_ptr<Connection> connection) {
-  auto framer = std::make_unique<dlt645::Framer>();
+  // Garbage and broken frames are dropped by the framers.
+  std::unique_ptr<dlt645::Framer> dlt645_framer;
+  std::unique_ptr<modbus::RtuFramer> rtu_framer;
+  if (dlt645_bus_) {
+    dlt645_framer = std::make_unique<dlt645::Framer>();
+  } else {
+    rtu_framer = std::make_unique<modbus::RtuFramer>(modbus::RtuDirection::request);
+  }
   std::array<std::uint8_t, 512> buffer{};
   while (connection->open) {
     boost::system::error_code ec;
@@ -115,18 +141,30 @@ asio::awaitable<void> GatewayServer::read_loop(std::shared_ptr<Connection> conne
                        : co_await connection->pty->async_read_some(asio::buffer(buffer),
                                                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
-    std::span<const std::uint8_t> rest(buffer.data(), n);
-    while (!rest.empty()) {
-      rest = rest.subspan(framer->feed(rest));
-      for (;;) {
-        dlt645::Frame frame;
-        const auto event = framer->next(frame);
-        if (event.kind == dlt645::Framer::EventKind::need_more) break;
-        if (event.kind == dlt645::Framer::EventKind::frame) enqueue(Job{connection, std::move(frame)});
-      }
+    const std::span<const std::uint8_t> bytes(buffer.data(), n);
+    if (dlt645_framer) {
+      take_requests(*dlt645_framer, bytes, connection);
+    } else {
+      take_requests(*rtu_framer, bytes, connection);
     }
   }
   close(*connection);
+}
+
+BusReply GatewayServer::transact(const Job& job, std::size_t& request_bytes) {
+  const auto now = clock_.now();
+  if (const auto* frame = std::get_if<dlt645::Frame>(&job.request)) {
+    request_bytes = dlt645::encode_frame(*frame).size();
+    return dlt645_bus_->transact(*frame, now);
+  }
+  const auto& rtu = std::get<modbus::RtuFrame>(job.request);
+  request_bytes = rtu.size;
+  const auto pdu = rtu.pdu();
+  const bool read = pdu.size() == 5;
+  const auto start = read ? static_cast<std::uint16_t>(pdu[1] << 8 | pdu[2]) : std::uint16_t{0};
+  const auto count = read ? static_cast<std::uint16_t>(pdu[3] << 8 | pdu[4]) : std::uint16_t{0};
+  const auto answer = modbus_bus_->transact(rtu.unit(), rtu.function(), start, count, now);
+  return BusReply{encode_rtu_answer(answer), answer.delay, answer.drop_connection};
 }
 
 void GatewayServer::close(Connection& connection) {
@@ -152,8 +190,8 @@ asio::awaitable<void> GatewayServer::bus_loop() {
     queue_.pop_front();
     if (!job.connection->open) continue;
     // The request occupies the line before the meter can answer.
-    const auto request_bytes = dlt645::encode_frame(job.request).size();
-    auto reply = bus_.transact(job.request, clock_.now());
+    std::size_t request_bytes = 0;
+    const auto reply = transact(job, request_bytes);
     auto hold = std::chrono::duration_cast<std::chrono::microseconds>(reply.delay) + wire_time(request_bytes, spec_->baud);
     if (spec_->baud > 0) hold += kMeterTurnaround + wire_time(reply.bytes.size(), spec_->baud);
     boost::system::error_code ec;

@@ -1,5 +1,6 @@
-// A DL/T 645 gateway: a TCP listener (or a pseudo-terminal) standing for a serial server with one
-// RS-485 bus behind it.
+// A serial gateway: a TCP listener (or a pseudo-terminal) standing for a serial server with one
+// RS-485 bus behind it, carrying DL/T 645 frames or Modbus RTU frames (modbus-rtu on a pty,
+// modbus-rtu-over-tcp on TCP; Modbus TCP gateways are modbus_gateway.hpp).
 //
 // Any number of client connections may be open; every request frame from any of them joins one
 // FIFO queue and the bus serves one transaction at a time (the reply goes back on the connection
@@ -15,11 +16,13 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <variant>
 #include <string>
 
 #include "headend/runtime/asio.hpp"
 #include "protocols/common/clock.hpp"
 #include "protocols/dlt645/frame.hpp"
+#include "protocols/modbus/rtu.hpp"
 #include "simulators/bus.hpp"
 #include "simulators/fleet.hpp"
 
@@ -42,7 +45,9 @@ class GatewayServer {
   // What start() printed about where it serves: "127.0.0.1:9600" or the pty device path.
   [[nodiscard]] std::string where() const;
   [[nodiscard]] const GatewaySpec& spec() const { return *spec_; }
-  [[nodiscard]] const MeterTable& table() const { return bus_.table(); }
+  [[nodiscard]] const MeterTable& table() const {
+    return dlt645_bus_ ? dlt645_bus_->table() : modbus_bus_->table();
+  }
 
  private:
   struct Connection {
@@ -52,12 +57,17 @@ class GatewayServer {
   };
   struct Job {
     std::shared_ptr<Connection> connection;
-    dlt645::Frame request;
+    std::variant<dlt645::Frame, modbus::RtuFrame> request;
   };
 
   void start_pty();
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> read_loop(std::shared_ptr<Connection> connection);
+  // Takes the complete request frames out of `bytes` (per-connection framer state).
+  template <typename Framer>
+  void take_requests(Framer& framer, std::span<const std::uint8_t> bytes, const std::shared_ptr<Connection>& connection);
+  // The bytes, hold time and drop decision of one transaction.
+  BusReply transact(const Job& job, std::size_t& request_bytes);
   asio::awaitable<void> bus_loop();
   void enqueue(Job job);
   static void close(Connection& connection);
@@ -66,7 +76,8 @@ class GatewayServer {
   const GatewaySpec* spec_;
   Clock clock_;
   FaultSet* faults_;
-  Dlt645Bus bus_;
+  std::unique_ptr<Dlt645Bus> dlt645_bus_;  // exactly one of the two
+  std::unique_ptr<ModbusBus> modbus_bus_;
   asio::ip::tcp::acceptor acceptor_;
   std::deque<Job> queue_;
   asio::steady_timer queue_signal_;  // cancelled to wake bus_loop when a job arrives

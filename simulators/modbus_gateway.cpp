@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "simulators/gateway_server.hpp"
-#include "simulators/modbus_model.hpp"
 
 namespace ami::sim {
 
@@ -22,8 +21,8 @@ struct ModbusGateway::Context {
 };
 
 ModbusGateway::ModbusGateway(const GatewaySpec& spec, const Clock& clock, FaultSet* faults)
-    : spec_(&spec), clock_(clock), faults_(faults), table_(spec), context_(std::make_unique<Context>()) {
-  table_.set_drift_reference(clock.now());
+    : spec_(&spec), clock_(clock), faults_(faults), bus_(spec, faults, true), context_(std::make_unique<Context>()) {
+  bus_.table().set_drift_reference(clock.now());
 }
 
 ModbusGateway::~ModbusGateway() {
@@ -58,7 +57,7 @@ void ModbusGateway::run() {
     if (FD_ISSET(listen_fd_, &readable)) {
       const int fd = ::accept(listen_fd_, nullptr, nullptr);
       if (fd >= 0) {
-        auto& counters = table_.counters();
+        auto& counters = bus_.table().counters();
         bump(counters.connections);
         if (fd >= FD_SETSIZE - 1 ||
             (faults_ != nullptr && faults_->decide({FaultKind::refuse_connections}, spec_->id, {}, clock_.now(), draws_++))) {
@@ -89,71 +88,39 @@ void ModbusGateway::run() {
 }
 
 bool ModbusGateway::serve(int fd, std::uint8_t* query, int length) {
-  auto& gw = table_.counters();
-  bump(gw.requests);
-  const auto now = clock_.now();
-  const auto draw = draws_++;
   const int header = modbus_get_header_length(context_->ctx);  // 7 on TCP: MBAP, unit id last
   const std::uint8_t unit = query[header - 1];
   const std::uint8_t function = query[header];
-  if (faults_ != nullptr && faults_->decide({FaultKind::drop_connections}, spec_->id, {}, now, draw)) {
-    bump(gw.faults);
-    bump(gw.dropped);
-    return false;
-  }
-  const auto reply_exception = [&](std::uint8_t code) {
-    modbus_reply_exception(context_->ctx, query, code);
-    bump(gw.replies);
-    return true;
-  };
-  SimMeter* meter = table_.find_unit(unit, now);
-  if (meter == nullptr) return reply_exception(kModbusGatewayTargetFailed);
-  bump(meter->counters().requests);
-
-  std::optional<FaultRule> fault;
-  if (faults_ != nullptr) {
-    fault = faults_->decide({FaultKind::no_answer, FaultKind::offline, FaultKind::late_answer, FaultKind::bad_checksum,
-                             FaultKind::garbage, FaultKind::wrong_address, FaultKind::modbus_exception_02,
-                             FaultKind::modbus_exception_0b},
-                            spec_->id, meter->spec().id, now, draw);
-    if (fault) {
-      bump(meter->counters().faults);
-      bump(gw.faults);
-    }
-  }
-  const auto kind = fault ? std::optional{fault->kind} : std::nullopt;
-  if (kind == FaultKind::no_answer) return true;
-  if (kind == FaultKind::offline || kind == FaultKind::modbus_exception_0b)
-    return reply_exception(kModbusGatewayTargetFailed);
+  const bool has_range = length >= header + 5;
+  const auto start = has_range ? static_cast<std::uint16_t>(query[header + 1] << 8 | query[header + 2]) : std::uint16_t{0};
+  const auto count = has_range ? static_cast<std::uint16_t>(query[header + 3] << 8 | query[header + 4]) : std::uint16_t{0};
+  const auto answer = bus_.transact(unit, function, start, count, clock_.now());
+  if (answer.drop_connection) return false;
+  if (answer.kind == ModbusAnswer::Kind::silence) return true;
   // Hold the bus for the line time of an RTU request (8 bytes) and reply, plus the meter's turnaround.
-  const std::uint16_t count = length >= header + 5 ? static_cast<std::uint16_t>(query[header + 3] << 8 | query[header + 4]) : 0;
-  auto hold = std::chrono::microseconds{0};
+  auto hold = std::chrono::duration_cast<std::chrono::microseconds>(answer.delay);
   if (spec_->baud > 0) hold += wire_time(8 + 5 + 2 * std::size_t{count}, spec_->baud) + kMeterTurnaround;
-  if (kind == FaultKind::late_answer) hold += std::chrono::milliseconds{fault->delay_ms};
   if (hold.count() > 0) std::this_thread::sleep_for(hold);
-  bump(meter->counters().replies);
-  if (kind == FaultKind::modbus_exception_02) return reply_exception(kModbusIllegalDataAddress);
-  if (kind == FaultKind::garbage || kind == FaultKind::bad_checksum) {
-    const auto bytes = garbage_bytes(meter->spec().key, draw);
-    bump(gw.replies);
+  if (answer.kind == ModbusAnswer::Kind::garbage || answer.corrupt_checksum) {
+    const auto bytes = answer.kind == ModbusAnswer::Kind::garbage ? answer.garbage : encode_rtu_answer(answer);
     return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) >= 0;
   }
-  if (kind == FaultKind::wrong_address) query[header - 1] = static_cast<std::uint8_t>(unit == 247 ? 1 : unit + 1);
-
-  if (function != 0x03 && function != 0x04) return reply_exception(kModbusIllegalFunction);
-  const auto start = static_cast<std::uint16_t>(query[header + 1] << 8 | query[header + 2]);
-  const auto result = read_modbus_registers(*meter, function, start, count, now);
-  if (const auto* e = std::get_if<ModbusException>(&result)) return reply_exception(e->code);
-  const auto& registers = std::get<std::vector<std::uint16_t>>(result);
+  query[header - 1] = answer.unit;  // libmodbus echoes the request's unit id
+  if (answer.kind == ModbusAnswer::Kind::exception) {
+    modbus_reply_exception(context_->ctx, query, answer.exception);
+    return true;
+  }
   modbus_mapping_t* mapping =
       function == 0x03 ? modbus_mapping_new_start_address(0, 0, 0, 0, start, count, 0, 0)
                        : modbus_mapping_new_start_address(0, 0, 0, 0, 0, 0, start, count);
-  if (mapping == nullptr) return reply_exception(0x04);  // server device failure
+  if (mapping == nullptr) {
+    modbus_reply_exception(context_->ctx, query, 0x04);  // server device failure
+    return true;
+  }
   std::uint16_t* table = function == 0x03 ? mapping->tab_registers : mapping->tab_input_registers;
-  std::copy(registers.begin(), registers.end(), table);
+  std::copy(answer.registers.begin(), answer.registers.end(), table);
   modbus_reply(context_->ctx, query, length, mapping);
   modbus_mapping_free(mapping);
-  bump(gw.replies);
   return true;
 }
 

@@ -5,8 +5,9 @@
 // and its clients, one request at a time (which is the bus rule). Requests dispatch on the unit
 // id (libmodbus does not filter by unit over TCP); registers come from modbus_model.hpp and go
 // out through modbus_reply() from a mapping filled by hand (never the 3.1.6 float setters). An
-// unknown or offline unit gets exception 0x0B from the gateway. Faults as in faults.hpp; Modbus
-// TCP has no checksum, so bad_checksum behaves like garbage.
+// unknown or offline unit gets exception 0x0B from the gateway. Faults as in faults.hpp (applied
+// by ModbusBus, bus.hpp); Modbus TCP has no checksum, so bad_checksum sends an RTU frame with a bad
+// CRC, which a TCP master sees as garbage.
 // Ownership/threads: start() spawns the thread; the destructor stops and joins it. The meter
 // table is touched only by that thread (counters are atomics). Errors: start() throws
 // std::runtime_error naming the port if it cannot listen. At most ~1000 open client sockets
@@ -33,7 +34,7 @@ class ModbusGateway {
 
   void start();
   [[nodiscard]] std::string where() const { return spec_->host + ":" + std::to_string(spec_->port); }
-  [[nodiscard]] const MeterTable& table() const { return table_; }
+  [[nodiscard]] const MeterTable& table() const { return bus_.table(); }
 
  private:
   void run();
@@ -43,7 +44,7 @@ class ModbusGateway {
   const GatewaySpec* spec_;
   Clock clock_;
   FaultSet* faults_;
-  MeterTable table_;
+  ModbusBus bus_;
   struct Context;
   std::unique_ptr<Context> context_;
   int listen_fd_ = -1;

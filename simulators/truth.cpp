@@ -20,7 +20,7 @@ std::int64_t register_delta(std::int64_t from, std::int64_t to, std::int64_t mod
 
 TruthBoundary exposed_registers(const SimMeter& meter, UtcMillis t) {
   const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
-  if (meter.spec().protocol == MeterProtocol::modbus_tcp) {
+  if (is_modbus(meter.spec().protocol)) {
     const auto e = modbus_exposed_energy(meter, t);
     return TruthBoundary{seconds, e.forward_wh, e.reverse_wh};
   }

@@ -83,20 +83,20 @@ std::int64_t truth_at(const RunningSim& sim, const std::string& meter, ami::UtcS
 
 }  // namespace
 
-TEST_CASE("mbpoll reads SDM630 registers from the simulator and gets the truth", "[integration][simulator]") {
-  RunningSim sim("simulator_mbpoll", {"--protocol", "modbus-tcp", "--model", "SDM630", "--meters-per-gateway", "3",
-                                      "--seed", "77"});
+namespace {
+
+// mbpoll reads an SDM630 (unit 3) in two blocks within its 40-register limit (V/I at 0x00..0x0B,
+// Hz and energy at 0x46..0x4B); the energy must lie between the truth just before and just after.
+void check_sdm630_with_mbpoll(const RunningSim& sim, const std::vector<std::string>& connection) {
   const auto before = floor<seconds>(sim.clock.now());
-  // Two blocks within the SDM630's 40-register limit: V/I at 0x00..0x0B, Hz and energy at 0x46..0x4B.
   const auto poll = [&](const char* start, const char* count) {
-    return ami::test::run_and_capture({"/usr/bin/mbpoll", "-a", "3", "-0", "-r", start, "-c", count, "-t", "3:hex",
-                                       "-1", "-p", std::to_string(sim.port), "127.0.0.1"});
+    return ami::test::run_and_capture(concat(
+        {"/usr/bin/mbpoll", "-a", "3", "-0", "-r", start, "-c", count, "-t", "3:hex", "-1"}, connection));
   };
   const auto out = poll("0", "12") + poll("70", "6");
   const auto after = ceil<seconds>(sim.clock.now());
   const auto registers = parse_mbpoll_hex(out);
   REQUIRE(registers.size() == 18);
-  // Energy is monotone: what mbpoll got lies between the truth just before and just after.
   const auto forward_wh = std::llround(double{float_abcd(registers.at(0x48), registers.at(0x49))} * 1000);
   const auto reverse_wh = std::llround(double{float_abcd(registers.at(0x4A), registers.at(0x4B))} * 1000);
   CHECK(forward_wh >= truth_at(sim, "gw001-m0003", before, "forward_wh"));
@@ -112,6 +112,29 @@ TEST_CASE("mbpoll reads SDM630 registers from the simulator and gets the truth",
   const auto hz = float_abcd(registers.at(0x46), registers.at(0x47));
   CHECK(hz > 49.9f);
   CHECK(hz < 50.1f);
+}
+
+}  // namespace
+
+TEST_CASE("mbpoll reads SDM630 registers from the simulator and gets the truth", "[integration][simulator]") {
+  RunningSim sim("simulator_mbpoll", {"--protocol", "modbus-tcp", "--model", "SDM630", "--meters-per-gateway", "3",
+                                      "--seed", "77"});
+  check_sdm630_with_mbpoll(sim, {"-p", std::to_string(sim.port), "127.0.0.1"});
+}
+
+TEST_CASE("mbpoll reads SDM630 over Modbus RTU on a pty and gets the truth", "[integration][simulator]") {
+  const auto pty_dir = ami::test::fresh_temp_dir("simulator_rtu_links");
+  RunningSim sim("simulator_rtu", {"--protocol", "modbus-rtu", "--model", "SDM630", "--meters-per-gateway", "3",
+                                   "--seed", "78", "--baud", "9600", "--pty-dir", pty_dir.string()});
+  const auto link = (pty_dir / "gw001").string();
+  for (int i = 0; i < 100 && !std::filesystem::exists(link); ++i) std::this_thread::sleep_for(milliseconds{20});
+  REQUIRE(std::filesystem::exists(link));
+  check_sdm630_with_mbpoll(sim, {"-m", "rtu", "-b", "9600", "-P", "even", link});
+  ChildProcess p({"/usr/bin/mbpoll", "-m", "rtu", "-b", "9600", "-P", "even", "-a", "1", "-0", "-r", "300", "-c", "2",
+                  "-t", "3:hex", "-1", link},
+                 sim.dir / "mbpoll.out", sim.dir / "mbpoll.err");
+  p.wait(seconds{10});
+  CHECK_THAT(ami::test::read_file(sim.dir / "mbpoll.err"), Catch::Contains("Illegal data address"));
 }
 
 TEST_CASE("Modbus exceptions 0x02 and 0x0B reach mbpoll", "[integration][simulator]") {

@@ -2,10 +2,12 @@
 // own decoder give the truth; bad addresses and functions get exceptions.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "protocols/modbus/decode.hpp"
 #include "protocols/modbus/register_map.hpp"
+#include "protocols/modbus/rtu.hpp"
 #include "sim_test_support.hpp"
 #include "simulators/modbus_model.hpp"
 #include "simulators/truth.hpp"
@@ -90,4 +92,55 @@ TEST_CASE("Modbus truth intervals are differences of the decoded registers", "[s
   REQUIRE(truth.intervals.size() == 4);
   for (std::size_t i = 0; i < 4; ++i)
     CHECK(truth.intervals[i].forward_wh == truth.boundaries[i + 1].forward_wh - truth.boundaries[i].forward_wh);
+}
+
+TEST_CASE("Modbus RTU answers decode with the library's RTU framer; faults change them", "[simulators][modbus]") {
+  FleetSpec spec;
+  spec.groups[0].protocol = "modbus-rtu";
+  spec.groups[0].model = "SDM630";
+  spec.groups[0].meters_per_gateway = 2;
+  spec.groups[0].pty_dir = "/tmp/unused";
+  const auto fleet = build_fleet(spec);
+  FaultSet faults(3);
+  ModbusBus bus(fleet.gateways[0], &faults, false);
+  const auto now = at("2026-01-05T11:00:00Z");
+  const auto decode = [](const std::vector<std::uint8_t>& bytes) {
+    modbus::RtuFramer framer(modbus::RtuDirection::response);
+    framer.feed(bytes);
+    modbus::RtuFrame frame;
+    for (int i = 0; i < 8; ++i) {
+      const auto e = framer.next(frame);
+      if (e.kind == modbus::RtuFramer::EventKind::frame) return std::optional{frame};
+      if (e.kind == modbus::RtuFramer::EventKind::need_more) break;
+    }
+    return std::optional<modbus::RtuFrame>{};
+  };
+  auto frame = decode(encode_rtu_answer(bus.transact(2, 0x04, 0x48, 2, now)));
+  REQUIRE(frame);
+  CHECK(frame->unit() == 2);
+  CHECK(frame->function() == 0x04);
+  std::vector<std::uint16_t> regs{static_cast<std::uint16_t>(frame->pdu()[2] << 8 | frame->pdu()[3]),
+                                  static_cast<std::uint16_t>(frame->pdu()[4] << 8 | frame->pdu()[5])};
+  const auto& point = *std::find_if(fleet.gateways[0].meters[1].modbus_map->points.begin(),
+                                    fleet.gateways[0].meters[1].modbus_map->points.end(),
+                                    [](const modbus::Point& p) { return p.address == 0x48; });
+  CHECK(modbus::decode_point(point, regs).value == exposed_registers(bus.table().meters()[1], now).forward_wh);
+
+  // A bare RTU line: unknown units stay silent; an exception is function | 80H.
+  CHECK(encode_rtu_answer(bus.transact(9, 0x04, 0x48, 2, now)).empty());
+  frame = decode(encode_rtu_answer(bus.transact(1, 0x04, 0x300, 2, now)));
+  REQUIRE(frame);
+  CHECK(frame->function() == 0x84);
+  CHECK(frame->pdu()[1] == kModbusIllegalDataAddress);
+
+  FaultRule bad_crc;
+  bad_crc.kind = FaultKind::bad_checksum;
+  bad_crc.target = "gw001-m0001";
+  faults.add(bad_crc);
+  CHECK_FALSE(decode(encode_rtu_answer(bus.transact(1, 0x04, 0x48, 2, now))));
+  FaultRule offline;
+  offline.kind = FaultKind::offline;
+  offline.target = "gw001-m0002";
+  faults.add(offline);
+  CHECK(encode_rtu_answer(bus.transact(2, 0x04, 0x48, 2, now)).empty());
 }
