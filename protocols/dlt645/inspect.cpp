@@ -36,7 +36,7 @@ std::string link_error(std::span<const std::uint8_t> frame, std::size_t at, Fram
   return std::string(to_string(e));
 }
 
-void decode_reply_value(std::size_t value_at, Inspection& out) {
+void decode_item_value(std::size_t value_at, Inspection& out) {
   const auto& m = out.message;
   if (out.item->fields[0].kind == FieldKind::load_profile) {
     if (!m.value.empty() && parse_load_profile_records(m.value, out.load_profile) != LoadProfileError::none)
@@ -87,8 +87,12 @@ bool inspect_frame(std::span<const std::uint8_t> bytes, std::optional<Edition> e
   const bool value_reply = m.from_meter && !m.abnormal &&
                            (m.kind == MessageKind::read || m.kind == MessageKind::read_follow_up ||
                             m.kind == MessageKind::reread);
-  if (value_reply && out.item != nullptr)
-    decode_reply_value(at + kHeaderSize + di_size(m.edition), out);
+  const bool value_write = !m.from_meter && m.kind == MessageKind::write;  // the value being written
+  if ((value_reply || value_write) && out.item != nullptr) {
+    const auto value_offset = m.value.empty() ? out.frame.data.size()
+                                              : static_cast<std::size_t>(m.value.data() - out.frame.data.data());
+    decode_item_value(at + kHeaderSize + value_offset, out);
+  }
   return true;
 }
 

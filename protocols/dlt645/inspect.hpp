@@ -27,7 +27,7 @@ struct Inspection {
   Frame frame;
   Message message;
   const DataItem* item = nullptr;   // catalogue row of message.di, when known
-  std::vector<FieldValue> values;   // decoded value of a normal read reply
+  std::vector<FieldValue> values;   // decoded value of a normal read reply or a write request
   std::vector<LoadProfileRecord> load_profile;  // load-profile reply records
   ErrorReasons reasons;             // abnormal reply ERR bits, per edition
   std::string value_error;          // the value did not fit the DI's format (the frame itself is fine)
