@@ -106,3 +106,62 @@ TEST_CASE("meter-sim Modbus TCP: energy read lies within the simulator's truth a
     }
   }
 }
+
+TEST_CASE("meter-sim faults: a late meter times out once then reads right, 0x0B is unreachable, neighbours unaffected") {
+  const auto dir = ami::test::fresh_temp_dir("modbus-sim-faults");
+  const auto port = ami::test::free_tcp_port();
+  const auto admin_port = ami::test::free_tcp_port();
+  const auto args = fleet("SDM630", port);
+  auto serve_args = args;
+  serve_args.insert(serve_args.end(), {"--admin-port", std::to_string(admin_port)});
+  ami::test::ChildProcess sim(command("serve", serve_args), dir / "sim.out", dir / "sim.err");
+  REQUIRE(ami::test::wait_for_port(port, 20s));
+  REQUIRE(ami::test::wait_for_port(admin_port, 20s));
+  auto admin = [&](const std::string& json) {
+    return nlohmann::json::parse(ami::test::run_and_capture(
+        {(ami::test::bin_dir() / "meter-sim").string(), "admin", "--connect", "127.0.0.1:" + std::to_string(admin_port), json}));
+  };
+
+  std::string error;
+  ami::storage::MeterRecord row;
+  row.protocol = "modbus-tcp";
+  row.channel = "tcp://127.0.0.1:" + std::to_string(port);
+  row.model = "SDM630";
+  auto resolve = [&](int unit) {
+    row.meter_id = "gw001-m000" + std::to_string(unit);
+    row.address = std::to_string(unit);
+    auto r = resolve_meter(row, {}, false, error);
+    REQUIRE(r);
+    return *r;
+  };
+  const auto m1 = resolve(1), m2 = resolve(2), m3 = resolve(3);
+  PlanCache plans;
+  const auto link = make_link(m1.channel, LinkOptions{1000ms, 1000ms});
+  auto forward_within_truth = [&](const ResolvedMeter& m) {
+    const auto before = now_floor() - 1s;
+    const auto r = read_meter(*link, m.request, plans);
+    const auto after = now_floor() + 2s;
+    INFO(m.request.meter_id << " " << to_string(r.outcome) << ": " << r.detail);
+    REQUIRE(r.outcome == MeterOutcome::ok);
+    std::int64_t forward = -1;
+    for (const auto& reading : r.readings)
+      if (reading.quantity == ami::Quantity::forward_active_energy) forward = reading.value;
+    CHECK(truth_at(args, m.request.meter_id, before).forward_wh <= forward);
+    CHECK(forward <= truth_at(args, m.request.meter_id, after).forward_wh);
+  };
+
+  forward_within_truth(m1);
+  const auto late = admin(R"({"cmd":"inject","fault":{"kind":"late_answer","delay_ms":1500,"target":"gw001-m0002"}})");
+  REQUIRE(late.at("ok").get<bool>());
+  CHECK(read_meter(*link, m2.request, plans).outcome == MeterOutcome::timeout);
+  REQUIRE(admin(R"({"cmd":"remove","id":)" + std::to_string(late.at("id").get<int>()) + "}").at("ok").get<bool>());
+  forward_within_truth(m1);  // the neighbour, right after, on the same gateway
+  forward_within_truth(m2);  // the late meter on its next try
+  const auto connects_before = link->connects();
+
+  REQUIRE(admin(R"({"cmd":"inject","fault":{"kind":"modbus_exception_0b","target":"gw001-m0003"}})").at("ok").get<bool>());
+  const auto unreachable = read_meter(*link, m3.request, plans);
+  CHECK(unreachable.outcome == MeterOutcome::unreachable);
+  forward_within_truth(m1);
+  CHECK(link->connects() == connects_before);  // 0x0B did not cost the connection
+}

@@ -132,7 +132,7 @@ TEST_CASE("float32 kWh becomes Wh rounded half away from zero") {
   CHECK(kwh_to_wh(100000.0078125f).value == 100000008);
 }
 
-TEST_CASE("NaN and infinity are not available; huge floats are out of range") {
+TEST_CASE("NaN and infinity are not available, huge floats are out of range") {
   CHECK(kwh_to_wh(std::numeric_limits<float>::quiet_NaN()).status == ValueStatus::not_available);
   CHECK(kwh_to_wh(std::numeric_limits<float>::infinity()).status == ValueStatus::not_available);
   CHECK(kwh_to_wh(-std::numeric_limits<float>::infinity()).status == ValueStatus::not_available);
