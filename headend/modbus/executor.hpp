@@ -10,7 +10,8 @@
 // - At most max_open_links connections stay open: before a channel connects, the least recently
 //   used idle connection is closed (it reconnects on its next job).
 //
-// Threads: submit()/async_read() from any thread. `done` callbacks run on a worker thread;
+// Threads: submit()/async_read() from any thread. `done` callbacks run on a worker thread (while
+// that channel still counts as busy: keep them short, hand work off, never block on the executor);
 // async_read() instead completes on the completion token's executor (e.g. use_awaitable in a
 // coroutine on the io_context). The destructor stops: it waits for transactions in flight and
 // completes every queued job with MeterOutcome::cancelled.

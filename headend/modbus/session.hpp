@@ -22,6 +22,8 @@
 namespace ami::modbus {
 
 // One plan per model (map), computed on first use; splits learned from 0x02 replies are kept.
+// Keyed by the map's address: maps must stay where they are (built-in maps do; keep user maps in a
+// container that is not resized after start-up).
 class PlanCache {
  public:
   std::shared_ptr<const ReadPlan> plan_for(const RegisterMap& map);
