@@ -13,6 +13,7 @@ namespace feed = headend::feed::v1;
 struct StoreReader::Impl {
   Impl(const std::filesystem::path& path, int busy_timeout_ms, Clock c)
       : db(path, false, busy_timeout_ms), clock(c) {
+    configure_connection(db);  // cursor writes get the same durability as the writer's commits
     const int version = schema_version(db);
     if (version != current_schema_version()) {
       throw std::runtime_error(path.string() + ": schema version " + std::to_string(version) +
