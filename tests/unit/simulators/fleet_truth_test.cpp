@@ -60,6 +60,13 @@ TEST_CASE("bad fleet flags are rejected naming the flag", "[simulators][fleet]")
   spec.groups[0].meters_per_gateway = 248;
   CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("--meters-per-gateway"));
   spec = FleetSpec{};
+  spec.groups[0].protocol = "modbus-rtu";
+  spec.groups[0].model = "SDM630";
+  CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("--pty-dir"));
+  spec.groups[0].protocol = "modbus-tcp";
+  spec.groups[0].pty_dir = "/tmp/x";
+  CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("modbus-rtu"));
+  spec = FleetSpec{};
   spec.overrides.push_back(MeterOverride{"gw009-m0001", 5, {}, {}, {}});
   CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("gw009-m0001"));
 }
