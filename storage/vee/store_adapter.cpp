@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
+#include <unordered_map>
 #include <string_view>
 
 #include "storage/vee/versioning.hpp"
@@ -141,6 +143,40 @@ PassResult vee_pass(const PassInput& input, const VeeConfig& config) {
   }
   result.findings.insert(result.findings.end(), std::make_move_iterator(computed.findings.begin()),
                          std::make_move_iterator(computed.findings.end()));
+  return result;
+}
+
+PassResult vee_batch(const BatchInput& input, const VeeConfig& config) {
+  std::unordered_map<std::string_view, std::vector<const BoundaryRead*>> reads_of;
+  std::unordered_map<std::string_view, std::vector<const IntervalRecord*>> stored_of;
+  for (const auto& read : input.reads) reads_of[read.meter_id].push_back(&read);
+  for (const auto& record : input.stored) stored_of[record.meter_id].push_back(&record);
+
+  PassResult result;
+  for (const auto& meter : input.meters) {
+    for (const auto channel : {EnergyChannel::forward_active, EnergyChannel::reverse_active}) {
+      PassInput pass;
+      pass.meter = meter;
+      pass.channel = channel;
+      pass.from = input.from;
+      pass.to = input.to;
+      if (const auto it = reads_of.find(meter.meter_id); it != reads_of.end()) {
+        for (const auto* read : it->second) {
+          if (read->channel == channel) pass.reads.push_back(*read);
+        }
+      }
+      if (const auto it = stored_of.find(meter.meter_id); it != stored_of.end()) {
+        for (const auto* record : it->second) pass.stored.push_back(*record);
+      }
+      for (const auto& e : input.events) {
+        if (e.meter_id == meter.meter_id && (!e.channel || *e.channel == channel)) pass.events.push_back(e.event);
+      }
+      if (pass.reads.empty() && pass.stored.empty()) continue;
+      auto one = vee_pass(pass, config);
+      std::move(one.writes.begin(), one.writes.end(), std::back_inserter(result.writes));
+      std::move(one.findings.begin(), one.findings.end(), std::back_inserter(result.findings));
+    }
+  }
   return result;
 }
 

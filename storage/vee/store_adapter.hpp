@@ -15,6 +15,7 @@
 // PassResult::findings and the default is used; nothing throws.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,5 +53,25 @@ struct PassResult {
 };
 
 PassResult vee_pass(const PassInput& input, const VeeConfig& config);
+
+// Many meters at once, for a caller that reads the store in bulk (one range query for reads, one
+// for intervals, as the writer can inside its transaction): groups the rows by meter and
+// channel and runs vee_pass() for each channel of each meter in `meters`.
+struct ChannelEvent {
+  std::string meter_id;
+  std::optional<EnergyChannel> channel;  // nullopt: both channels (power-down, clock set)
+  MeterEvent event;
+};
+
+struct BatchInput {
+  std::vector<MeterRecord> meters;      // the meters to validate (registry rows)
+  std::vector<BoundaryRead> reads;      // their stored reads, any meter/channel/order
+  std::vector<IntervalRecord> stored;   // their stored intervals, every version, any order
+  std::vector<ChannelEvent> events;
+  UtcSeconds from{};
+  UtcSeconds to{};
+};
+
+PassResult vee_batch(const BatchInput& input, const VeeConfig& config);
 
 }  // namespace ami::storage::vee

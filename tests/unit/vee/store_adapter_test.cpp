@@ -134,3 +134,36 @@ TEST_CASE("store adapter: vee_pass writes only what VEE changes", "[vee][adapter
   again.stored.insert(again.stored.end(), result.writes.begin(), result.writes.end());
   CHECK(vee_pass(again, VeeConfig{}).writes.empty());
 }
+
+TEST_CASE("store adapter: vee_batch groups bulk rows by meter and channel", "[vee][adapter]") {
+  BatchInput batch;
+  batch.from = at_interval(0);
+  batch.to = at_interval(4);
+  auto gappy = meter();
+  auto clean = meter();
+  clean.meter_id = "000000000002";
+  batch.meters = {gappy, clean};
+  for (std::int64_t k = 0; k <= 4; ++k) {
+    auto b = boundary_read(k, 1'000 + 100 * k);
+    b.meter_id = clean.meter_id;
+    batch.reads.push_back(b);
+    if (k == 0 || k == 4) batch.reads.push_back(boundary_read(k, 500 + 40 * k));  // gappy: reads 0 and 4 only
+    auto stored = store_derived(k, 1'000 + 100 * (k - 1), 1'000 + 100 * k, 6);
+    stored.meter_id = clean.meter_id;
+    if (k > 0) batch.stored.push_back(stored);
+  }
+  // A replacement event for another channel of the gappy meter must not reach this channel.
+  batch.events.push_back({gappy.meter_id, EnergyChannel::reverse_active,
+                          MeterEvent{EventKind::meter_replaced, at_interval(2), {}, {}, std::nullopt, std::nullopt}});
+  const auto result = vee_batch(batch, VeeConfig{});
+  REQUIRE(result.writes.size() == 4);  // the clean meter's stored intervals are already right
+  std::int64_t total = 0;
+  for (const auto& w : result.writes) {
+    CHECK(w.meter_id == gappy.meter_id);
+    CHECK(w.channel == EnergyChannel::forward_active);
+    CHECK(w.status == IntervalStatus::estimated);
+    CHECK(w.estimation_method == ami::storage::EstimationMethod::register_prorated_even);
+    total += w.value_wh;
+  }
+  CHECK(total == 160 * 6);
+}
