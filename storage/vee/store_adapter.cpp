@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <string_view>
 
+#include "storage/vee/rules.hpp"
 #include "storage/vee/versioning.hpp"
 
 namespace ami::storage::vee {
@@ -144,6 +145,17 @@ PassResult vee_pass(const PassInput& input, const VeeConfig& config) {
   result.findings.insert(result.findings.end(), std::make_move_iterator(computed.findings.begin()),
                          std::make_move_iterator(computed.findings.end()));
   return result;
+}
+
+bool needs_vee_pass(const BoundaryRead* previous, const BoundaryRead& read, std::chrono::seconds interval,
+                    const VeeConfig& config) {
+  if (previous == nullptr) return false;
+  if (read.boundary - previous->boundary != interval || read.source == ReadSource::backfill) return true;
+  const auto rise = read.register_wh - previous->register_wh;
+  if (rise < 0 || rise > config.max_register_wh_per_interval) return true;
+  const auto as_vee = register_read(read);
+  const auto before = register_read(*previous);
+  return meter_clock_off(as_vee, config) || clock_jump(before, as_vee, config).has_value();
 }
 
 PassResult vee_batch(const BatchInput& input, const VeeConfig& config) {

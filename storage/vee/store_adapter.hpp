@@ -15,6 +15,7 @@
 // PassResult::findings and the default is used; nothing throws.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,5 +74,15 @@ struct BatchInput {
 };
 
 PassResult vee_batch(const BatchInput& input, const VeeConfig& config);
+
+// Cheap per-read trigger for the writer: true when this read needs more than the store's own
+// derivation, i.e. a VEE pass over its channel: the previous stored read is not one interval
+// before (a gap closes, or the read is out of order / a backfill), the register went down
+// (rollover, replacement, reverse), the rise is beyond what the meter can do, or the meter clock
+// is off or moved. A read with no previous read never needs one (nothing is expected before a
+// meter's first read). The history-based rules (spike, high/low, zeros) are not triggered per
+// read: run them in a periodic pass.
+bool needs_vee_pass(const BoundaryRead* previous, const BoundaryRead& read, std::chrono::seconds interval,
+                    const VeeConfig& config);
 
 }  // namespace ami::storage::vee

@@ -167,3 +167,36 @@ TEST_CASE("store adapter: vee_batch groups bulk rows by meter and channel", "[ve
   }
   CHECK(total == 160 * 6);
 }
+
+TEST_CASE("store adapter: needs_vee_pass triggers on what the store cannot derive alone (table)", "[vee][adapter]") {
+  const VeeConfig config;
+  const auto prev = boundary_read(4, 10'000);
+  struct Row {
+    const char* name;
+    std::int64_t k;
+    std::int64_t register_wh;
+    ami::storage::ReadSource source;
+    std::chrono::seconds clock_offset;
+    bool first_read;
+    bool needed;
+  };
+  using ami::storage::ReadSource;
+  const Row rows[] = {
+      {"next interval, normal rise", 5, 10'300, ReadSource::scheduled, 1s, false, false},
+      {"no previous read", 5, 10'300, ReadSource::scheduled, 1s, true, false},
+      {"gap closes", 7, 10'900, ReadSource::scheduled, 1s, false, true},
+      {"backfill", 5, 10'300, ReadSource::backfill, 1s, false, true},
+      {"register went down", 5, 9'000, ReadSource::scheduled, 1s, false, true},
+      {"impossible rise", 5, 10'000 + 60'000, ReadSource::scheduled, 1s, false, true},
+      {"meter clock an hour ahead", 5, 10'300, ReadSource::scheduled, 3600s, false, true},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.name);
+    auto p = prev;
+    p.meter_time = p.collected_at + 1s;
+    auto read = boundary_read(row.k, row.register_wh);
+    read.source = row.source;
+    read.meter_time = read.collected_at + row.clock_offset;
+    CHECK(needs_vee_pass(row.first_read ? nullptr : &p, read, std::chrono::minutes{15}, config) == row.needed);
+  }
+}
