@@ -12,6 +12,7 @@ namespace {
 constexpr int kMaxMetersPerDlt645Gateway = 9999;  // the address scheme g*10000 + i
 constexpr int kMaxMetersPerModbusGateway = 247;   // unit ids 1..247
 constexpr int kMaxGateways = 9999;
+constexpr int kDefaultBasePort = 9600;
 constexpr std::int64_t kDlt645NaturalDialWh = 1'000'000'000;  // XXXXXX.XX kWh wraps after 999999.99
 
 void apply_override(const MeterOverride& o, MeterSpec& m) {
@@ -89,8 +90,11 @@ Fleet build_fleet(const FleetSpec& spec) {
   Fleet fleet;
   fleet.spec = spec;
   int g = 0;
+  int next_port = kDefaultBasePort;
   for (std::size_t group_index = 0; group_index < spec.groups.size(); ++group_index) {
-    const auto& group = spec.groups[group_index];
+    auto group = spec.groups[group_index];
+    if (group.base_port == 0) group.base_port = next_port;
+    next_port = group.base_port + group.count;
     const auto where = spec.groups.size() > 1 ? fmt::format("gateway group {}: ", group_index + 1) : std::string{};
     const auto protocol = parse_meter_protocol(group.protocol);
     if (!protocol)

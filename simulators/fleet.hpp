@@ -57,7 +57,8 @@ struct GatewayGroupSpec {
   int meters_per_gateway = 1;
   std::string protocol = "dlt645-2007";
   std::string model;     // empty: "dlt645-generic" for DL/T 645, required for Modbus (SDM630, DTSU666, EM340, ...)
-  int base_port = 9600;  // gateway k (0-based) of the group listens on base_port + k
+  int base_port = 0;     // gateway k (0-based) of the group listens on base_port + k; 0 = right after
+                         // the previous group's ports (9600 for the first group)
   int baud = 0;          // wire timing: 0 = zero latency (benchmarks), else 8E1 frames at this rate
   std::string pty_dir;   // non-empty: serve each bus on a pseudo-terminal linked at <pty_dir>/gwGGG instead of
                          // TCP (DL/T 645 and modbus-rtu; modbus-rtu requires it)

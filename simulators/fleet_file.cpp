@@ -90,7 +90,7 @@ FleetFile parse_fleet_toml(std::string_view text, std::string_view source_name) 
     g.meters_per_gateway = t.get<int>("meters").value_or(1);
     g.protocol = t.get<std::string>("protocol").value_or(g.protocol);
     g.model = t.get<std::string>("model").value_or("");
-    g.base_port = t.get<int>("base_port").value_or(g.base_port);
+    g.base_port = t.get<int>("base_port").value_or(0);
     g.baud = t.get<int>("baud").value_or(0);
     g.pty_dir = t.get<std::string>("pty_dir").value_or("");
     spec.groups.push_back(g);

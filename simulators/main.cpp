@@ -40,7 +40,7 @@ void add_fleet_options(CLI::App& app, FleetOptions& o) {
       app.add_option("--meters-per-gateway", o.group.meters_per_gateway, "meters on each gateway's bus"),
       app.add_option("--protocol", o.group.protocol, "dlt645-2007 | dlt645-1997 | modbus-tcp"),
       app.add_option("--model", o.group.model, "Modbus model (SDM630, DTSU666, EM340, ...); DL/T 645: dlt645-generic"),
-      app.add_option("--base-port", o.group.base_port, "TCP port of gateway 1; gateway g listens on base-port + g - 1"),
+      app.add_option("--base-port", o.group.base_port, "TCP port of gateway 1 (default 9600); gateway g listens on base-port + g - 1"),
       app.add_option("--baud", o.group.baud, "wire timing of each bus (8E1 at this rate); 0 = zero latency"),
       app.add_option("--pty-dir", o.group.pty_dir, "serve each DL/T 645 bus on a pty linked at DIR/gwGGG instead of TCP"),
       app.add_option("--seed", o.spec.seed, "seed of every meter's load"),

@@ -26,7 +26,8 @@ baud = 2400
 meters = 4
 protocol = "modbus-tcp"
 model = "DTSU666"
-base_port = 9500
+[[gateway]]
+meters = 1
 [[meter]]
 id = "gw001-m0002"
 initial_wh = 123456
@@ -43,11 +44,12 @@ rate = 0.25
 )",
                                      "test.toml");
   const auto fleet = build_fleet(file.spec);
-  REQUIRE(fleet.gateways.size() == 3);
+  REQUIRE(fleet.gateways.size() == 4);
   CHECK(fleet.gateways[1].port == 9401);
   CHECK(fleet.gateways[1].baud == 2400);
   CHECK(fleet.gateways[2].id == "gw003");
-  CHECK(fleet.gateways[2].port == 9500);
+  CHECK(fleet.gateways[2].port == 9402);  // groups without base_port continue after the previous one
+  CHECK(fleet.gateways[3].port == 9403);
   CHECK(fleet.gateways[2].meters[3].unit_id == 4);
   CHECK(fleet.gateways[2].meters[3].model() == "DTSU666");
   CHECK(fleet.find_meter("gw001-m0002")->load.initial_wh == 123456);
