@@ -9,6 +9,7 @@ std::string_view to_string(Outcome outcome) {
     case Outcome::refused: return "refused";
     case Outcome::unreachable: return "unreachable";
     case Outcome::connection_lost: return "connection_lost";
+    case Outcome::too_late: return "too_late";
     case Outcome::bad_frame: return "bad_frame";
     case Outcome::unexpected_address: return "unexpected_address";
     case Outcome::meter_error: return "meter_error";
@@ -27,6 +28,7 @@ OutcomeCategory category_of(Outcome outcome) {
     case Outcome::refused:
     case Outcome::unreachable:
     case Outcome::connection_lost:
+    case Outcome::too_late:
     case Outcome::cancelled: return OutcomeCategory::transport;
     case Outcome::bad_frame:
     case Outcome::unexpected_address:

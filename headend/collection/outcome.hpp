@@ -14,6 +14,7 @@ enum class Outcome {
   refused,             // transport: the gateway refused the TCP connection
   unreachable,         // transport: no connection (connect failed, timed out, or reconnect backoff)
   connection_lost,     // transport: the connection broke during the transaction
+  too_late,            // transport: a register read completed outside the boundary tolerance (Modbus)
   bad_frame,           // meter: only corrupt frames (checksum, end byte) arrived
   unexpected_address,  // meter: only frames from another address arrived
   meter_error,         // meter: abnormal reply; detail carries the ERR reason

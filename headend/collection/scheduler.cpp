@@ -15,9 +15,9 @@ std::uint64_t stable_hash(std::string_view text) {
   return h;
 }
 
-bool has_both_ends(const std::vector<RegisterSnapshot>& snapshots, UtcSeconds start, UtcSeconds end,
-                   std::optional<std::int64_t> RegisterSnapshot::*channel) {
-  bool have_start = false;
+bool has_ends(const std::vector<RegisterSnapshot>& snapshots, UtcSeconds start, UtcSeconds end,
+              std::optional<std::int64_t> RegisterSnapshot::*channel, bool start_read_before) {
+  bool have_start = start_read_before;
   bool have_end = false;
   for (const auto& s : snapshots) {
     if (!(s.*channel)) continue;
@@ -105,6 +105,8 @@ void Scheduler::start_cycle(UtcSeconds boundary) {
 void Scheduler::on_job_report(const JobReport& report) {
   if (report.job.source == storage::ReadSource::backfill) return;  // old boundaries: not the meter's current state
   auto& state = states_[report.job.meter.meter_id];
+  // A Modbus read brings only B; its interval's start is the previous cycle's successful read.
+  const bool previous_read = state.last_success_boundary == report.job.boundary - report.job.interval;
   state.last_outcome = report.final_outcome();
   if (report.ok()) {
     state.last_success = report.collected_at;
@@ -126,7 +128,7 @@ void Scheduler::on_job_report(const JobReport& report) {
   }
   const auto start = report.job.boundary - report.job.interval;
   for (auto channel : {&RegisterSnapshot::forward_active_wh, &RegisterSnapshot::reverse_active_wh}) {
-    if (has_both_ends(report.snapshots, start, report.job.boundary, channel)) ++cycle.report.intervals;
+    if (has_ends(report.snapshots, start, report.job.boundary, channel, previous_read)) ++cycle.report.intervals;
   }
   --cycle.pending;
   emit_completed_cycles();

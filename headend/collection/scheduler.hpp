@@ -58,7 +58,8 @@ struct CycleReport {
   int meters = 0;
   int meters_ok = 0;
   int attempts = 0;
-  int intervals = 0;  // (meter, channel) pairs for which both ends of [B - interval, B) were read
+  int intervals = 0;  // (meter, channel) pairs whose [B - interval, B) has both ends read (the start
+                      // in this read, or in the meter's successful read of the previous boundary)
   std::vector<FailedMeter> failed;
   [[nodiscard]] int retries() const { return attempts - meters; }
 };

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "headend/modbus/map_config.hpp"
+
 namespace ami::daemon {
 namespace {
 
@@ -175,6 +177,22 @@ void read_status(const toml::table& t, DaemonConfig& c, const std::string& sourc
   r.reject_unknown_keys();
 }
 
+void read_modbus(const toml::table& t, DaemonConfig& c, const std::string& source) {
+  TableReader r(t, "modbus", source);
+  r.read_int("workers", c.modbus.workers, 1, 64);
+  r.read_int("boundary_tolerance_seconds", c.modbus.boundary_tolerance_seconds, 1, 3600);
+  if (r.find("maps")) {
+    auto loaded = modbus::load_user_maps(t, source);
+    if (!loaded.errors.empty()) {
+      std::string text = loaded.errors.front();
+      for (std::size_t i = 1; i < loaded.errors.size(); ++i) text += "\n" + loaded.errors[i];
+      throw ConfigError(text);
+    }
+    c.modbus.maps = std::move(loaded.maps);
+  }
+  r.reject_unknown_keys();
+}
+
 }  // namespace
 
 bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port, std::string& error) {
@@ -205,10 +223,10 @@ DaemonConfig parse_config(std::string_view toml_text, const std::string& source_
                                   e.source().begin.column, e.description()));
   }
   static const std::set<std::string, std::less<>> tables{"daemon", "registry", "collection", "feed", "status",
-                                                         "kafka"};
+                                                         "kafka", "modbus"};
   for (const auto& [key, node] : root) {
     if (!tables.contains(key.str()))
-      throw ConfigError(fmt::format("{}: [{}]{}: unknown table (known: daemon, registry, collection, feed, status, kafka)",
+      throw ConfigError(fmt::format("{}: [{}]{}: unknown table (known: daemon, registry, collection, feed, status, kafka, modbus)",
                                     source_name, key.str(), where(node)));
   }
   DaemonConfig c;
@@ -218,6 +236,7 @@ DaemonConfig parse_config(std::string_view toml_text, const std::string& source_
   read_collection(sub_table(root, "collection", source_name), c, source_name);
   read_feed(sub_table(root, "feed", source_name), c, source_name);
   read_status(sub_table(root, "status", source_name), c, source_name);
+  read_modbus(sub_table(root, "modbus", source_name), c, source_name);
   try {
     c.kafka = kafka::parse_kafka_config(sub_table(root, "kafka", source_name), source_name);
   } catch (const kafka::KafkaConfigError& e) {

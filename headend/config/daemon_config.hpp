@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "headend/kafka/kafka_config.hpp"
+#include "protocols/modbus/register_map.hpp"
 
 namespace ami::daemon {
 
@@ -69,6 +70,13 @@ struct DaemonConfig {
   struct Status {
     bool print_cycle_lines = true;
   } status;
+
+  // [modbus]: how Modbus meters are collected; user register maps per docs/MODBUS.md.
+  struct Modbus {
+    int workers = 4;                       // executor threads running blocking libmodbus calls
+    int boundary_tolerance_seconds = 120;  // a register read is attributed to B when it completes within this
+    std::vector<modbus::RegisterMap> maps;  // [[modbus.maps]], looked up by the registry's model column
+  } modbus;
 
   // [kafka] (docs/KAFKA.md; parsed by ami::kafka::parse_kafka_config): the optional Kafka sink.
   kafka::KafkaConfig kafka;

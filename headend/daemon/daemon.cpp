@@ -10,11 +10,13 @@
 
 #include "headend/collection/gateway_worker.hpp"
 #include "headend/collection/catch_up.hpp"
+#include "headend/collection/modbus_collector.hpp"
 #include "headend/collection/scheduler.hpp"
 #include "headend/daemon/records.hpp"
 #include "headend/feed/feed_server.hpp"
 #include "headend/kafka/kafka_sink.hpp"
 #include "headend/runtime/asio.hpp"
+#include "storage/registry.hpp"
 #include "storage/registry_csv.hpp"
 #include "storage/store_reader.hpp"
 #include "storage/store_writer.hpp"
@@ -74,6 +76,7 @@ class Daemon {
   void open_store();
   void start_kafka();
   void start_feed_server();
+  void start_modbus(const std::vector<storage::MeterRecord>& meters);
   void queue_catch_up(const std::vector<collection::MeterTarget>& targets, UtcSeconds first_boundary);
   void build_workers(const std::vector<collection::MeterTarget>& targets);
   void dispatch(ReadJob job);
@@ -92,6 +95,7 @@ class Daemon {
   std::unique_ptr<feed::StoreReaderFeedStore> feed_store_;
   std::unique_ptr<feed::FeedServer> feed_server_;
   std::map<std::string, std::unique_ptr<GatewayWorker>> workers_;
+  std::unique_ptr<collection::ModbusCollector> modbus_;  // Modbus meters: register reads on worker threads
   std::unique_ptr<collection::Scheduler> scheduler_;
   std::unique_ptr<asio::thread_pool> status_pool_;  // one thread: flush, then print, in cycle order
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
@@ -179,11 +183,31 @@ void Daemon::queue_catch_up(const std::vector<collection::MeterTarget>& targets,
   if (jobs > 0) spdlog::info("catch-up: {} backfill read(s) for {} meter(s) that missed boundaries", jobs, meters);
 }
 
+void Daemon::start_modbus(const std::vector<storage::MeterRecord>& meters) {
+  std::size_t count = 0;
+  for (const auto& m : meters) count += storage::is_modbus(m.protocol) ? 1U : 0U;
+  if (count == 0) return;
+  modbus::ExecutorOptions options;
+  options.workers = static_cast<std::size_t>(config_.modbus.workers);
+  options.link.response_timeout = std::chrono::milliseconds{config_.collection.response_timeout_ms};
+  options.link.connect_timeout = std::chrono::milliseconds{config_.collection.response_timeout_ms};
+  modbus_ = std::make_unique<collection::ModbusCollector>(
+      io_.get_executor(), clock_, options,
+      collection::RetryPolicy{config_.collection.retries, std::chrono::milliseconds{config_.collection.retry_backoff_ms}},
+      std::chrono::seconds{config_.modbus.boundary_tolerance_seconds}, [this](JobReport r) { on_report(std::move(r)); });
+  for (const auto& m : meters) {
+    std::string error;
+    if (storage::is_modbus(m.protocol) && !modbus_->add_meter(m, config_.modbus.maps, error))
+      spdlog::warn("modbus: {} (its reads fail as unsupported)", error);
+  }
+  spdlog::info("modbus: {} meter(s) on {} worker thread(s)", count, config_.modbus.workers);
+}
+
 void Daemon::build_workers(const std::vector<collection::MeterTarget>& targets) {
   const collection::RetryPolicy retry{config_.collection.retries,
                                       std::chrono::milliseconds{config_.collection.retry_backoff_ms}};
   for (const auto& t : targets) {
-    if (workers_.contains(t.channel_key)) continue;
+    if (workers_.contains(t.channel_key) || storage::is_modbus(t.protocol)) continue;
     std::string host;
     std::uint16_t port = 0;
     if (!parse_tcp_channel(t.channel_key, host, port)) {
@@ -199,6 +223,10 @@ void Daemon::build_workers(const std::vector<collection::MeterTarget>& targets) 
 }
 
 void Daemon::dispatch(ReadJob job) {
+  if (modbus_ && storage::is_modbus(job.meter.protocol)) {
+    modbus_->enqueue(std::move(job));
+    return;
+  }
   const auto it = workers_.find(job.meter.channel_key);
   if (it != workers_.end()) {
     it->second->enqueue(std::move(job));
@@ -270,9 +298,10 @@ void Daemon::begin_shutdown(int exit_code) {
 asio::awaitable<void> Daemon::shutdown() {
   if (scheduler_) scheduler_->stop();
   for (auto& [key, worker] : workers_) worker->stop();
+  if (modbus_) modbus_->stop();
   boost::system::error_code ec;
-  while (running_workers_ > 0) {
-    workers_done_.expires_after(std::chrono::seconds{1});
+  while (running_workers_ > 0 || (modbus_ && modbus_->in_flight() > 0)) {
+    workers_done_.expires_after(std::chrono::milliseconds{50});
     co_await workers_done_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   try {
@@ -289,7 +318,8 @@ asio::awaitable<void> Daemon::shutdown() {
 int Daemon::run() {
   open_store();
   std::vector<std::string> skipped;
-  const auto targets = to_targets(storage::StoreReader(config_.database_path()).meters(true), skipped);
+  const auto meters = storage::StoreReader(config_.database_path()).meters(true);
+  const auto targets = to_targets(meters, skipped);
   for (const auto& s : skipped) spdlog::warn("registry: {}", s);
   spdlog::info("daemon {}: {} enabled meter(s), state {}, clock {}", config_.daemon.id, targets.size(),
                config_.daemon.state_dir.string(),
@@ -297,6 +327,7 @@ int Daemon::run() {
   start_kafka();
   start_feed_server();
   build_workers(targets);
+  start_modbus(meters);
   status_pool_ = std::make_unique<asio::thread_pool>(1);
 
   collection::SchedulerOptions options;

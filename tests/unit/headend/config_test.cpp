@@ -113,6 +113,8 @@ TEST_CASE("each bad config names the file, the key and the reason", "[config]") 
       {"[status]\nprint_cycle_lines = 1\n", "[status] print_cycle_lines (line 2): must be true or false"},
       {"daemon = 3\n", "test.toml: [daemon] (line 1): must be a table"},
       {"[daemon\n", "test.toml: line 1"},
+      {"[modbus]\nworkers = 0\n", "test.toml: [modbus] workers (line 2): must be in 1..64, got 0"},
+      {"[modbus]\nthreads = 2\n", "test.toml: [modbus] threads (line 2): unknown key"},
       {"[collection]\ncatch_up_hours = -1\n", "[collection] catch_up_hours (line 2): must be in 0..1488, got -1"},
       {"[kafka]\nenabled = true\nbrokrs = \"k:9092\"\n", "test.toml: [kafka] brokrs (line 3)"},
   };

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "headend/collection/modbus_collector.hpp"
 #include "headend/daemon/records.hpp"
 
 using namespace ami;
@@ -76,4 +77,16 @@ TEST_CASE("registry rows become targets, disabled meters are left out", "[status
   CHECK(targets[0].address.to_string() == "000000000001");
   REQUIRE(skipped.size() == 1);
   CHECK_THAT(skipped[0], Catch::Contains("meter c"));
+}
+
+TEST_CASE("Modbus outcomes map onto the engine's outcomes and categories", "[status]") {
+  CHECK(to_outcome(modbus::MeterOutcome::ok) == Outcome::ok);
+  CHECK(to_outcome(modbus::MeterOutcome::timeout) == Outcome::timeout);
+  CHECK(to_outcome(modbus::MeterOutcome::link_error) == Outcome::connection_lost);
+  CHECK(to_outcome(modbus::MeterOutcome::unreachable) == Outcome::unreachable);
+  CHECK(to_outcome(modbus::MeterOutcome::meter_error) == Outcome::meter_error);
+  CHECK(to_outcome(modbus::MeterOutcome::bad_request) == Outcome::unsupported);
+  CHECK(category_of(to_outcome(modbus::MeterOutcome::bad_reply)) == OutcomeCategory::meter);
+  CHECK(category_of(Outcome::too_late) == OutcomeCategory::transport);
+  CHECK(to_string(Outcome::too_late) == "too_late");
 }

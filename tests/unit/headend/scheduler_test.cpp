@@ -169,3 +169,27 @@ TEST_CASE("failures are counted per cycle and per meter", "[scheduler]") {
   CHECK(scheduler.meter_states().at("m1").consecutive_failures >= 3);
   CHECK_FALSE(scheduler.meter_states().at("m1").last_success);
 }
+
+TEST_CASE("a single-snapshot read (Modbus) counts its interval when the previous boundary was read", "[scheduler]") {
+  asio::io_context io;
+  const auto clock = fast_clock();
+  std::vector<CycleReport> cycles;
+  Scheduler* self = nullptr;
+  Scheduler scheduler(
+      io.get_executor(), clock, SchedulerOptions{}, meters(1),
+      [&](ReadJob job) {
+        asio::post(io, [&, job] {
+          auto report = ok_report(job);
+          report.snapshots = {{job.boundary, 1100, std::nullopt}};  // only B, only forward
+          self->on_job_report(report);
+        });
+      },
+      [&](const CycleReport& r) { cycles.push_back(r); });
+  self = &scheduler;
+  asio::co_spawn(io, scheduler.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return cycles.size() >= 3; }, 10s));
+  scheduler.stop();
+  CHECK(cycles[0].intervals == 0);  // nothing read before the first boundary
+  CHECK(cycles[1].intervals == 1);
+  CHECK(cycles[2].intervals == 1);
+}
