@@ -113,8 +113,11 @@ class ChannelRun {
     if (!config_.estimate_gaps || count <= 0) return;
     const auto limit = std::min<std::int64_t>(count, config_.max_unanchored_intervals);
     if (limit <= 0) return;
+    // The interval just before the gap, actual or an anchored estimate (not a suspect value).
     std::optional<std::int64_t> before;
-    if (const auto* last = timeline_.actual_at(cursor)) before = last->value_wh;
+    if (const auto* last = timeline_.at(cursor); last != nullptr && last->status != IntervalStatus::suspect) {
+      before = last->value_wh;
+    }
     const bool linear = spec_.interval * count <= config_.linear_max_gap;
     std::vector<std::int64_t> line;
     if (linear) line = interpolate_linear(before, after, static_cast<std::size_t>(count));

@@ -119,6 +119,14 @@ TEST_CASE("engine: trailing gap without an anchor: linear when short, like-day w
   }
 }
 
+TEST_CASE("engine: a trailing gap after a prorated gap carries the prorated value", "[vee][engine][estimation]") {
+  // Reads at 0 and 3 only (1..3 prorated to 100 each), nothing after: 4 and 5 carry 100.
+  const auto result = run(input_for({snapshot_read(0, 0), snapshot_read(3, 300)}, 5), VeeConfig{});
+  REQUIRE(result.intervals.size() == 5);
+  CHECK(values_of(result.intervals) == std::vector<std::int64_t>{100, 100, 100, 100, 100});
+  CHECK(result.intervals[4].method == EstimationMethod::linear_interpolation);
+}
+
 TEST_CASE("engine: a late read re-estimates the whole gap from its anchors", "[vee][engine][estimation]") {
   // Window starts at 4, but the last read before it was at 1: the gap 1..4 is re-derived.
   std::vector<RegisterRead> reads{snapshot_read(0, 0), snapshot_read(1, 50), snapshot_read(6, 550)};
