@@ -123,6 +123,7 @@ bool FaultSet::remove(std::uint64_t id) {
 void FaultSet::clear() {
   std::lock_guard lock(mutex_);
   rules_.clear();
+  jumps_applied_.clear();
 }
 
 std::vector<FaultRule> FaultSet::rules() const {
@@ -163,9 +164,8 @@ std::vector<FaultRule> FaultSet::take_clock_jumps(std::string_view gateway_id, s
   std::vector<FaultRule> out;
   for (const auto& rule : rules_) {
     if (rule.kind != FaultKind::clock_jump || !targets(rule, gateway_id, meter_id) || !active(rule, now)) continue;
-    const std::pair<std::uint64_t, std::string> key{rule.id, std::string(meter_id)};
-    if (std::find(jumps_applied_.begin(), jumps_applied_.end(), key) != jumps_applied_.end()) continue;
-    jumps_applied_.push_back(key);
+    // Each rule jumps each meter once.
+    if (!jumps_applied_.emplace(rule.id, std::string(meter_id)).second) continue;
     ++injected_;
     out.push_back(rule);
   }

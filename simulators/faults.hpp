@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,7 +82,7 @@ class FaultSet {
   std::uint64_t seed_;
   mutable std::mutex mutex_;
   std::vector<FaultRule> rules_;
-  std::vector<std::pair<std::uint64_t, std::string>> jumps_applied_;  // (rule id, meter id)
+  std::set<std::pair<std::uint64_t, std::string>, std::less<>> jumps_applied_;  // (rule id, meter id)
   std::uint64_t next_id_ = 1;
   std::uint64_t injected_ = 0;
 };

@@ -216,8 +216,37 @@ TEST_CASE("DL/T 645 faults injected at run time show on the wire", "[integration
   Client again(sim.port);
   again.send(read);
   CHECK(again.receive());
+
+  // Offline for a window of simulated time (speed 1 here), then back.
+  const auto now = floor<seconds>(sim.clock.now());
+  inject(R"({"kind":"offline","target":"gw001-m0001","from":")" + ami::format_utc(now - seconds{5}) +
+         R"(","until":")" + ami::format_utc(now + seconds{2}) + R"("})");
+  again.send(read);
+  CHECK_FALSE(again.receive(milliseconds{300}));
+  while (sim.clock.now() < ami::UtcMillis{now + seconds{2}}) std::this_thread::sleep_for(milliseconds{50});
+  again.send(read);
+  CHECK(again.receive());
+
+  // A clock jump of one hour shows in the meter's time (04000102, ss mm hh local).
+  inject(R"({"kind":"clock_jump","target":"gw001-m0001","seconds":3600})");
+  const auto before = sim.clock.now();
+  again.send(ami::dlt645::make_read_request(address("000000010001"), 0x04000102));
+  const auto time_reply = again.receive();
+  const auto after = sim.clock.now();
+  REQUIRE(time_reply);
+  const auto read_time = ami::dlt645::parse_read_reply(*time_reply);
+  REQUIRE(read_time);
+  REQUIRE(read_time->value.size() == 3);
+  const auto bcd = [](std::uint8_t b) { return (b >> 4) * 10 + (b & 0x0F); };
+  const auto shown = hours{bcd(read_time->value[2])} + minutes{bcd(read_time->value[1])} + seconds{bcd(read_time->value[0])};
+  const auto local_of = [](ami::UtcMillis t) {
+    return floor<seconds>(t.time_since_epoch() + hours{8}) % days{1};
+  };
+  CHECK(shown >= local_of(before) + hours{1});
+  CHECK(shown <= local_of(after) + hours{1});
+
   const auto counters = admin(sim.admin_port, R"({"cmd":"counters","meter":"gw001-m0001"})");
-  CHECK(counters.at("meter").at("faults") == 5);
+  CHECK(counters.at("meter").at("faults") == 7);
 }
 
 TEST_CASE("a DL/T 645 bus on a pty with 2400 bps wire timing", "[integration][simulator]") {
