@@ -1,6 +1,6 @@
 // A scripted Modbus TCP gateway for fault tests (test only; the value tests use pymodbus instead).
 // Serves registers per unit id from a map, and injects faults per unit:
-//   silent_first_n    the first n requests to the unit get their reply only after `late_by`
+//   silent_first_n    the first n requests to the unit get their reply only 2.5 s later
 //                     (after the client's timeout: the late-reply trap of libmodbus over TCP)
 //   exception         every request gets this exception code (e.g. 0x0B)
 //   refused_register  any request whose range covers it gets exception 0x02
@@ -152,7 +152,7 @@ class FakeGateway {
     }
     if (unit.silent_first_n > 0) {
       --unit.silent_first_n;
-      return {reply, std::chrono::milliseconds{600}};
+      return {reply, std::chrono::milliseconds{2500}};
     }
     return {reply, {}};
   }

@@ -82,7 +82,8 @@ MeterRequest request(int unit, std::int64_t ct = 1, std::int64_t pt = 1) {
   return MeterRequest{"meter-" + std::to_string(unit), static_cast<std::uint8_t>(unit), &sdm630(), ct, pt};
 }
 
-LinkOptions fast_timeouts() { return LinkOptions{300ms, 1000ms}; }
+// Generous for a loaded CI machine; the late replies below come well after them.
+LinkOptions fast_timeouts() { return LinkOptions{1000ms, 2000ms}; }
 
 std::map<std::uint16_t, std::uint16_t> sdm630_image(float energy_kwh) {
   std::map<std::uint16_t, std::uint16_t> regs;
@@ -178,7 +179,7 @@ TEST_CASE("a meter that times out once is read on the next try, and its neighbou
   std::map<std::uint8_t, ami::test::FakeUnit> units;
   units[1].input_registers = sdm630_image(100.0f);
   units[2].input_registers = sdm630_image(200.0f);
-  units[2].silent_first_n = 1;  // its first reply comes 600 ms late
+  units[2].silent_first_n = 1;  // its first reply comes 2.5 s late
   ami::test::FakeGateway gateway(std::move(units));
   PlanCache plans;
   const auto link = make_link(channel("modbus-tcp", "tcp://127.0.0.1:" + std::to_string(gateway.port())),
@@ -299,7 +300,8 @@ TEST_CASE("executor completes queued jobs as cancelled when it stops") {
         if (r.outcome == MeterOutcome::ok) ++ok;
         if (r.outcome == MeterOutcome::cancelled) ++cancelled;
       });
-    std::this_thread::sleep_for(100ms);
+    // Stop once the first read is done: the rest (20 ms each at the gateway) are still queued.
+    for (int i = 0; i < 500 && ok == 0; ++i) std::this_thread::sleep_for(10ms);
   }
   CHECK(ok + cancelled == 20);
   CHECK(ok >= 1);

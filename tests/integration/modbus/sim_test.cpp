@@ -136,7 +136,8 @@ TEST_CASE("meter-sim faults: a late meter times out once then reads right, 0x0B 
   };
   const auto m1 = resolve(1), m2 = resolve(2), m3 = resolve(3);
   PlanCache plans;
-  const auto link = make_link(m1.channel, LinkOptions{1000ms, 1000ms});
+  // The late meter answers after 3 s; a 2 s timeout leaves the neighbour a 1 s margin behind it.
+  const auto link = make_link(m1.channel, LinkOptions{2000ms, 2000ms});
   auto forward_within_truth = [&](const ResolvedMeter& m) {
     const auto before = now_floor() - 1s;
     const auto r = read_meter(*link, m.request, plans);
@@ -151,7 +152,7 @@ TEST_CASE("meter-sim faults: a late meter times out once then reads right, 0x0B 
   };
 
   forward_within_truth(m1);
-  const auto late = admin(R"({"cmd":"inject","fault":{"kind":"late_answer","delay_ms":1500,"target":"gw001-m0002"}})");
+  const auto late = admin(R"({"cmd":"inject","fault":{"kind":"late_answer","delay_ms":3000,"target":"gw001-m0002"}})");
   REQUIRE(late.at("ok").get<bool>());
   CHECK(read_meter(*link, m2.request, plans).outcome == MeterOutcome::timeout);
   REQUIRE(admin(R"({"cmd":"remove","id":)" + std::to_string(late.at("id").get<int>()) + "}").at("ok").get<bool>());
