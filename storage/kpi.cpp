@@ -88,6 +88,7 @@ std::vector<MeterDay> KpiQueries::meter_days(LocalDay first_day, int day_count, 
                                              const KpiOptions& options) {
   auto& db = impl_->db;
   day_count = std::max(day_count, 0);
+  as_of -= std::chrono::seconds{options.grace_seconds};
   const std::int64_t from = unix_s(day_start_utc(first_day, options.utc_offset_minutes));
   const std::int64_t to = std::min(from + day_count * seconds_per_day, unix_s(as_of));
   const std::int64_t deadline_s = std::int64_t{options.deadline_minutes} * 60;

@@ -37,6 +37,8 @@ namespace ami::storage {
 struct KpiOptions {
   int utc_offset_minutes = 480;   // the day's time zone (fixed offset)
   int deadline_minutes = 360;     // on time = stored before D+1 00:00 + this (06:00 local)
+  int grace_seconds = 0;          // a boundary is expected only once as_of - grace has passed it
+                                  // (room for settle, spread and retries)
 };
 
 // A local calendar day, e.g. 2026-01-05.
@@ -108,7 +110,7 @@ class KpiQueries {
   KpiQueries& operator=(const KpiQueries&) = delete;
 
   // One MeterDay per enabled meter and day for `day_count` days from `first_day`, ordered by day
-  // then meter_id. Intervals ending after `as_of` are neither expected nor counted.
+  // then meter_id. Intervals ending after `as_of - grace_seconds` are neither expected nor counted.
   std::vector<MeterDay> meter_days(LocalDay first_day, int day_count, UtcSeconds as_of, const KpiOptions& options);
 
   // Consecutive failed days ending at `last_day`, looking back at most `max_days`: a failed day is

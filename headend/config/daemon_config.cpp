@@ -177,6 +177,28 @@ void read_status(const toml::table& t, DaemonConfig& c, const std::string& sourc
   r.reject_unknown_keys();
 }
 
+// [monitor] (owned by "monitoring", docs/MONITORING.md).
+void read_monitor(const toml::table& root, DaemonConfig& c, const std::string& source) {
+  if (!root.contains("monitor")) return;
+  const auto& t = sub_table(root, "monitor", source);
+  TableReader r(t, "monitor", source);
+  c.monitor.enabled = true;
+  r.read_bool("enabled", c.monitor.enabled);
+  std::string listen;
+  if (r.read_string("listen", listen)) {
+    std::string error;
+    if (!parse_host_port(listen, c.monitor.listen_host, c.monitor.listen_port, error))
+      r.fail("listen", t.get("listen"), error);
+  }
+  r.read_string("api_token", c.monitor.api_token);
+  r.read_int("utc_offset_minutes", c.monitor.utc_offset_minutes, -720, 840);
+  r.read_int("deadline_minutes", c.monitor.deadline_minutes, 0, 7 * 1440);
+  r.read_int("chronic_days", c.monitor.chronic_days, 1, 31);
+  r.read_int("grace_seconds", c.monitor.grace_seconds, 0, 86400);
+  r.read_int("kpi_refresh_ms", c.monitor.kpi_refresh_ms, 0, 3'600'000);
+  r.reject_unknown_keys();
+}
+
 void read_modbus(const toml::table& t, DaemonConfig& c, const std::string& source) {
   TableReader r(t, "modbus", source);
   r.read_int("workers", c.modbus.workers, 1, 64);
@@ -223,10 +245,10 @@ DaemonConfig parse_config(std::string_view toml_text, const std::string& source_
                                   e.source().begin.column, e.description()));
   }
   static const std::set<std::string, std::less<>> tables{"daemon", "registry", "collection", "feed", "status",
-                                                         "kafka", "modbus"};
+                                                         "monitor", "kafka", "modbus"};
   for (const auto& [key, node] : root) {
     if (!tables.contains(key.str()))
-      throw ConfigError(fmt::format("{}: [{}]{}: unknown table (known: daemon, registry, collection, feed, status, kafka, modbus)",
+      throw ConfigError(fmt::format("{}: [{}]{}: unknown table (known: daemon, registry, collection, feed, status, monitor, kafka, modbus)",
                                     source_name, key.str(), where(node)));
   }
   DaemonConfig c;
@@ -236,6 +258,7 @@ DaemonConfig parse_config(std::string_view toml_text, const std::string& source_
   read_collection(sub_table(root, "collection", source_name), c, source_name);
   read_feed(sub_table(root, "feed", source_name), c, source_name);
   read_status(sub_table(root, "status", source_name), c, source_name);
+  read_monitor(root, c, source_name);
   read_modbus(sub_table(root, "modbus", source_name), c, source_name);
   try {
     c.kafka = kafka::parse_kafka_config(sub_table(root, "kafka", source_name), source_name);

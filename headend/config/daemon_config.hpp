@@ -71,6 +71,20 @@ struct DaemonConfig {
     bool print_cycle_lines = true;
   } status;
 
+  // [monitor] (docs/MONITORING.md; owned by "monitoring"): the HTTP dashboard, JSON API and
+  // /metrics. Off unless the table is present; then on unless enabled = false.
+  struct Monitor {
+    bool enabled = false;
+    std::string listen_host = "127.0.0.1";
+    std::uint16_t listen_port = 8080;
+    std::string api_token;              // bearer token for POST (on-demand read); empty disables POST
+    int utc_offset_minutes = 480;       // the KPI day's time zone
+    int deadline_minutes = 360;         // on time = stored before D+1 00:00 + this
+    int chronic_days = 3;
+    int grace_seconds = 900;            // a boundary counts as expected this long after it passed
+    int kpi_refresh_ms = 15000;
+  } monitor;
+
   // [modbus]: how Modbus meters are collected; user register maps per docs/MODBUS.md.
   struct Modbus {
     int workers = 4;                       // executor threads running blocking libmodbus calls

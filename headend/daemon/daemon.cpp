@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -14,6 +15,7 @@
 #include "headend/collection/scheduler.hpp"
 #include "headend/daemon/records.hpp"
 #include "headend/feed/feed_server.hpp"
+#include "headend/monitor/daemon_hook.hpp"
 #include "headend/kafka/kafka_sink.hpp"
 #include "headend/runtime/asio.hpp"
 #include "storage/registry.hpp"
@@ -76,6 +78,10 @@ class Daemon {
   void open_store();
   void start_kafka();
   void start_feed_server();
+  void start_monitor();
+  void read_on_demand(const std::string& meter_id, std::function<void(monitor::OnDemandResult)> done);
+  void finish_on_demand(const JobReport& report);
+  void sample_queue_depth(const std::string& channel_key);
   void start_modbus(const std::vector<storage::MeterRecord>& meters);
   void queue_catch_up(const std::vector<collection::MeterTarget>& targets, UtcSeconds first_boundary);
   void build_workers(const std::vector<collection::MeterTarget>& targets);
@@ -97,6 +103,9 @@ class Daemon {
   std::map<std::string, std::unique_ptr<GatewayWorker>> workers_;
   std::unique_ptr<collection::ModbusCollector> modbus_;  // Modbus meters: register reads on worker threads
   std::unique_ptr<collection::Scheduler> scheduler_;
+  std::unique_ptr<monitor::Monitor> monitor_;  // [monitor]: dashboard, JSON API, /metrics
+  std::map<std::string, collection::MeterTarget> targets_by_id_;  // on-demand reads look meters up here
+  std::multimap<std::string, std::function<void(monitor::OnDemandResult)>> on_demand_waiting_;  // io thread
   std::unique_ptr<asio::thread_pool> status_pool_;  // one thread: flush, then print, in cycle order
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::steady_timer workers_done_{io_};
@@ -203,6 +212,81 @@ void Daemon::start_modbus(const std::vector<storage::MeterRecord>& meters) {
   spdlog::info("modbus: {} meter(s) on {} worker thread(s)", count, config_.modbus.workers);
 }
 
+// Monitoring hook (owned by "monitoring", docs/MONITORING.md).
+void Daemon::start_monitor() {
+  if (!config_.monitor.enabled) return;
+  monitor_ = std::make_unique<monitor::Monitor>(io_, clock_, config_.database_path(),
+                                                monitor::monitor_options_from(config_));
+  monitor_->set_store_stats([this] { return writer_->stats(); });
+  monitor_->set_on_demand([this](const std::string& meter_id, std::function<void(monitor::OnDemandResult)> done) {
+    asio::post(io_, [this, meter_id, done = std::move(done)]() mutable { read_on_demand(meter_id, std::move(done)); });
+  });
+  try {
+    monitor_->start();
+  } catch (const std::exception& e) {
+    throw StartupError(fmt::format("{}: [monitor] listen {}:{}: {}", config_.source_file.string(),
+                                   config_.monitor.listen_host, config_.monitor.listen_port, e.what()),
+                       kExitStartupFailure);
+  }
+  spdlog::info("monitor: dashboard and API on http://{}:{}/", config_.monitor.listen_host, monitor_->port());
+}
+
+// On-demand read (召测) for the monitor's POST: the meter's latest boundary record, ahead of
+// scheduled work. Runs on the io thread; `done` is called once, from on_report().
+void Daemon::read_on_demand(const std::string& meter_id, std::function<void(monitor::OnDemandResult)> done) {
+  const auto it = targets_by_id_.find(meter_id);
+  if (it == targets_by_id_.end() || shutting_down_) {
+    monitor::OnDemandResult r;
+    r.outcome = shutting_down_ ? "shutting_down" : "not_collected";
+    r.category = "rejected";
+    r.detail = shutting_down_ ? "the daemon is shutting down" : "the meter is not enabled for collection";
+    done(r);
+    return;
+  }
+  const auto interval = std::chrono::minutes{config_.collection.interval_minutes};
+  const auto now = clock_.now();
+  ReadJob job;
+  job.meter = it->second;
+  // The newest boundary whose record the meter has written (settle time after B).
+  job.boundary = floor_to_interval(std::chrono::floor<std::chrono::seconds>(now) -
+                                       std::chrono::seconds{config_.collection.settle_seconds},
+                                   interval);
+  job.interval = interval;
+  job.source = storage::ReadSource::on_demand;
+  job.priority = collection::Priority::on_demand;
+  job.not_before = now;
+  job.retry_deadline = now + std::chrono::seconds{config_.collection.settle_seconds + 60};
+  on_demand_waiting_.emplace(meter_id + "|" + format_utc(job.boundary), std::move(done));
+  dispatch(std::move(job));
+}
+
+void Daemon::finish_on_demand(const JobReport& report) {
+  const auto key = report.job.meter.meter_id + "|" + format_utc(report.job.boundary);
+  const auto [first, last] = on_demand_waiting_.equal_range(key);
+  if (first == last) return;
+  monitor::OnDemandResult r;
+  r.ok = report.ok();
+  r.outcome = std::string(collection::to_string(report.final_outcome()));
+  r.category = std::string(collection::to_string(collection::category_of(report.final_outcome())));
+  r.detail = report.attempts.empty() ? std::string{} : report.attempts.back().detail;
+  r.attempts = static_cast<int>(report.attempts.size());
+  r.boundary = format_utc(report.job.boundary);
+  for (const auto& s : report.snapshots) {
+    if (s.boundary != report.job.boundary) continue;
+    r.forward_wh = s.forward_active_wh;
+    r.reverse_wh = s.reverse_active_wh;
+  }
+  for (auto it = first; it != last; ++it) it->second(r);
+  on_demand_waiting_.erase(first, last);
+}
+
+void Daemon::sample_queue_depth(const std::string& channel_key) {
+  const auto it = workers_.find(channel_key);
+  if (monitor_ && it != workers_.end()) {
+    monitor_->queue_depth().with({channel_key}).set(static_cast<double>(it->second->queued()));
+  }
+}
+
 void Daemon::build_workers(const std::vector<collection::MeterTarget>& targets) {
   const collection::RetryPolicy retry{config_.collection.retries,
                                       std::chrono::milliseconds{config_.collection.retry_backoff_ms}};
@@ -229,7 +313,9 @@ void Daemon::dispatch(ReadJob job) {
   }
   const auto it = workers_.find(job.meter.channel_key);
   if (it != workers_.end()) {
+    const auto key = job.meter.channel_key;
     it->second->enqueue(std::move(job));
+    sample_queue_depth(key);
     return;
   }
   // No worker can reach this channel kind: fail the job without touching any wire.
@@ -244,6 +330,9 @@ void Daemon::on_report(JobReport report) {
   std::vector<storage::BoundaryRead> reads;
   std::vector<storage::AttemptRecord> attempts;
   to_store_records(report, reads, attempts);
+  if (monitor_) monitor_->record_attempts(attempts);
+  sample_queue_depth(report.job.meter.channel_key);
+  if (report.job.source == storage::ReadSource::on_demand) finish_on_demand(report);
   try {
     writer_->submit(std::move(reads), std::move(attempts));
   } catch (const std::exception& e) {
@@ -311,6 +400,15 @@ asio::awaitable<void> Daemon::shutdown() {
     exit_code_ = kExitRuntimeFailure;
   }
   if (feed_server_) feed_server_->stop();
+  if (monitor_) monitor_->stop();
+  for (auto& [key, done] : on_demand_waiting_) {  // never leave an HTTP request waiting
+    monitor::OnDemandResult r;
+    r.outcome = "shutting_down";
+    r.category = "rejected";
+    r.detail = "the daemon shut down before the read finished";
+    done(r);
+  }
+  on_demand_waiting_.clear();
   signals_.cancel();
   io_.stop();
 }
@@ -326,6 +424,8 @@ int Daemon::run() {
                clock_.is_accelerated() ? fmt::format("accelerated x{}", clock_.speed()) : std::string("real"));
   start_kafka();
   start_feed_server();
+  for (const auto& t : targets) targets_by_id_.emplace(t.meter_id, t);
+  start_monitor();
   build_workers(targets);
   start_modbus(meters);
   status_pool_ = std::make_unique<asio::thread_pool>(1);

@@ -50,7 +50,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
       spdlog::warn("http: accept failed: {}", ec.message());
       continue;
     }
-    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+    asio::co_spawn(io_, serve(std::move(socket), open_connections_), asio::detached);
   }
 }
 
@@ -62,14 +62,14 @@ asio::awaitable<Response> HttpServer::dispatch(const Request& request) {
       asio::use_awaitable);
 }
 
-asio::awaitable<void> HttpServer::serve(tcp::socket socket) {
+asio::awaitable<void> HttpServer::serve(tcp::socket socket, std::shared_ptr<std::size_t> open_connections) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  ++open_connections_;
+  ++*open_connections;
   struct Release {
-    std::size_t& count;
-    ~Release() { --count; }
-  } release{open_connections_};
+    std::shared_ptr<std::size_t> count;
+    ~Release() { --*count; }
+  } release{open_connections};
 
   boost::system::error_code ec;
   const auto send = [&](Response res, bool keep_alive) -> asio::awaitable<void> {
@@ -80,40 +80,41 @@ asio::awaitable<void> HttpServer::serve(tcp::socket socket) {
     co_await beast_http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   };
 
-  if (open_connections_ > options_.max_connections) {
-    co_await send(json_error(status::service_unavailable, "busy", "too many open connections, retry later"), false);
-  } else {
-    for (;;) {
-      beast_http::request_parser<beast_http::string_body> parser;
-      parser.header_limit(options_.header_limit_bytes);
-      parser.body_limit(options_.body_limit_bytes);
-      stream.expires_after(options_.read_timeout);
-      co_await beast_http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == beast_http::error::header_limit) {
-        co_await send(json_error(status::request_header_fields_too_large, "headers_too_large",
-                                 "request headers exceed " + std::to_string(options_.header_limit_bytes) + " bytes"),
-                      false);
-        break;
-      }
-      if (ec == beast_http::error::body_limit) {
-        co_await send(json_error(status::payload_too_large, "body_too_large",
-                                 "request body exceeds " + std::to_string(options_.body_limit_bytes) + " bytes"),
-                      false);
-        break;
-      }
-      if (ec && ec.category() == beast_http::make_error_code(beast_http::error::bad_target).category() &&
-          ec != beast_http::error::end_of_stream && ec != beast_http::error::partial_message) {
-        co_await send(json_error(status::bad_request, "bad_request", "malformed HTTP request"), false);
-        break;
-      }
-      if (ec) break;  // peer closed, timeout, reset
-      const auto request = parser.release();
-      auto response = co_await dispatch(request);
-      response.version(request.version());
-      const bool keep_alive = request.keep_alive();
-      co_await send(std::move(response), keep_alive);
-      if (ec || !keep_alive) break;
+  for (;;) {
+    beast_http::request_parser<beast_http::string_body> parser;
+    parser.header_limit(options_.header_limit_bytes);
+    parser.body_limit(options_.body_limit_bytes);
+    stream.expires_after(options_.read_timeout);
+    co_await beast_http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == beast_http::error::header_limit) {
+      co_await send(json_error(status::request_header_fields_too_large, "headers_too_large",
+                               "request headers exceed " + std::to_string(options_.header_limit_bytes) + " bytes"),
+                    false);
+      break;
     }
+    if (ec == beast_http::error::body_limit) {
+      co_await send(json_error(status::payload_too_large, "body_too_large",
+                               "request body exceeds " + std::to_string(options_.body_limit_bytes) + " bytes"),
+                    false);
+      break;
+    }
+    if (ec && ec.category() == beast_http::make_error_code(beast_http::error::bad_target).category() &&
+        ec != beast_http::error::end_of_stream && ec != beast_http::error::partial_message) {
+      co_await send(json_error(status::bad_request, "bad_request", "malformed HTTP request"), false);
+      break;
+    }
+    if (ec) break;  // peer closed, timeout, reset
+    if (*open_connections > options_.max_connections) {
+      // Read first, so the client sees the answer instead of a reset.
+      co_await send(json_error(status::service_unavailable, "busy", "too many open connections, retry later"), false);
+      break;
+    }
+    const auto request = parser.release();
+    auto response = co_await dispatch(request);
+    response.version(request.version());
+    const bool keep_alive = request.keep_alive();
+    co_await send(std::move(response), keep_alive);
+    if (ec || !keep_alive) break;
   }
   if (ec && ec != beast_http::error::end_of_stream && ec != beast::error::timeout) {
     spdlog::debug("http: connection ended: {}", ec.message());

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "headend/http/router.hpp"
@@ -52,7 +53,7 @@ class HttpServer {
 
  private:
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve(asio::ip::tcp::socket socket);
+  asio::awaitable<void> serve(asio::ip::tcp::socket socket, std::shared_ptr<std::size_t> open_connections);
   asio::awaitable<Response> dispatch(const Request& request);
 
   asio::io_context& io_;
@@ -61,7 +62,9 @@ class HttpServer {
   ServerOptions options_;
   asio::ip::tcp::acceptor acceptor_;
   std::atomic<std::uint16_t> bound_port_{0};
-  std::size_t open_connections_ = 0;  // io_context thread only
+  // io_context thread only. Shared with the connection coroutines: an io_context destroyed after
+  // the server still destroys their frames, and those must not touch the server.
+  std::shared_ptr<std::size_t> open_connections_ = std::make_shared<std::size_t>(0);
 };
 
 }  // namespace ami::http

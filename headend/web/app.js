@@ -124,6 +124,7 @@ function drawChart(intervals, expectedEnds) {
   const svg = document.createElementNS(ns, "svg");
   const width = 960, height = 220, n = Math.max(expectedEnds.length, 1);
   svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  svg.setAttribute("preserveAspectRatio", "none");
   const max = Math.max(1, ...Array.from(forward.values(), (iv) => iv.value_wh));
   const w = width / n;
   expectedEnds.forEach((end, i) => {

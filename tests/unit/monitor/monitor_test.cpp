@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <regex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -125,4 +127,33 @@ TEST_CASE("monitor: the API answers over HTTP with the same numbers as the metri
   CHECK(summary["totals"]["intervals_expected"] == 4 * 88);
   const auto post = ami::test::http_request(m.monitor->port(), bh::verb::post, "/api/v1/meters/M1/read", "{}", "bad");
   CHECK(post.result() == bh::status::unauthorized);
+}
+
+TEST_CASE("monitor: every metric the Grafana dashboard queries is exported", "[monitor][grafana]") {
+  RunningMonitor m;
+  const auto exposition = m.monitor->metrics().render();
+  std::ifstream file(std::string(AMI_SOURCE_DIR) + "/docs/grafana/headend-dashboard.json");
+  REQUIRE(file.good());
+  const auto dashboard = nlohmann::json::parse(file);
+  const std::regex metric_name("ami_[a-z_]+");
+  int queried = 0;
+  for (const auto& panel : dashboard.at("panels")) {
+    for (const auto& target : panel.at("targets")) {
+      const auto expr = target.at("expr").get<std::string>();
+      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), metric_name); it != std::sregex_iterator(); ++it) {
+        auto name = it->str();
+        for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+          const std::string s(suffix);
+          if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0 &&
+              exposition.find("# TYPE " + name.substr(0, name.size() - s.size()) + " histogram") != std::string::npos) {
+            name.resize(name.size() - s.size());
+          }
+        }
+        INFO("panel '" << panel.at("title").get<std::string>() << "' queries " << name);
+        CHECK(exposition.find("# TYPE " + name + " ") != std::string::npos);
+        ++queried;
+      }
+    }
+  }
+  CHECK(queried >= 15);
 }

@@ -24,7 +24,7 @@ struct RunningServer {
   std::thread::id io_thread_id;
   std::atomic<std::thread::id> handler_thread_id{};
 
-  RunningServer() {
+  explicit RunningServer(std::size_t max_connections = 64) {
     router.add(bh::verb::get, "/hello", [this](const RequestContext& ctx) {
       handler_thread_id = std::this_thread::get_id();
       return ami::http::json_response(bh::status::ok, {{"hello", ctx.query_value("name").value_or("world")}});
@@ -36,6 +36,7 @@ struct RunningServer {
     options.port = 0;
     options.header_limit_bytes = 1024;
     options.body_limit_bytes = 256;
+    options.max_connections = max_connections;
     server = std::make_unique<ami::http::HttpServer>(io, pool.get_executor(), router, options);
     server->start();
     thread = std::thread([this] {
@@ -130,4 +131,19 @@ TEST_CASE("http server: start() names the address it cannot listen on", "[monito
   clash.port = taken.server->port();
   ami::http::HttpServer second(io, io.get_executor(), router, clash);
   CHECK_THROWS_WITH(second.start(), Catch::Contains("127.0.0.1:" + std::to_string(clash.port)));
+}
+
+TEST_CASE("http server: connections past the limit get 503", "[monitor][http]") {
+  RunningServer s(1);
+  boost::asio::io_context client_io;
+  auto first = connect(client_io, s.server->port());
+  boost::beast::flat_buffer first_buffer;
+  // A full keep-alive exchange: the first connection is certainly open and counted now.
+  CHECK(exchange(first, first_buffer, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").result() == bh::status::ok);
+  auto second = connect(client_io, s.server->port());
+  boost::beast::flat_buffer second_buffer;
+  const auto refused = exchange(second, second_buffer, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(refused.result() == bh::status::service_unavailable);
+  CHECK(nlohmann::json::parse(refused.body())["error"]["code"] == "busy");
+  CHECK(exchange(first, first_buffer, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").result() == bh::status::ok);
 }
