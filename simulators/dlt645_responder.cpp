@@ -306,15 +306,40 @@ class ReadContext {
   int offset_;
 };
 
-std::optional<Frame> answer_load_profile(const SimMeter& meter, const dlt645::Message& request, UtcMillis now) {
+// Up to 8 records from `first`, at most `count`; the rest waits in the meter's follow-up cursor.
+// `seq` is set for a 12H follow-up.
+Frame load_profile_frame(SimMeter& meter, std::uint32_t di, UtcSeconds first, int count, UtcMillis now,
+                         std::optional<std::uint8_t> seq) {
+  const auto& address = meter.address_at(now);
+  const int offset = meter.spec().utc_offset_minutes;
+  const auto period = duration_cast<seconds>(kLoadProfilePeriod);
+  // A record exists once the meter's clock has reached its time.
+  const auto latest = floor_to_interval(floor<seconds>(meter.meter_clock(now)), period);
+  std::vector<std::uint8_t> value;
+  int records = 0;
+  auto t = first;
+  for (; records < std::min(count, kMaxLoadProfileRecordsPerFrame) && t <= latest; t += period, ++records) {
+    const auto r = meter.dlt645_registers_at(meter.true_instant_of(UtcMillis{t}));
+    dlt645::append_load_profile_record(
+        dlt645::LoadProfileRecord{dlt645::to_meter_time(t, offset), r.forward_wh, r.reverse_wh}, value);
+  }
+  auto& cursor = meter.load_profile_cursor();
+  const bool more = records < count && t <= latest;
+  cursor = more ? LoadProfileCursor{di, t, static_cast<std::uint16_t>(count - records)} : LoadProfileCursor{};
+  const auto fn = seq ? dlt645::fn2007::read_follow_up : dlt645::fn2007::read;
+  if (records == 0) return dlt645::make_abnormal_reply(address, fn, kErrNoData);
+  if (seq) return dlt645::make_read_follow_up_reply(address, di, value, *seq, more);
+  return dlt645::make_read_reply(Edition::v2007, address, di, value, more);
+}
+
+std::optional<Frame> answer_load_profile(SimMeter& meter, const dlt645::Message& request, UtcMillis now) {
   const auto& address = meter.address_at(now);
   if (!request.count || *request.count == 0)
     return dlt645::make_abnormal_reply(address, dlt645::fn2007::read, kErrOther);
   const int offset = meter.spec().utc_offset_minutes;
   const auto period = duration_cast<seconds>(kLoadProfilePeriod);
-  // A record exists once the meter's clock has reached its time; memory reaches back kLoadProfileDepth.
-  const auto meter_now = floor<seconds>(meter.meter_clock(now));
-  const auto latest = floor_to_interval(meter_now, period);
+  // Memory reaches back kLoadProfileDepth.
+  const auto latest = floor_to_interval(floor<seconds>(meter.meter_clock(now)), period);
   const auto earliest = latest - duration_cast<seconds>(kLoadProfileDepth);
   UtcSeconds first = earliest;
   if (*request.di == dlt645::kDiLoadProfileFromTime) {
@@ -327,19 +352,17 @@ std::optional<Frame> answer_load_profile(const SimMeter& meter, const dlt645::Me
   } else if (*request.di == dlt645::kDiLoadProfileLatest) {
     first = std::max(latest - period * (*request.count - 1), earliest);
   }
-  const int wanted = std::min<int>(*request.count, kMaxLoadProfileRecordsPerFrame);
-  std::vector<std::uint8_t> value;
-  int records = 0;
-  for (auto t = first; records < wanted && t <= latest; t += period, ++records) {
-    const auto r = meter.dlt645_registers_at(meter.true_instant_of(UtcMillis{t}));
-    dlt645::append_load_profile_record(
-        dlt645::LoadProfileRecord{dlt645::to_meter_time(t, offset), r.forward_wh, r.reverse_wh}, value);
-  }
-  if (records == 0) return dlt645::make_abnormal_reply(address, dlt645::fn2007::read, kErrNoData);
-  return dlt645::make_read_reply(Edition::v2007, address, *request.di, value);
+  return load_profile_frame(meter, *request.di, first, *request.count, now, std::nullopt);
 }
 
-std::optional<Frame> answer_read(const SimMeter& meter, Edition edition, const dlt645::Message& request,
+std::optional<Frame> answer_follow_up(SimMeter& meter, const dlt645::Message& request, UtcMillis now) {
+  const auto& cursor = meter.load_profile_cursor();
+  if (cursor.remaining == 0 || !request.di || cursor.di != *request.di || !request.seq)
+    return dlt645::make_abnormal_reply(meter.address_at(now), dlt645::fn2007::read_follow_up, kErrNoData);
+  return load_profile_frame(meter, cursor.di, cursor.next, cursor.remaining, now, request.seq);
+}
+
+std::optional<Frame> answer_read(SimMeter& meter, Edition edition, const dlt645::Message& request,
                                  UtcMillis now) {
   const auto& address = meter.address_at(now);
   const auto read_fn = edition == Edition::v2007 ? dlt645::fn2007::read : dlt645::fn1997::read;
@@ -370,7 +393,7 @@ std::optional<Frame> answer_read(const SimMeter& meter, Edition edition, const d
 
 }  // namespace
 
-std::optional<dlt645::Frame> answer_dlt645(const SimMeter& meter, Edition edition, const dlt645::Frame& request,
+std::optional<dlt645::Frame> answer_dlt645(SimMeter& meter, Edition edition, const dlt645::Frame& request,
                                            UtcMillis now) {
   if (request.control.from_meter() || request.address.is_broadcast()) return std::nullopt;
   const auto& address = meter.address_at(now);
@@ -383,6 +406,9 @@ std::optional<dlt645::Frame> answer_dlt645(const SimMeter& meter, Edition editio
   switch (message.kind) {
     case dlt645::MessageKind::read:
       return answer_read(meter, edition, message, now);
+    case dlt645::MessageKind::read_follow_up:
+      if (edition == Edition::v2007) return answer_follow_up(meter, message, now);
+      return dlt645::make_abnormal_reply(address, request.control.function(), kErrNoData);
     case dlt645::MessageKind::read_address:
       return dlt645::make_read_address_reply(address);
     case dlt645::MessageKind::freeze:

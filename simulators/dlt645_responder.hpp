@@ -5,7 +5,8 @@
 // library's catalogue (protocols/dlt645/catalogue.hpp) that this meter has: energy (total,
 // 4 TOU tariffs, 12 settlement days, combined and quadrant reactive), max demand, voltage, current,
 // power, power factor, frequency, power-down events, date/time, address, daily freezes (62 days),
-// hourly freezes (254 hours) and 15-minute load-profile records (62 days). Tariffs above 4 and
+// hourly freezes (254 hours) and 15-minute load-profile records (62 days; more than 8 records
+// come in follow-up frames: B1H, then 12H requests answered with 92H/B2H). Tariffs above 4 and
 // identifiers outside the catalogue get the abnormal reply with "no requested data" (1997: "wrong
 // DI"). 13H read address, 16H freeze (acknowledged), 08H time sync (bus-level, see bus.hpp).
 // Other functions get the abnormal reply "other error" / "illegal data".
@@ -28,8 +29,9 @@ inline constexpr int kMaxLoadProfileRecordsPerFrame = 8;
 inline constexpr std::uint8_t kErrOther = 0x01;
 inline constexpr std::uint8_t kErrNoData = 0x02;  // 2007 bit1; 1997 bit1 is "wrong DI"
 
-// `request` must be addressed to this meter (or be a wildcard the bus resolved to it).
-std::optional<dlt645::Frame> answer_dlt645(const SimMeter& meter, dlt645::Edition edition,
+// `request` must be addressed to this meter (or be a wildcard the bus resolved to it). The meter
+// is non-const only for its load-profile follow-up cursor.
+std::optional<dlt645::Frame> answer_dlt645(SimMeter& meter, dlt645::Edition edition,
                                            const dlt645::Frame& request, UtcMillis now);
 
 // The synthetic power-down history of a meter (deterministic per meter): the n-th last event

@@ -8,11 +8,12 @@
 // rooftop solar, per-meter phase shift); h is a hash noise that is forced to 0 wherever B changes
 // sign or the tariff changes, and is bounded so E(k) keeps the sign of B(k). Sums of the positive
 // (forward) and negative (reverse) parts, in total and per tariff, then telescope, so a register
-// at any instant costs a few table look-ups. Inside a slot energy accrues linearly per second, so
-// forward and reverse never both grow in the same minute and both are monotone non-decreasing.
+// at any instant costs a few table look-ups. Inside a slot energy accrues linearly per millisecond,
+// so forward and reverse never both grow in the same minute and both are monotone non-decreasing.
 //
-// Ownership/threads: ShapeLibrary::instance() is built once (thread-safe static) and read-only
-// afterwards; LoadParams and LoadModel are small immutable values any thread may use.
+// Ownership/threads: the week tables of the 24 variants (class x shift x solar) are built once on
+// first use (thread-safe static) and read-only afterwards; LoadParams and LoadModel (~200 bytes)
+// are immutable values any thread may use.
 // Errors: none; inputs are validated when the fleet is built.
 #pragma once
 

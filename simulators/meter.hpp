@@ -42,6 +42,13 @@ struct MeterCounters {
   MeterCounters& operator=(const MeterCounters&) = delete;
 };
 
+// Where a load-profile read that did not fit one frame continues (12H read follow-up).
+struct LoadProfileCursor {
+  std::uint32_t di = 0;
+  UtcSeconds next;             // time of the next record to send
+  std::uint16_t remaining = 0; // records still asked for; 0 = nothing pending
+};
+
 inline void bump(std::atomic<std::uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
 
 class SimMeter {
@@ -75,13 +82,16 @@ class SimMeter {
   [[nodiscard]] Instantaneous instantaneous_at(UtcMillis t) const;
 
   [[nodiscard]] MeterCounters& counters() const { return counters_; }
+  // Session state of the last long load-profile read (owned by the bus thread).
+  [[nodiscard]] LoadProfileCursor& load_profile_cursor() { return load_profile_cursor_; }
 
  private:
   const MeterSpec* spec_;
   LoadModel load_;
   std::int64_t clock_offset_ms_ = 0;
   UtcMillis drift_reference_{LoadModel::epoch()};
-  mutable MeterCounters counters_;  // statistics, not state: counting does not change the meter
+  mutable MeterCounters counters_;
+  LoadProfileCursor load_profile_cursor_;  // statistics, not state: counting does not change the meter
 };
 
 // Wrap a register at a dial modulus (0 = no wrap).

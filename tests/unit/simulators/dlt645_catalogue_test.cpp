@@ -277,3 +277,38 @@ TEST_CASE("a drifting meter clock shows in its time and shifts its load-profile 
   meter.set_clock(now, now);
   CHECK(meter.meter_clock(now + hours{1}) == now + hours{1} + milliseconds{3600});
 }
+
+TEST_CASE("long load-profile reads continue in 12H follow-up frames", "[simulators][dlt645]") {
+  const auto fleet = fleet_of(1);
+  Dlt645Bus bus(fleet.gateways[0], nullptr);
+  const auto& spec = fleet.gateways[0].meters[0];
+  const auto from = *parse_utc("2026-01-05T00:00:00Z");
+  const auto now = at("2026-01-06T00:00:00Z");
+  const auto truth = compute_truth(spec, from, from + minutes{15 * 19}, minutes{15});
+  REQUIRE(truth.boundaries.size() == 20);
+
+  std::vector<dlt645::LoadProfileRecord> records;
+  auto reply = exchange(bus, dlt645::make_load_profile_request(spec.address, 20, dlt645::to_meter_time(from, 480)), now);
+  REQUIRE(reply);
+  CHECK(reply->control.raw == 0xB1);  // 8 records, more follow
+  REQUIRE(dlt645::parse_load_profile_records(read_value(reply, Edition::v2007), records) ==
+          dlt645::LoadProfileError::none);
+  for (std::uint8_t seq = 1; seq <= 2; ++seq) {
+    reply = exchange(bus, dlt645::make_read_follow_up_request(spec.address, dlt645::kDiLoadProfileFromTime, seq), now);
+    REQUIRE(reply);
+    CHECK(reply->control.raw == (seq == 1 ? 0xB2 : 0x92));
+    dlt645::Message m;
+    REQUIRE(dlt645::parse_message(*reply, Edition::v2007, m).ok());
+    CHECK(m.seq == seq);
+    REQUIRE(dlt645::parse_load_profile_records(m.value, records) == dlt645::LoadProfileError::none);
+  }
+  REQUIRE(records.size() == 20);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    CHECK(dlt645::to_utc(records[i].time, 480) == truth.boundaries[i].t);
+    CHECK(records[i].forward_active_wh == truth.boundaries[i].forward_wh);
+  }
+  // Nothing left: a further follow-up gets D2, no requested data.
+  reply = exchange(bus, dlt645::make_read_follow_up_request(spec.address, dlt645::kDiLoadProfileFromTime, 3), now);
+  REQUIRE(reply);
+  CHECK(reply->control.raw == 0xD2);
+}
