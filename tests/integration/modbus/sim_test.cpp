@@ -1,10 +1,12 @@
-// The daemon's Modbus path against meter-sim's Modbus TCP gateways: for each model the energy read
-// lies between the simulator's ground truth just before and just after the read.
+// The daemon's Modbus path against meter-sim's Modbus gateways (TCP, RTU over TCP, RTU on a pty):
+// the energy read lies between the simulator's ground truth just before and just after the read.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <future>
+#include <thread>
 #include <optional>
 #include <sstream>
 
@@ -18,9 +20,12 @@ using namespace ami::modbus;
 
 namespace {
 
-std::vector<std::string> fleet(const std::string& model, unsigned short port) {
-  return {"--gateways", "1", "--meters-per-gateway", "3", "--protocol", "modbus-tcp", "--model", model,
-          "--base-port", std::to_string(port), "--baud", "0", "--seed", "31337"};
+std::vector<std::string> fleet(const std::string& protocol, const std::string& model, unsigned short port,
+                               const std::filesystem::path& pty_dir = {}) {
+  std::vector<std::string> args{"--gateways", "1", "--meters-per-gateway", "3", "--protocol", protocol, "--model",
+                                model, "--base-port", std::to_string(port), "--baud", "0", "--seed", "31337"};
+  if (protocol == "modbus-rtu") args.insert(args.end(), {"--pty-dir", pty_dir.string()});
+  return args;
 }
 
 std::vector<std::string> command(const std::string& verb, std::vector<std::string> args) {
@@ -43,75 +48,92 @@ Truth truth_at(const std::vector<std::string>& fleet_args, const std::string& me
 
 ami::UtcSeconds now_floor() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
+// Serves one gateway of three `model` meters over `protocol`, reads each meter once through the
+// executor as the daemon does, and checks the energy against the truth around the read.
+void check_fleet_against_truth(const std::string& protocol, const std::string& model) {
+  INFO(protocol << " " << model);
+  const auto dir = ami::test::fresh_temp_dir("modbus-sim-" + protocol + "-" + model);
+  const auto port = ami::test::free_tcp_port();
+  const auto args = fleet(protocol, model, port, dir);
+  ami::test::ChildProcess sim(command("serve", args), dir / "sim.out", dir / "sim.err");
+  if (protocol == "modbus-rtu") {
+    for (int i = 0; i < 200 && !std::filesystem::exists(dir / "gw001"); ++i) std::this_thread::sleep_for(50ms);
+    REQUIRE(std::filesystem::exists(dir / "gw001"));
+  } else {
+    REQUIRE(ami::test::wait_for_port(port, 20s));
+  }
+
+  // The registry rows come from the simulator itself, as the daemon would import them.
+  const std::string csv = ami::test::run_and_capture(command("registry", args));
+  std::vector<ami::storage::MeterRecord> meters;
+  std::istringstream lines(csv);
+  std::string line;
+  std::getline(lines, line);  // header: meter_id,protocol,channel,address,model,...
+  while (std::getline(lines, line)) {
+    std::vector<std::string> cells;
+    std::istringstream cell_stream(line);
+    for (std::string cell; std::getline(cell_stream, cell, ',');) cells.push_back(cell);
+    REQUIRE(cells.size() >= 5);
+    ami::storage::MeterRecord m;
+    m.meter_id = cells[0];
+    m.protocol = cells[1];
+    m.channel = cells[2];
+    m.address = cells[3];
+    m.model = cells[4];
+    meters.push_back(m);
+  }
+  REQUIRE(meters.size() == 3);
+
+  Executor executor(ExecutorOptions{2, 100, LinkOptions{1000ms, 1000ms}});
+  for (const auto& m : meters) {
+    INFO(m.meter_id << " on " << m.channel);
+    std::string error;
+    const auto resolved = resolve_meter(m, {}, false, error);
+    INFO(error);
+    REQUIRE(resolved);
+    const auto before = now_floor() - 1s;
+    std::promise<MeterReadResult> promise;
+    executor.submit(resolved->channel, resolved->request, [&](MeterReadResult r) { promise.set_value(std::move(r)); });
+    const auto result = promise.get_future().get();
+    const auto after = now_floor() + 2s;
+    INFO(to_string(result.outcome) << ": " << result.detail);
+    REQUIRE(result.outcome == MeterOutcome::ok);
+    std::optional<std::int64_t> forward, reverse;
+    for (const auto& r : result.readings) {
+      if (r.quantity == ami::Quantity::forward_active_energy) forward = r.value;
+      if (r.quantity == ami::Quantity::reverse_active_energy) reverse = r.value;
+    }
+    REQUIRE(forward);
+    const Truth lo = truth_at(args, m.meter_id, before);
+    const Truth hi = truth_at(args, m.meter_id, after);
+    CHECK(lo.forward_wh <= *forward);
+    CHECK(*forward <= hi.forward_wh);
+    if (reverse) {
+      CHECK(lo.reverse_wh <= *reverse);
+      CHECK(*reverse <= hi.reverse_wh);
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("meter-sim Modbus TCP: energy read lies within the simulator's truth around the read") {
-  for (const std::string model : {"SDM630", "DTSU666", "EM340", "iEM3xxx"}) {
-    INFO(model);
-    const auto dir = ami::test::fresh_temp_dir("modbus-sim-" + model);
-    const auto port = ami::test::free_tcp_port();
-    const auto args = fleet(model, port);
-    ami::test::ChildProcess sim(command("serve", args), dir / "sim.out", dir / "sim.err");
-    REQUIRE(ami::test::wait_for_port(port, 20s));
+  for (const std::string model : {"SDM630", "DTSU666", "EM340", "iEM3xxx"}) check_fleet_against_truth("modbus-tcp", model);
+}
 
-    // The registry rows come from the simulator itself, as the daemon would import them.
-    const std::string csv = ami::test::run_and_capture(command("registry", args));
-    std::vector<ami::storage::MeterRecord> meters;
-    std::istringstream lines(csv);
-    std::string line;
-    std::getline(lines, line);  // header: meter_id,protocol,channel,address,model,...
-    while (std::getline(lines, line)) {
-      std::vector<std::string> cells;
-      std::istringstream cell_stream(line);
-      for (std::string cell; std::getline(cell_stream, cell, ',');) cells.push_back(cell);
-      REQUIRE(cells.size() >= 5);
-      ami::storage::MeterRecord m;
-      m.meter_id = cells[0];
-      m.protocol = cells[1];
-      m.channel = cells[2];
-      m.address = cells[3];
-      m.model = cells[4];
-      meters.push_back(m);
-    }
-    REQUIRE(meters.size() == 3);
+TEST_CASE("meter-sim Modbus RTU over TCP through our framer: energy within truth") {
+  for (const std::string model : {"SDM630", "EM340"}) check_fleet_against_truth("modbus-rtu-over-tcp", model);
+}
 
-    Executor executor(ExecutorOptions{2, 100, LinkOptions{1000ms, 1000ms}});
-    for (const auto& m : meters) {
-      INFO(m.meter_id);
-      std::string error;
-      const auto resolved = resolve_meter(m, {}, false, error);
-      INFO(error);
-      REQUIRE(resolved);
-      const auto before = now_floor() - 1s;
-      std::promise<MeterReadResult> promise;
-      executor.submit(resolved->channel, resolved->request, [&](MeterReadResult r) { promise.set_value(std::move(r)); });
-      const auto result = promise.get_future().get();
-      const auto after = now_floor() + 2s;
-      INFO(to_string(result.outcome) << ": " << result.detail);
-      REQUIRE(result.outcome == MeterOutcome::ok);
-      std::optional<std::int64_t> forward, reverse;
-      for (const auto& r : result.readings) {
-        if (r.quantity == ami::Quantity::forward_active_energy) forward = r.value;
-        if (r.quantity == ami::Quantity::reverse_active_energy) reverse = r.value;
-      }
-      REQUIRE(forward);
-      const Truth lo = truth_at(args, m.meter_id, before);
-      const Truth hi = truth_at(args, m.meter_id, after);
-      CHECK(lo.forward_wh <= *forward);
-      CHECK(*forward <= hi.forward_wh);
-      if (reverse) {
-        CHECK(lo.reverse_wh <= *reverse);
-        CHECK(*reverse <= hi.reverse_wh);
-      }
-    }
-  }
+TEST_CASE("meter-sim Modbus RTU on a pty with libmodbus RTU: energy within truth") {
+  check_fleet_against_truth("modbus-rtu", "DTSU666");
 }
 
 TEST_CASE("meter-sim faults: a late meter times out once then reads right, 0x0B is unreachable, neighbours unaffected") {
   const auto dir = ami::test::fresh_temp_dir("modbus-sim-faults");
   const auto port = ami::test::free_tcp_port();
   const auto admin_port = ami::test::free_tcp_port();
-  const auto args = fleet("SDM630", port);
+  const auto args = fleet("modbus-tcp", "SDM630", port);
   auto serve_args = args;
   serve_args.insert(serve_args.end(), {"--admin-port", std::to_string(admin_port)});
   ami::test::ChildProcess sim(command("serve", serve_args), dir / "sim.out", dir / "sim.err");
@@ -165,4 +187,50 @@ TEST_CASE("meter-sim faults: a late meter times out once then reads right, 0x0B 
   CHECK(unreachable.outcome == MeterOutcome::unreachable);
   forward_within_truth(m1);
   CHECK(link->connects() == connects_before);  // 0x0B did not cost the connection
+}
+
+TEST_CASE("meter-sim RTU over TCP: replies with a bad CRC are refused, the next read is right") {
+  const auto dir = ami::test::fresh_temp_dir("modbus-sim-rtu-crc");
+  const auto port = ami::test::free_tcp_port();
+  const auto admin_port = ami::test::free_tcp_port();
+  const auto args = fleet("modbus-rtu-over-tcp", "SDM630", port);
+  auto serve_args = args;
+  serve_args.insert(serve_args.end(), {"--admin-port", std::to_string(admin_port)});
+  ami::test::ChildProcess sim(command("serve", serve_args), dir / "sim.out", dir / "sim.err");
+  REQUIRE(ami::test::wait_for_port(port, 20s));
+  REQUIRE(ami::test::wait_for_port(admin_port, 20s));
+  auto admin = [&](const std::string& json) {
+    return nlohmann::json::parse(ami::test::run_and_capture(
+        {(ami::test::bin_dir() / "meter-sim").string(), "admin", "--connect", "127.0.0.1:" + std::to_string(admin_port), json}));
+  };
+
+  ami::storage::MeterRecord row;
+  row.meter_id = "gw001-m0002";
+  row.protocol = "modbus-rtu-over-tcp";
+  row.channel = "tcp://127.0.0.1:" + std::to_string(port);
+  row.address = "2";
+  row.model = "SDM630";
+  std::string error;
+  const auto m2 = resolve_meter(row, {}, false, error);
+  REQUIRE(m2);
+  PlanCache plans;
+  const auto link = make_link(m2->channel, LinkOptions{1000ms, 1000ms});
+
+  const auto fault = admin(R"({"cmd":"inject","fault":{"kind":"bad_checksum","target":"gw001-m0002"}})");
+  REQUIRE(fault.at("ok").get<bool>());
+  const auto refused = read_meter(*link, m2->request, plans);
+  INFO(refused.detail);
+  CHECK(refused.outcome == MeterOutcome::bad_reply);
+  CHECK(refused.readings.empty());
+  REQUIRE(admin(R"({"cmd":"remove","id":)" + std::to_string(fault.at("id").get<int>()) + "}").at("ok").get<bool>());
+
+  const auto before = now_floor() - 1s;
+  const auto good = read_meter(*link, m2->request, plans);
+  const auto after = now_floor() + 2s;
+  REQUIRE(good.outcome == MeterOutcome::ok);
+  std::int64_t forward = -1;
+  for (const auto& r : good.readings)
+    if (r.quantity == ami::Quantity::forward_active_energy) forward = r.value;
+  CHECK(truth_at(args, "gw001-m0002", before).forward_wh <= forward);
+  CHECK(forward <= truth_at(args, "gw001-m0002", after).forward_wh);
 }
