@@ -48,6 +48,34 @@ Truth truth_at(const std::vector<std::string>& fleet_args, const std::string& me
 
 ami::UtcSeconds now_floor() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
+// One SDM630 gateway of `protocol` (TCP transport) with the admin endpoint, for fault injection.
+struct SimWithAdmin {
+  SimWithAdmin(const std::string& protocol, const std::string& name)
+      : dir(ami::test::fresh_temp_dir(name)),
+        port(ami::test::free_tcp_port()),
+        admin_port(ami::test::free_tcp_port()),
+        args(fleet(protocol, "SDM630", port)),
+        process(command("serve", with_admin(args, admin_port)), dir / "sim.out", dir / "sim.err") {
+    REQUIRE(ami::test::wait_for_port(port, 20s));
+    REQUIRE(ami::test::wait_for_port(admin_port, 20s));
+  }
+  nlohmann::json admin(const std::string& json) const {
+    return nlohmann::json::parse(ami::test::run_and_capture({(ami::test::bin_dir() / "meter-sim").string(), "admin",
+                                                             "--connect", "127.0.0.1:" + std::to_string(admin_port),
+                                                             json}));
+  }
+  static std::vector<std::string> with_admin(std::vector<std::string> a, unsigned short admin_port) {
+    a.insert(a.end(), {"--admin-port", std::to_string(admin_port)});
+    return a;
+  }
+
+  std::filesystem::path dir;
+  unsigned short port;
+  unsigned short admin_port;
+  std::vector<std::string> args;
+  ami::test::ChildProcess process;
+};
+
 // Serves one gateway of three `model` meters over `protocol`, reads each meter once through the
 // executor as the daemon does, and checks the energy against the truth around the read.
 void check_fleet_against_truth(const std::string& protocol, const std::string& model) {
@@ -130,19 +158,10 @@ TEST_CASE("meter-sim Modbus RTU on a pty with libmodbus RTU: energy within truth
 }
 
 TEST_CASE("meter-sim faults: a late meter times out once then reads right, 0x0B is unreachable, neighbours unaffected") {
-  const auto dir = ami::test::fresh_temp_dir("modbus-sim-faults");
-  const auto port = ami::test::free_tcp_port();
-  const auto admin_port = ami::test::free_tcp_port();
-  const auto args = fleet("modbus-tcp", "SDM630", port);
-  auto serve_args = args;
-  serve_args.insert(serve_args.end(), {"--admin-port", std::to_string(admin_port)});
-  ami::test::ChildProcess sim(command("serve", serve_args), dir / "sim.out", dir / "sim.err");
-  REQUIRE(ami::test::wait_for_port(port, 20s));
-  REQUIRE(ami::test::wait_for_port(admin_port, 20s));
-  auto admin = [&](const std::string& json) {
-    return nlohmann::json::parse(ami::test::run_and_capture(
-        {(ami::test::bin_dir() / "meter-sim").string(), "admin", "--connect", "127.0.0.1:" + std::to_string(admin_port), json}));
-  };
+  SimWithAdmin sim("modbus-tcp", "modbus-sim-faults");
+  const auto& args = sim.args;
+  const auto port = sim.port;
+  auto admin = [&](const std::string& json) { return sim.admin(json); };
 
   std::string error;
   ami::storage::MeterRecord row;
@@ -190,19 +209,10 @@ TEST_CASE("meter-sim faults: a late meter times out once then reads right, 0x0B 
 }
 
 TEST_CASE("meter-sim RTU over TCP: replies with a bad CRC are refused, the next read is right") {
-  const auto dir = ami::test::fresh_temp_dir("modbus-sim-rtu-crc");
-  const auto port = ami::test::free_tcp_port();
-  const auto admin_port = ami::test::free_tcp_port();
-  const auto args = fleet("modbus-rtu-over-tcp", "SDM630", port);
-  auto serve_args = args;
-  serve_args.insert(serve_args.end(), {"--admin-port", std::to_string(admin_port)});
-  ami::test::ChildProcess sim(command("serve", serve_args), dir / "sim.out", dir / "sim.err");
-  REQUIRE(ami::test::wait_for_port(port, 20s));
-  REQUIRE(ami::test::wait_for_port(admin_port, 20s));
-  auto admin = [&](const std::string& json) {
-    return nlohmann::json::parse(ami::test::run_and_capture(
-        {(ami::test::bin_dir() / "meter-sim").string(), "admin", "--connect", "127.0.0.1:" + std::to_string(admin_port), json}));
-  };
+  SimWithAdmin sim("modbus-rtu-over-tcp", "modbus-sim-rtu-crc");
+  const auto& args = sim.args;
+  const auto port = sim.port;
+  auto admin = [&](const std::string& json) { return sim.admin(json); };
 
   ami::storage::MeterRecord row;
   row.meter_id = "gw001-m0002";
