@@ -17,6 +17,7 @@
 #include "storage/schema.hpp"
 #include "storage/sqlite.hpp"
 #include "storage/store_rows.hpp"
+#include "storage/vee/writer_hook.hpp"
 
 namespace ami::storage {
 
@@ -88,6 +89,7 @@ struct StoreWriter::Impl {
     const auto outbox_head = db.query_int64("SELECT max(sequence) FROM outbox");
     head_sequence = static_cast<std::uint64_t>(std::max(stored_head.value_or(0), outbox_head.value_or(0)));
     stats.head_sequence = head_sequence;
+    if (options.vee) vee_hook.emplace(*options.vee);
   }
 
   // ---- shared state (mutex) ----
@@ -124,6 +126,7 @@ struct StoreWriter::Impl {
   bool latest_force_sync = false;
   std::int64_t newest_boundary_seen = 0;
   WriterStats delta;  // counts of the transaction in progress
+  std::optional<vee::WriterHook> vee_hook;  // VEE in the transaction (StoreOptions::vee)
 
   Statement& hot(const char* sql) {
     Statement*& slot = hot_statements[sql];
@@ -288,6 +291,7 @@ struct StoreWriter::Impl {
     latest_dirty.clear();
     registry_version = -1;
     delta = WriterStats{};
+    if (vee_hook) vee_hook->clear();
   }
 
   void add_delta_to_stats() {
@@ -313,6 +317,7 @@ struct StoreWriter::Impl {
       for (const auto& interval : job.intervals) apply_interval(interval);
       for (const auto& row : job.audit) insert_audit(row.actor, row.action, row.detail);
     }
+    apply_vee_hook();
     finish_latest_reads();
     if (head_sequence != head_before) {
       hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
@@ -534,6 +539,7 @@ struct StoreWriter::Impl {
     if (newest.exists && newest.boundary >= boundary + step) {
       after = stored_read(meter->key, read.channel, boundary + step);
     }
+    if (vee_hook) note_read_for_vee(read, *meter, newest);
     if (!newest.exists || boundary > newest.boundary) {
       newest = LatestRead{true, newest.dirty, boundary, read.register_wh, collected};
       latest_changed(latest_key(meter->key, read.channel), newest, boundary);
@@ -664,6 +670,43 @@ struct StoreWriter::Impl {
     head_sequence += 1;
     return true;
   }
+
+  // ---- VEE in the transaction (owned by the vee engineer; docs/VEE.md "In the writer") ----
+  void note_read_for_vee(const BoundaryRead& read, const MeterInfo& meter, const LatestRead& previous) {
+    MeterRecord params;
+    params.meter_id = read.meter_id;
+    params.ct_ratio = meter.ct_ratio;
+    params.pt_ratio = meter.pt_ratio;
+    params.interval_minutes = static_cast<int>(meter.interval_seconds / 60);
+    params.utc_offset_minutes = static_cast<int>(meter.utc_offset_seconds / 60);
+    std::optional<BoundaryRead> before;
+    if (previous.exists) {
+      before.emplace();
+      before->meter_id = read.meter_id;
+      before->channel = read.channel;
+      before->boundary = UtcSeconds{std::chrono::seconds{previous.boundary}};
+      before->register_wh = previous.register_wh;
+      before->collected_at = UtcMillis{std::chrono::milliseconds{previous.collected_at_ms}};
+    }
+    vee_hook->on_read(params, before, read);
+  }
+
+  void apply_vee_hook() {
+    if (!vee_hook) return;
+    const auto pass = vee_hook->take();  // also forgets the batch's reads
+    for (const auto& record : pass.writes) {
+      // A read backfilled in the same batch may already have made the interval actual.
+      const MeterInfo* meter = find_meter(record.meter_id);
+      const auto current = meter == nullptr ? std::nullopt
+                                            : current_interval(meter->key, record.channel, to_s(record.end));
+      if (record.status == IntervalStatus::estimated && current && current->status == IntervalStatus::actual) continue;
+      apply_interval(record);
+    }
+    for (const auto& finding : pass.findings) {
+      insert_audit("vee", "vee_finding", format_utc(finding.at) + ": " + finding.detail);
+    }
+  }
+  // ---- end of VEE ----
 
   // VEE seam: a new version of an interval.
   void apply_interval(const IntervalRecord& record) {

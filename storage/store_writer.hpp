@@ -39,11 +39,13 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "storage/types.hpp"
+#include "storage/vee/config.hpp"
 
 namespace ami::storage {
 
@@ -58,6 +60,9 @@ struct StoreOptions {
   std::size_t max_batch_items = 100000;   // items written per transaction at most
   int busy_timeout_ms = 10000;           // how long to wait for another connection's write lock
   Clock clock = Clock::real();           // stamps audit rows and registry updates
+  // VEE in the batch transaction (docs/VEE.md "In the writer"): gaps closed by a read are
+  // estimated, rollovers fixed, odd reads flagged, with the reads. Off when absent.
+  std::optional<vee::VeeConfig> vee;
 };
 
 // Retention (docs/STORAGE.md "Retention"): outbox rows acknowledged by every consumer cursor and

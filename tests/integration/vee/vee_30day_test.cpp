@@ -2,7 +2,8 @@
 //
 // What runs: meter-sim (the real executable) describes a fleet and prints each meter's true
 // registers at every boundary; this harness plays the collection side (what the daemon would
-// have read, with faults), feeds the reads to a real StoreWriter day by day, runs the VEE pass
+// have read, with faults), feeds the reads to a real StoreWriter (with its in-transaction VEE
+// on) day by day, runs the VEE pass
 // (storage/vee/store_adapter.hpp) over each day with the stored history, writes the new versions
 // back through StoreWriter::submit_intervals(), and at the end checks what the store holds:
 //   - the billing invariant against the truth: between any two truthful reads the latest
@@ -170,12 +171,20 @@ std::vector<vee::MeterEvent> events_for(const MeterCase& m, int channel) {
   return {e};
 }
 
+// The writer runs its in-transaction VEE too (StoreOptions::vee); the daily pass adds what needs
+// history (shapes, spike, replacements).
+ami::storage::StoreOptions store_options(const std::filesystem::path& dir) {
+  ami::storage::StoreOptions options;
+  options.path = dir / "store.db";
+  options.vee = vee::VeeConfig{};
+  return options;
+}
+
 struct Store {
   std::filesystem::path dir;
   ami::storage::StoreWriter writer;
   ami::storage::StoreReader reader;
-  explicit Store(const std::filesystem::path& d)
-      : dir(d), writer(ami::storage::StoreOptions{d / "store.db"}), reader(d / "store.db") {}
+  explicit Store(const std::filesystem::path& d) : dir(d), writer(store_options(d)), reader(d / "store.db") {}
 };
 
 // Plays 30 days: each day's reads (and the previous day's backfill), then the VEE pass.
