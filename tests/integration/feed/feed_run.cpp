@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <catch2/catch.hpp>
@@ -50,7 +51,8 @@ const std::vector<FeedConsumerSpec>& FeedRun::consumers() {
   return list;
 }
 
-FeedRun::FeedRun(const std::string& name, std::int64_t clock_speed, const std::string& sim_start, int meters)
+FeedRun::FeedRun(const std::string& name, std::int64_t clock_speed, const std::string& sim_start, int meters,
+                 const std::string& extra_config)
     : name_(name),
       dir_(fresh_temp_dir(name)),
       meters_(meters),
@@ -70,6 +72,7 @@ FeedRun::FeedRun(const std::string& name, std::int64_t clock_speed, const std::s
       << "[collection]\ninterval_minutes = 15\nspread_window_seconds = 60\n"
       << "[feed]\nlisten = \"127.0.0.1:" << feed_port_ << "\"\nbatch_size = 50\nmax_unacked_batches = 4\n";
   for (const auto& c : consumers()) out << "[[feed.consumers]]\nname = \"" << c.name << "\"\ntoken = \"" << c.token << "\"\n";
+  out << extra_config;
 }
 
 FeedRun::~FeedRun() {
@@ -104,11 +107,33 @@ void FeedRun::start_simulator() {
   REQUIRE(wait_for_port(gateway_port_, seconds{10}));
 }
 
+void FeedRun::stop_simulator() { sim_->stop(seconds{10}); }
+
 void FeedRun::start_daemon() {
   const auto n = std::to_string(++daemon_starts_);
   daemon_ = std::make_unique<ChildProcess>(
       with({(bin_dir() / "headend").string(), "--config", config_.string()}, clock_args()),
       dir_ / ("headend." + n + ".out"), dir_ / ("headend." + n + ".err"));
+}
+
+void FeedRun::start_daemon_and_wait_for_feed() {
+  start_daemon();
+  INFO(daemon_log());
+  REQUIRE(wait_for_port(feed_port_, seconds{10}));
+}
+
+void FeedRun::kill_daemon_at_random_moments(int times, milliseconds max_lifetime) {
+  const auto seed = static_cast<unsigned>(unix_ms_now());
+  INFO("kill schedule seed " << seed);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<std::int64_t> lifetime_ms(150, max_lifetime.count());
+  for (int i = 0; i < times; ++i) {
+    start_daemon();
+    std::this_thread::sleep_for(milliseconds{lifetime_ms(rng)});
+    INFO("kill #" << i + 1 << "\n" << daemon_log());
+    REQUIRE(daemon_running());  // it must not die on its own, e.g. on a store left by a crash
+    kill_daemon();
+  }
 }
 
 void FeedRun::kill_daemon() {

@@ -47,7 +47,9 @@ Deduplicated deduplicate(const std::vector<headend::feed::v1::IntervalReading>& 
 
 class FeedRun {
  public:
-  FeedRun(const std::string& name, std::int64_t clock_speed, const std::string& sim_start, int meters);
+  // `extra_config` is appended to the generated headend.toml (e.g. a [kafka] table).
+  FeedRun(const std::string& name, std::int64_t clock_speed, const std::string& sim_start, int meters,
+          const std::string& extra_config = {});
   ~FeedRun();
 
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
@@ -57,8 +59,16 @@ class FeedRun {
   [[nodiscard]] std::vector<std::string> meter_ids() const;
 
   void start_simulator();
+  // Stops the meters: the daemon's reads fail from now on, so no new interval is committed once
+  // the cycles in flight are done. Lets a test take a final outbox head that stays final.
+  void stop_simulator();
   // Starts the daemon (a new process each call; logs appended per start index).
   void start_daemon();
+  // start_daemon(), then requires the feed port to accept within 10 s.
+  void start_daemon_and_wait_for_feed();
+  // `times` rounds of: start the daemon, let it live a random 150..max_lifetime ms (start-up,
+  // collection, commits, acks), require it is still running, SIGKILL it. The seed is logged.
+  void kill_daemon_at_random_moments(int times, std::chrono::milliseconds max_lifetime);
   ChildProcess& daemon() { return *daemon_; }
   bool daemon_running() { return daemon_ && daemon_->running(); }
   void kill_daemon();             // SIGKILL, then reap

@@ -44,9 +44,7 @@ std::vector<nlohmann::json> run_consumer(const FeedRun& run, const std::vector<s
 TEST_CASE("feed python consumer example: reads the feed and resumes from its cursor", "[integration][feed][python]") {
   FeedRun run("feed_python_consumer", 1200, "2026-01-05T00:00:00Z", 2);
   run.start_simulator();
-  run.start_daemon();
-  INFO(run.daemon_log());
-  REQUIRE(ami::test::wait_for_port(run.feed_port(), seconds{10}));
+  run.start_daemon_and_wait_for_feed();
   run.wait_until_sim(ami::UtcMillis{*ami::parse_utc("2026-01-05T01:05:00Z")});
 
   const auto first = run_consumer(run, {"--max-intervals", "20"});
