@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "headend/cli/feed_commands.hpp"
+#include "headend/cli/meters_commands.hpp"
 #include "headend/cli/monitor_command.hpp"
 #if AMI_HAVE_DLT645_COMMANDS
 #include "headend/cli/dlt645_command.hpp"
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   CLI::App app{"headendctl: AMI head-end operator tools"};
   app.require_subcommand(1);
   ami::cli::add_feed_commands(app);
+  ami::cli::add_meters_commands(app);
   ami::cli::add_monitor_commands(app);  // status, report (docs/MONITORING.md)
 #if AMI_HAVE_DLT645_COMMANDS
   ami::cli::add_dlt645_commands(app);

@@ -292,7 +292,10 @@ asio::awaitable<void> FeedServer::accept_loop() {
     auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (stopped_) co_return;
     if (ec) {
+      // E.g. out of descriptors: pause instead of spinning; established sessions keep running.
       spdlog::warn("feed: accept failed: {}", ec.message());
+      asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds{100});
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
     auto session = std::make_shared<FeedSession>(std::move(socket), store_, options_, clock_);

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
+#include <map>
 #include <set>
 
 #include "headend/collection/scheduler.hpp"
@@ -33,6 +35,34 @@ JobReport ok_report(const ReadJob& job) {
   return r;
 }
 
+// A scheduler whose gateway answers each job at once with answer(job), run until `cycles_wanted`
+// cycles completed.
+struct AnsweredRun {
+  std::vector<CycleReport> cycles;
+  std::vector<ReadJob> dispatched;
+  std::map<std::string, MeterState> states;
+};
+
+AnsweredRun run_answered_cycles(int meter_count, SchedulerOptions options, std::size_t cycles_wanted,
+                                const std::function<JobReport(const ReadJob&)>& answer) {
+  asio::io_context io;
+  AnsweredRun out;
+  Scheduler* self = nullptr;
+  Scheduler scheduler(
+      io.get_executor(), fast_clock(), options, meters(meter_count),
+      [&](ReadJob job) {
+        out.dispatched.push_back(job);
+        asio::post(io, [&, job] { self->on_job_report(answer(job)); });
+      },
+      [&](const CycleReport& r) { out.cycles.push_back(r); });
+  self = &scheduler;
+  asio::co_spawn(io, scheduler.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return out.cycles.size() >= cycles_wanted; }, 10s));
+  scheduler.stop();
+  out.states = scheduler.meter_states();
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("boundaries are aligned to the interval since the epoch", "[scheduler]") {
@@ -64,24 +94,10 @@ TEST_CASE("each meter gets a stable slot inside the spread window", "[scheduler]
 }
 
 TEST_CASE("an accelerated scheduler runs every boundary in order, one read per meter each", "[scheduler]") {
-  asio::io_context io;
-  const auto clock = fast_clock();
   SchedulerOptions options;
   options.spread_window = 10s;
-  std::vector<CycleReport> cycles;
-  std::vector<ReadJob> dispatched;
-  Scheduler* self = nullptr;
-  Scheduler scheduler(
-      io.get_executor(), clock, options, meters(3),
-      [&](ReadJob job) {
-        dispatched.push_back(job);
-        asio::post(io, [&, job] { self->on_job_report(ok_report(job)); });
-      },
-      [&](const CycleReport& r) { cycles.push_back(r); });
-  self = &scheduler;
-  asio::co_spawn(io, scheduler.run(), asio::detached);
-  REQUIRE(test::run_until(io, [&] { return cycles.size() >= 12; }, 10s));
-  scheduler.stop();
+  const auto run = run_answered_cycles(3, options, 12, ok_report);
+  const auto& cycles = run.cycles;
   const auto first = cycles.front().boundary;
   CHECK(first >= *parse_utc("2026-01-05T00:00:00Z"));
   for (std::size_t i = 0; i < cycles.size(); ++i) {
@@ -92,9 +108,9 @@ TEST_CASE("an accelerated scheduler runs every boundary in order, one read per m
     CHECK(cycles[i].intervals == 6);
     CHECK(cycles[i].retries() == 0);
   }
-  for (const auto& job : dispatched) CHECK(job.not_before >= UtcMillis{job.boundary});
-  CHECK(scheduler.meter_states().at("m1").consecutive_failures == 0);
-  CHECK(scheduler.meter_states().at("m1").last_success_boundary >= cycles.back().boundary);
+  for (const auto& job : run.dispatched) CHECK(job.not_before >= UtcMillis{job.boundary});
+  CHECK(run.states.at("m1").consecutive_failures == 0);
+  CHECK(run.states.at("m1").last_success_boundary >= cycles.back().boundary);
 }
 
 TEST_CASE("a scheduler that falls behind waits, then catches up without skipping a boundary", "[scheduler]") {
@@ -136,29 +152,16 @@ TEST_CASE("a scheduler that falls behind waits, then catches up without skipping
 }
 
 TEST_CASE("failures are counted per cycle and per meter", "[scheduler]") {
-  asio::io_context io;
-  const auto clock = fast_clock();
-  std::vector<CycleReport> cycles;
-  Scheduler* self = nullptr;
-  Scheduler scheduler(
-      io.get_executor(), clock, SchedulerOptions{}, meters(2),
-      [&](ReadJob job) {
-        asio::post(io, [&, job] {
-          auto report = ok_report(job);
-          if (job.meter.meter_id == "m1") {
-            report.snapshots.clear();
-            report.attempts = {{1, Outcome::timeout, "no reply", job.not_before, 150},
-                               {2, Outcome::refused, "refused", job.not_before, 1}};
-          }
-          self->on_job_report(report);
-        });
-      },
-      [&](const CycleReport& r) { cycles.push_back(r); });
-  self = &scheduler;
-  asio::co_spawn(io, scheduler.run(), asio::detached);
-  REQUIRE(test::run_until(io, [&] { return cycles.size() >= 3; }, 10s));
-  scheduler.stop();
-  for (const auto& c : cycles) {
+  const auto run = run_answered_cycles(2, SchedulerOptions{}, 3, [](const ReadJob& job) {
+    auto report = ok_report(job);
+    if (job.meter.meter_id == "m1") {
+      report.snapshots.clear();
+      report.attempts = {{1, Outcome::timeout, "no reply", job.not_before, 150},
+                         {2, Outcome::refused, "refused", job.not_before, 1}};
+    }
+    return report;
+  });
+  for (const auto& c : run.cycles) {
     CHECK(c.meters_ok == 1);
     CHECK(c.retries() == 1);
     CHECK(c.intervals == 2);
@@ -166,30 +169,17 @@ TEST_CASE("failures are counted per cycle and per meter", "[scheduler]") {
     CHECK(c.failed[0].meter_id == "m1");
     CHECK(c.failed[0].outcome == Outcome::refused);
   }
-  CHECK(scheduler.meter_states().at("m1").consecutive_failures >= 3);
-  CHECK_FALSE(scheduler.meter_states().at("m1").last_success);
+  CHECK(run.states.at("m1").consecutive_failures >= 3);
+  CHECK_FALSE(run.states.at("m1").last_success);
 }
 
 TEST_CASE("a single-snapshot read (Modbus) counts its interval when the previous boundary was read", "[scheduler]") {
-  asio::io_context io;
-  const auto clock = fast_clock();
-  std::vector<CycleReport> cycles;
-  Scheduler* self = nullptr;
-  Scheduler scheduler(
-      io.get_executor(), clock, SchedulerOptions{}, meters(1),
-      [&](ReadJob job) {
-        asio::post(io, [&, job] {
-          auto report = ok_report(job);
-          report.snapshots = {{job.boundary, 1100, std::nullopt}};  // only B, only forward
-          self->on_job_report(report);
-        });
-      },
-      [&](const CycleReport& r) { cycles.push_back(r); });
-  self = &scheduler;
-  asio::co_spawn(io, scheduler.run(), asio::detached);
-  REQUIRE(test::run_until(io, [&] { return cycles.size() >= 3; }, 10s));
-  scheduler.stop();
-  CHECK(cycles[0].intervals == 0);  // nothing read before the first boundary
-  CHECK(cycles[1].intervals == 1);
-  CHECK(cycles[2].intervals == 1);
+  const auto run = run_answered_cycles(1, SchedulerOptions{}, 3, [](const ReadJob& job) {
+    auto report = ok_report(job);
+    report.snapshots = {{job.boundary, 1100, std::nullopt}};  // only B, only forward
+    return report;
+  });
+  CHECK(run.cycles[0].intervals == 0);  // nothing read before the first boundary
+  CHECK(run.cycles[1].intervals == 1);
+  CHECK(run.cycles[2].intervals == 1);
 }
