@@ -98,9 +98,10 @@ BENCHMARK(BM_vee_one_boundary);
 // ---- ingest with VEE, batched, through the real store ----
 // Each iteration is one day of 15-minute reads for every meter (forward channel), 1 in 100
 // boundaries missing: the reads go to a StoreWriter in daemon-sized chunks (the store derives
-// and publishes the intervals), VEE runs over each meter's day with the previous day as context
-// (held in memory by the caller, no store queries) and its estimates go back through
-// submit_intervals(); then flush (fsync). Items = interval rows stored (derived + estimated).
+// and publishes the intervals), then flush (fsync). Items = interval rows stored.
+// Arg 1 = 0: VEE runs in the caller over each meter's day with the previous day as context (held
+// in memory, no store queries) and its estimates go back through submit_intervals().
+// Arg 1 = 1: VEE runs inside the writer's transaction (StoreOptions::vee, writer_hook.hpp).
 namespace {
 
 // CPU seconds of the whole process (writer thread included): on a shared, loaded machine wall
@@ -114,6 +115,7 @@ double process_cpu_seconds() {
 void BM_IngestWithVee(benchmark::State& state) {
   using ami::storage::BoundaryRead;
   const auto meter_count = static_cast<std::size_t>(state.range(0));
+  const bool in_writer = state.range(1) != 0;
   const auto path = std::filesystem::temp_directory_path() / ("ami_bench_vee_" + std::to_string(::getpid()) + ".db");
   const auto remove_db = [&] {
     for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -127,6 +129,7 @@ void BM_IngestWithVee(benchmark::State& state) {
   {
     ami::storage::StoreOptions options;
     options.path = path;
+    if (in_writer) options.vee = vee::VeeConfig{};
     ami::storage::StoreWriter writer(options);
     std::vector<ami::storage::MeterRecord> meters(meter_count);
     for (std::size_t i = 0; i < meter_count; ++i) {
@@ -166,7 +169,10 @@ void BM_IngestWithVee(benchmark::State& state) {
       }
       writer.submit(std::move(chunk), {});
       std::vector<ami::storage::IntervalRecord> estimates;
-      for (std::size_t i = 0; i < meter_count; ++i) {
+      // In the writer: the store derives what adjacent reads give and its VEE estimates the gaps,
+      // 96 interval rows per meter and day in all.
+      if (in_writer) rows += 96 * static_cast<std::int64_t>(meter_count);
+      for (std::size_t i = 0; !in_writer && i < meter_count; ++i) {
         vee::RunInput in;
         in.spec = vee::channel_spec(meters[i], ami::storage::EnergyChannel::forward_active);
         const auto spec = in.spec;
@@ -193,6 +199,6 @@ void BM_IngestWithVee(benchmark::State& state) {
   state.SetItemsProcessed(rows);
   state.counters["rows_per_cpu_second"] = static_cast<double>(rows) / cpu_seconds;
 }
-BENCHMARK(BM_IngestWithVee)->Arg(2000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_IngestWithVee)->Args({2000, 0})->Args({2000, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
