@@ -68,7 +68,7 @@ void check_against_truth(const FeedRun& run, const std::map<ami::test::feed::Int
 
 }  // namespace
 
-TEST_CASE("feed crash safety: kill -9 the daemon 22 times with a consumer attached; nothing lost, no phantom",
+TEST_CASE("feed crash safety: kill -9 the daemon 22 times with a consumer attached, nothing lost, no phantom",
           "[integration][feed][crash]") {
   FeedRun run("feed_crash", 1200, "2026-01-05T00:00:00Z", 4);
   run.start_simulator();
@@ -216,7 +216,7 @@ TEST_CASE("feed offline consumer: away for a simulated day, it receives everythi
   check_against_truth(run, deduplicate(missed).latest);
 }
 
-TEST_CASE("feed bad input: garbage, oversize prefix, unknown consumer, wrong token get a clear error; others unaffected",
+TEST_CASE("feed bad input: garbage, oversize prefix, unknown consumer, wrong token get a clear error, others unaffected",
           "[integration][feed][bad-input]") {
   FeedRun run("feed_bad_input", 1200, "2026-01-05T00:00:00Z", 2);
   run.start_simulator();

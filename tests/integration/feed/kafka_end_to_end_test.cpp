@@ -15,7 +15,7 @@ using ami::test::feed::FeedRun;
 namespace kt = ami::kafka::test;
 namespace v1 = headend::feed::v1;
 
-TEST_CASE("kafka end to end: the daemon relays its outbox across kill -9 and a broker outage; nothing lost",
+TEST_CASE("kafka end to end: the daemon relays its outbox across kill -9 and a broker outage, nothing lost",
           "[integration][feed][kafka]") {
   const std::string topic = "ami.intervals.v1";
   constexpr int kPartitions = 4;

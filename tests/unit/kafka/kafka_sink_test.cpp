@@ -127,7 +127,7 @@ TEST_CASE("kafka sink: every outbox interval reaches the topic once, keyed and o
   CHECK(partitions.size() > 1);
 }
 
-TEST_CASE("kafka sink: a broker outage delays delivery; afterwards nothing is lost or reordered",
+TEST_CASE("kafka sink: a broker outage delays delivery, afterwards nothing is lost or reordered",
           "[kafka][sink][failure]") {
   kt::MockCluster cluster(1);
   cluster.create_topic("intervals", 3, 1);
