@@ -147,7 +147,7 @@ TEST_CASE("messages: write, password, resets and clears carry their credentials"
   CHECK(ev.di == 0xFFFFFFFFu);
 }
 
-TEST_CASE("messages: change baud echoes Z; relay control is raw") {
+TEST_CASE("messages: change baud echoes Z, relay control is raw") {
   const auto req = round_trip(make_change_baud_request(addr("1"), Baud::b9600));
   CHECK(req.baud_code == 0x20);
   CHECK(rate_of_baud_code(*req.baud_code) == 9600);

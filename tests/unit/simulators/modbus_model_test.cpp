@@ -94,7 +94,7 @@ TEST_CASE("Modbus truth intervals are differences of the decoded registers", "[s
     CHECK(truth.intervals[i].forward_wh == truth.boundaries[i + 1].forward_wh - truth.boundaries[i].forward_wh);
 }
 
-TEST_CASE("Modbus RTU answers decode with the library's RTU framer; faults change them", "[simulators][modbus]") {
+TEST_CASE("Modbus RTU answers decode with the library's RTU framer, faults change them", "[simulators][modbus]") {
   FleetSpec spec;
   spec.groups[0].protocol = "modbus-rtu";
   spec.groups[0].model = "SDM630";

@@ -175,7 +175,7 @@ TEST_CASE("engine: meter replacement never yields a huge or negative interval", 
   }
 }
 
-TEST_CASE("engine: reverse rotation is suspect; bidirectional is energy", "[vee][engine][reverse]") {
+TEST_CASE("engine: reverse rotation is suspect, bidirectional is energy", "[vee][engine][reverse]") {
   const auto reads = reads_of({1'000, 1'100, 1'040, 1'030});
   const auto result = run(input_for(reads, 3), VeeConfig{});
   REQUIRE(result.intervals.size() == 3);

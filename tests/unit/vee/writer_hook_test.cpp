@@ -41,7 +41,7 @@ ami::storage::MeterRecord registry_row() {
 
 }  // namespace
 
-TEST_CASE("writer hook: only spans that need VEE are passed; the store's own results are not rewritten",
+TEST_CASE("writer hook: only spans that need VEE are passed, the store's own results are not rewritten",
           "[vee][writer]") {
   WriterHook hook(VeeConfig{});
   auto m = registry_row();
