@@ -35,7 +35,7 @@ void write_fleet(const std::filesystem::path& db) {
   auto& m3 = fleet.add("M3", "tcp://10.0.0.1:8899", "DTSU666", "district=north;feeder=F2");
   for (int k = 30; k < 34; ++k) m3.overrides[k] = Behaviour::meter_error;
   fleet.add("M4", "tcp://10.0.0.2:8899", "DTSU666", "district=south;feeder=F3", Behaviour::refused);
-  st::StoreWriter writer({db});
+  st::StoreWriter writer(ami::monitor::test::store_options(db));
   fleet.write(writer);
 }
 

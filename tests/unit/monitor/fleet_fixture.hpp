@@ -130,6 +130,13 @@ class Fleet {
   std::vector<ScriptedMeter> meters_;
 };
 
+// Writer options for a test store (everything else default).
+inline storage::StoreOptions store_options(const std::filesystem::path& path) {
+  storage::StoreOptions options;
+  options.path = path;
+  return options;
+}
+
 // A database file unique to this test process, removed before and after.
 class TempStore {
  public:

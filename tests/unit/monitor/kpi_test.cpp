@@ -55,7 +55,7 @@ TEST_CASE("kpi: day arithmetic at the utility's offset", "[monitor][kpi]") {
 TEST_CASE("kpi: per meter per day completeness by stage, on-time and failure reasons", "[monitor][kpi]") {
   TempStore db("kpi-day");
   {
-    st::StoreWriter writer({db.path()});
+    st::StoreWriter writer(ami::monitor::test::store_options(db.path()));
     one_day_fleet().write(writer);
   }
   st::KpiQueries kpi(db.path());
@@ -122,7 +122,7 @@ TEST_CASE("kpi: per meter per day completeness by stage, on-time and failure rea
 TEST_CASE("kpi: nothing after as_of is expected or counted", "[monitor][kpi]") {
   TempStore db("kpi-asof");
   {
-    st::StoreWriter writer({db.path()});
+    st::StoreWriter writer(ami::monitor::test::store_options(db.path()));
     one_day_fleet().write(writer);
   }
   st::KpiQueries kpi(db.path());
@@ -150,7 +150,7 @@ TEST_CASE("kpi: chronic failures count consecutive incomplete days", "[monitor][
     fleet.add("B-dead", "tcp://10.0.0.2:8899", "m", "", Behaviour::refused);
     fleet.add("C-today", "tcp://10.0.0.1:8899", "m", "").overrides[2 * 96 + 49] = Behaviour::meter_error;
     fleet.add("D-first", "tcp://10.0.0.1:8899", "m", "").overrides[30] = Behaviour::meter_error;
-    st::StoreWriter writer({db.path()});
+    st::StoreWriter writer(ami::monitor::test::store_options(db.path()));
     fleet.write(writer);
   }
   st::KpiQueries kpi(db.path());
@@ -163,7 +163,7 @@ TEST_CASE("kpi: chronic failures count consecutive incomplete days", "[monitor][
 TEST_CASE("kpi: recent attempts of one meter, newest first", "[monitor][kpi]") {
   TempStore db("kpi-attempts");
   {
-    st::StoreWriter writer({db.path()});
+    st::StoreWriter writer(ami::monitor::test::store_options(db.path()));
     one_day_fleet().write(writer);
   }
   st::KpiQueries kpi(db.path());

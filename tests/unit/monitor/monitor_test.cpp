@@ -37,7 +37,7 @@ struct RunningMonitor {
         Behaviour::meter_error;
     fleet.add("M4", "tcp://10.0.0.2:8899", "DTSU666", "district=south;feeder=F3", Behaviour::refused);
     {
-      st::StoreWriter writer({db.path()});
+      st::StoreWriter writer(ami::monitor::test::store_options(db.path()));
       fleet.write(writer);
     }
     const auto real_now = time_point_cast<milliseconds>(system_clock::now());

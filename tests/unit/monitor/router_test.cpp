@@ -117,7 +117,7 @@ TEST_CASE("router: protected routes need the configured bearer token", "[monitor
   CHECK(body_of(not_json)["error"]["code"] == "bad_json");
 }
 
-TEST_CASE("router: query strings decode '+' and escapes; malformed ones are refused", "[monitor][http]") {
+TEST_CASE("router: query strings decode '+' and escapes, malformed ones are refused", "[monitor][http]") {
   const auto q = ami::http::parse_query("a=1&b=x+y%21&c&&d=");
   CHECK(q.at("a") == "1");
   CHECK(q.at("b") == "x y!");
