@@ -4,6 +4,7 @@
 
 #include "protocols/dlt645/datetime.hpp"
 #include "protocols/dlt645/load_profile.hpp"
+#include "protocols/dlt645/messages.hpp"
 #include "protocols/dlt645/read.hpp"
 
 namespace ami::collection {
@@ -91,15 +92,11 @@ BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, cons
 }
 
 std::string describe_err_2007(std::uint8_t err) {
-  static constexpr std::string_view bits[] = {"other error",        "no requested data", "password/unauthorised",
-                                              "baud cannot change", "too many year zones",
-                                              "too many day periods", "too many tariffs", "reserved bit 7"};
+  // The reasons come from the protocol library's per-edition ERR table; this only joins them.
   std::string text;
-  for (unsigned bit = 0; bit < 8; ++bit) {
-    if ((err >> bit) & 1U) {
-      if (!text.empty()) text += "; ";
-      text += bits[bit];
-    }
+  for (const auto reason : dlt645::decode_error_reasons(dlt645::Edition::v2007, err)) {
+    if (!text.empty()) text += "; ";
+    text += dlt645::to_string(reason);
   }
   return text.empty() ? "no reason given" : text;
 }

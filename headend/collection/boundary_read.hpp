@@ -57,7 +57,7 @@ bool is_reply_to(const BoundaryRequest& request, const dlt645::Frame& reply);
 
 BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, const dlt645::Frame& reply);
 
-// DL/T 645-2007 ERR byte -> "no requested data; password/unauthorised" (bits named, low first).
+// DL/T 645-2007 ERR byte -> "no_requested_data; unauthorized": the protocol library's reason names, low bit first.
 std::string describe_err_2007(std::uint8_t err);
 
 }  // namespace ami::collection

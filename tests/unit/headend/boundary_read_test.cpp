@@ -80,8 +80,8 @@ TEST_CASE("a corrupt record is a bad_reply naming the problem", "[boundary]") {
 }
 
 TEST_CASE("ERR bits are named", "[boundary]") {
-  CHECK(describe_err_2007(0x02) == "no requested data");
-  CHECK(describe_err_2007(0x05) == "other error; password/unauthorised");
+  CHECK(describe_err_2007(0x02) == "no_requested_data");
+  CHECK(describe_err_2007(0x05) == "other; unauthorized");
   CHECK(describe_err_2007(0x00) == "no reason given");
 }
 

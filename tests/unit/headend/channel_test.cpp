@@ -137,7 +137,7 @@ TEST_CASE("an abnormal reply is a meter_error with the ERR reason", "[channel]")
   const auto result = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
   REQUIRE(result.first.outcome == Outcome::ok);
   CHECK(result.second.outcome == Outcome::meter_error);
-  CHECK(result.second.detail.find("no requested data") != std::string::npos);
+  CHECK(result.second.detail.find("no_requested_data") != std::string::npos);
 }
 
 TEST_CASE("a refused gateway fails fast, backs off, and reconnects once it is back", "[channel]") {
