@@ -2,11 +2,19 @@
 
 #include <array>
 #include <cerrno>
+#include <memory>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <modbus/modbus.h>
 
@@ -34,6 +42,64 @@ class UnitSwitchPacer {
 void set_timeout(modbus_t* ctx, std::chrono::milliseconds timeout) {
   const auto ms = static_cast<std::uint32_t>(timeout.count());
   modbus_set_response_timeout(ctx, ms / 1000, (ms % 1000) * 1000);
+}
+
+std::string fd_setsize_refusal() {
+  return "every descriptor below FD_SETSIZE (" + std::to_string(FD_SETSIZE) +
+         ") is in use and libmodbus select()s on its descriptor: refused rather than overflowing fd_set";
+}
+
+// A connected, non-blocking TCP socket (as libmodbus makes its own) whose descriptor is below
+// FD_SETSIZE, or -1 and `error`. The connect is bounded by `timeout` with poll(), which has no
+// descriptor limit.
+int connect_tcp_below_fd_setsize(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout,
+                                 std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
+    error = "resolve " + host + ": " + ::gai_strerror(rc);
+    return -1;
+  }
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
+  error = "no address for " + host;
+  for (const addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      error = "socket: " + std::system_category().message(errno);
+      continue;
+    }
+    if (fd >= FD_SETSIZE) {  // the kernel hands out the lowest free descriptor: none is left below
+      ::close(fd);
+      error = fd_setsize_refusal();
+      return -1;
+    }
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      int so_error = 0;
+      socklen_t len = sizeof so_error;
+      if (rc == 0) {
+        errno = ETIMEDOUT;
+        rc = -1;
+      } else if (rc > 0 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0) {
+        errno = so_error;
+        rc = so_error == 0 ? 0 : -1;
+      } else {
+        rc = -1;
+      }
+    }
+    if (rc == 0) {
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      return fd;
+    }
+    error = std::system_category().message(errno);
+    ::close(fd);
+  }
+  return -1;
 }
 
 // libmodbus (TCP and serial RTU): every call blocks on this worker thread.
@@ -85,24 +151,37 @@ class LibmodbusLink final : public Link {
 
  private:
   std::optional<TransactionResult> connect() {
-    if (channel_.transport == Transport::tcp)
+    int tcp_fd = -1;
+    if (channel_.transport == Transport::tcp) {
+      // Our own socket: libmodbus's modbus_connect() would FD_SET a descriptor >= FD_SETSIZE
+      // (glibc aborts the process) before we could look at it.
+      std::string why;
+      tcp_fd = connect_tcp_below_fd_setsize(channel_.host, channel_.port, options_.connect_timeout, why);
+      if (tcp_fd < 0) return TransactionResult{TransactionStatus::link_error, 0, "connect to " + channel_.key() + ": " + why};
       ctx_ = modbus_new_tcp_pi(channel_.host.c_str(), std::to_string(channel_.port).c_str());
-    else
+    } else {
       ctx_ = modbus_new_rtu(channel_.device.c_str(), channel_.baud, channel_.parity, channel_.data_bits,
                             channel_.stop_bits);
-    if (ctx_ == nullptr) return TransactionResult{TransactionStatus::link_error, 0, "cannot create libmodbus context"};
-    modbus_set_error_recovery(ctx_, MODBUS_ERROR_RECOVERY_NONE);
-    set_timeout(ctx_, options_.connect_timeout);  // libmodbus bounds connect() by the response timeout
-    if (modbus_connect(ctx_) != 0) {
-      const std::string why = modbus_strerror(errno);
-      modbus_free(ctx_);
-      ctx_ = nullptr;
-      return TransactionResult{TransactionStatus::link_error, 0, "connect to " + channel_.key() + ": " + why};
     }
-    if (modbus_get_socket(ctx_) >= FD_SETSIZE) {
-      close();
-      return TransactionResult{TransactionStatus::link_error, 0,
-                               "descriptor >= FD_SETSIZE: libmodbus select() cannot watch it"};
+    if (ctx_ == nullptr) {
+      if (tcp_fd >= 0) ::close(tcp_fd);
+      return TransactionResult{TransactionStatus::link_error, 0, "cannot create libmodbus context"};
+    }
+    modbus_set_error_recovery(ctx_, MODBUS_ERROR_RECOVERY_NONE);
+    if (tcp_fd >= 0) {
+      modbus_set_socket(ctx_, tcp_fd);  // modbus_close() closes it
+    } else {
+      // Serial: libmodbus open()s the device without select(), so the descriptor is checked after.
+      if (modbus_connect(ctx_) != 0) {
+        const std::string why = modbus_strerror(errno);
+        modbus_free(ctx_);
+        ctx_ = nullptr;
+        return TransactionResult{TransactionStatus::link_error, 0, "connect to " + channel_.key() + ": " + why};
+      }
+      if (modbus_get_socket(ctx_) >= FD_SETSIZE) {
+        close();
+        return TransactionResult{TransactionStatus::link_error, 0, "open " + channel_.device + ": " + fd_setsize_refusal()};
+      }
     }
     set_timeout(ctx_, options_.response_timeout);
     ++connects_;

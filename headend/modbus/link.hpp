@@ -13,8 +13,11 @@
 // Errors: never throws; every failure is a TransactionResult. After a timeout or a garbled reply
 // the link closes itself and reconnects on the next call: libmodbus over TCP can otherwise read a
 // late reply as the answer to the next request.
-// Descriptors: libmodbus select()s on its fd, so a context whose fd is >= FD_SETSIZE (1024) is
-// refused with link_error instead of overflowing fd_set; the Asio link uses epoll and has no limit.
+// Descriptors: libmodbus select()s on its fd (glibc aborts the process on an fd >= FD_SETSIZE,
+// 1024), already inside modbus_connect() for TCP. So the TCP link opens and connects its socket
+// itself and hands it to libmodbus only when it is below FD_SETSIZE; a serial device is checked
+// right after libmodbus opens it. Otherwise the read is link_error and nothing is overflowed.
+// The Asio RTU-over-TCP link uses epoll and has no such limit.
 #pragma once
 
 #include <chrono>

@@ -9,6 +9,11 @@
 #include <map>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <unistd.h>
+
 #include "headend/modbus/executor.hpp"
 #include "headend/modbus/session.hpp"
 #include "protocols/modbus/builtin_maps.hpp"
@@ -372,4 +377,43 @@ TEST_CASE("unit_switch_pause leaves silence before a request to another unit onl
   CHECK(energy_of(read_meter(*link, request(2), plans)) == 2000);  // one switch 1 -> 2 (then 2 -> 2)
   const auto switched = std::chrono::steady_clock::now() - start;
   CHECK(switched >= 150ms);  // a lower bound the pause guarantees; no upper bound is asserted
+}
+
+TEST_CASE("a TCP link refuses to hand libmodbus a descriptor at or above FD_SETSIZE, and reads once one is free") {
+  std::map<std::uint8_t, ami::test::FakeUnit> units;
+  units[1].input_registers = sdm630_image(8.0f);
+  ami::test::FakeGateway gateway(std::move(units));
+  // Room above FD_SETSIZE, so that the next socket really lands there (as in a big daemon).
+  rlimit limit{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+  if (limit.rlim_cur < 2 * FD_SETSIZE && limit.rlim_max >= 2 * FD_SETSIZE) {
+    limit.rlim_cur = 2 * FD_SETSIZE;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
+  }
+  REQUIRE(limit.rlim_cur >= 2 * FD_SETSIZE);
+
+  // Occupy every free descriptor below FD_SETSIZE.
+  std::vector<int> fillers;
+  while (true) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) FAIL("open /dev/null: " << std::system_category().message(errno));
+    fillers.push_back(fd);
+    if (fd >= FD_SETSIZE - 1) break;
+  }
+  PlanCache plans;
+  const auto link = make_link(channel("modbus-tcp", "tcp://127.0.0.1:" + std::to_string(gateway.port())),
+                              fast_timeouts());
+  const auto refused = read_meter(*link, request(1), plans);  // libmodbus would abort the process here
+  const int accepted_while_full = gateway.connections_accepted();
+  for (const int fd : fillers) ::close(fd);
+  INFO(refused.detail);
+  CHECK(refused.outcome == MeterOutcome::link_error);
+  CHECK(refused.detail.find("FD_SETSIZE") != std::string::npos);
+  CHECK_FALSE(link->connected());
+  CHECK(accepted_while_full == 0);
+
+  const auto later = read_meter(*link, request(1), plans);
+  INFO(later.detail);
+  CHECK(later.outcome == MeterOutcome::ok);
+  CHECK(energy_of(later) == 8'000);
 }
