@@ -1,11 +1,12 @@
 // What the embedded feed server needs from the staging store, as an interface so the server can be
 // tested against an in-memory store and run against storage::StoreReader in the daemon.
 //
-// Threads: the feed server calls these on the io_context's thread only (one thread at a time, which
-// is what StoreReader requires). Calls are short indexed queries; set_consumer_cursor() is a one-row
-// write that may wait for the writer's lock (bounded by the store's busy timeout).
+// Threads: the feed server calls these only on its FeedStoreThread (feed_store_thread.hpp), one
+// call at a time, which is what StoreReader requires; never on the io_context. read_feed() is one
+// indexed range query; set_consumer_cursor() is a one-row write with an fsync that may wait for
+// the writer's lock (bounded by the store's busy timeout); the server coalesces those.
 // Errors: implementations throw std::exception on store failures; the server turns that into an
-// Error(CODE_INTERNAL) for the one client involved.
+// Error(CODE_INTERNAL) for the one client involved (a failed cursor write is retried instead).
 #pragma once
 
 #include <cstdint>

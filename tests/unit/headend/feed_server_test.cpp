@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -13,8 +16,8 @@ namespace v1 = headend::feed::v1;
 
 namespace {
 
-// An outbox in memory. The server calls it on its io thread; the test adds rows from its own
-// thread, hence the mutex.
+// An outbox in memory. The server calls it on its store thread; the test adds rows from its own
+// thread, hence the mutex. Cursor writes are counted, can be made to fail, or held at a gate.
 class MemoryFeedStore final : public feed::FeedStore {
  public:
   void add(int n) {
@@ -57,19 +60,47 @@ class MemoryFeedStore final : public feed::FeedStore {
     return it->second;
   }
   void set_consumer_cursor(std::string_view consumer, std::uint64_t sequence) override {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    ++cursor_writes_;
+    gate_changed_.wait(lock, [this] { return !cursor_gate_closed_; });
+    if (failing_cursor_writes_ > 0) {
+      --failing_cursor_writes_;
+      throw std::runtime_error("disk I/O error (injected)");
+    }
     cursors_[std::string(consumer)] = sequence;
+  }
+
+  int cursor_writes() {
+    std::lock_guard lock(mutex_);
+    return cursor_writes_;
+  }
+  void fail_cursor_writes(int n) {
+    std::lock_guard lock(mutex_);
+    failing_cursor_writes_ = n;
+  }
+  // While closed, a cursor write blocks (a disk that does not come back from fsync).
+  void set_cursor_gate(bool closed) {
+    {
+      std::lock_guard lock(mutex_);
+      cursor_gate_closed_ = closed;
+    }
+    gate_changed_.notify_all();
   }
 
  private:
   std::mutex mutex_;
+  std::condition_variable gate_changed_;
+  int cursor_writes_ = 0;
+  int failing_cursor_writes_ = 0;
+  bool cursor_gate_closed_ = false;
   std::vector<v1::IntervalReading> rows_;
   std::map<std::string, std::uint64_t> cursors_;
 };
 
 // A feed server on its own io thread, on a free loopback port.
 struct ServerFixture {
-  explicit ServerFixture(std::size_t window = 2, std::size_t batch = 3) {
+  explicit ServerFixture(std::size_t window = 2, std::size_t batch = 3,
+                         const std::function<void(feed::FeedServerOptions&)>& tweak = {}) {
     feed::FeedServerOptions options;
     options.daemon_id = "test-daemon";
     options.listen_port = 0;
@@ -79,12 +110,14 @@ struct ServerFixture {
     options.subscribe_timeout = 2s;
     options.heartbeat_interval = 200ms;
     options.max_client_message = 1024;
+    if (tweak) tweak(options);
     server = std::make_unique<feed::FeedServer>(io.get_executor(), store, options,
                                                 Clock::real());
     server->start();
     thread = std::thread([this] { io.run(); });
   }
   ~ServerFixture() {
+    store.set_cursor_gate(false);  // stop() waits for the store thread
     asio::post(io, [this] { server->stop(); });
     work.reset();
     io.stop();
@@ -93,6 +126,15 @@ struct ServerFixture {
   void publish(int n) {
     store.add(n);
     asio::post(io, [this] { server->notify_committed(store.head_sequence()); });
+  }
+  // Runs server->stop() on the io thread and waits for it (it writes the pending cursors).
+  void stop_server() {
+    std::promise<void> stopped;
+    asio::post(io, [&] {
+      server->stop();
+      stopped.set_value();
+    });
+    stopped.get_future().wait();
   }
   std::unique_ptr<feed::FeedClient> client() {
     auto c = std::make_unique<feed::FeedClient>("127.0.0.1", server->port());
@@ -126,13 +168,32 @@ std::optional<v1::IntervalBatch> next_batch(feed::FeedClient& c, std::chrono::mi
   return std::nullopt;
 }
 
-bool wait_for_cursor(MemoryFeedStore& store, const std::string& consumer, std::uint64_t sequence) {
+template <typename Predicate>
+bool within_3s(Predicate done) {
   const auto deadline = std::chrono::steady_clock::now() + 3s;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (store.consumer_cursor(consumer) == sequence) return true;
+    if (done()) return true;
     std::this_thread::sleep_for(5ms);
   }
   return false;
+}
+
+bool wait_for_cursor(MemoryFeedStore& store, const std::string& consumer, std::uint64_t sequence) {
+  return within_3s([&] { return store.consumer_cursor(consumer) == sequence; });
+}
+
+// Options for the cursor tests: when the server persists acknowledged cursors.
+std::function<void(feed::FeedServerOptions&)> cursor_flush(std::chrono::milliseconds interval, std::size_t acks) {
+  return [=](feed::FeedServerOptions& o) {
+    o.cursor_flush_interval = interval;
+    o.cursor_flush_acks = acks;
+  };
+}
+
+std::unique_ptr<feed::FeedClient> subscribed_billing(ServerFixture& f) {
+  auto c = f.client();
+  c->subscribe(subscribe("billing", "s3cret"), 3s);
+  return c;
 }
 
 v1::Error expect_error_then_close(feed::FeedClient& c) {
@@ -177,7 +238,7 @@ TEST_CASE("feed: batches flow in order within the window, acks move the durable 
   const auto b3 = next_batch(*c, 3s);
   REQUIRE(b3);
   CHECK(b3->intervals(0).sequence() == 7);
-  CHECK(f.store.consumer_cursor("billing") == 3u);
+  CHECK(wait_for_cursor(f.store, "billing", 3));
   c->ack(9, 2s);
   const auto b4 = next_batch(*c, 3s);
   REQUIRE(b4);
@@ -276,4 +337,85 @@ TEST_CASE("feed: an idle subscription gets heartbeats with the head sequence", "
   REQUIRE(m);
   REQUIRE(m->has_heartbeat());
   CHECK(m->heartbeat().head_sequence() == 1);
+}
+
+TEST_CASE("feed: acks are coalesced into few cursor writes, stop() persists the newest", "[feed][cursor]") {
+  // No timer flush within the test: a write every 5 acks, and one at stop().
+  ServerFixture f(1, 1, cursor_flush(60s, 5));
+  f.publish(9);
+  auto c = subscribed_billing(f);
+  // Window 1: batch n+1 arrives only after the server handled the ack of batch n.
+  const auto ack_through = [&](std::uint64_t last) {
+    for (auto batch = next_batch(*c, 3s); batch; batch = next_batch(*c, 3s)) {
+      c->ack(batch->sequence(), 2s);
+      if (batch->sequence() == last) break;
+    }
+    const auto next = next_batch(*c, 3s);
+    REQUIRE(next);
+    CHECK(next->sequence() == last + 1);
+    return *next;
+  };
+  const auto fifth = ack_through(4);
+  CHECK(f.store.cursor_writes() == 0);
+  CHECK_FALSE(f.store.consumer_cursor("billing"));
+  c->ack(fifth.sequence(), 2s);
+  CHECK(wait_for_cursor(f.store, "billing", 5));
+  ack_through(8);
+  CHECK(f.store.cursor_writes() == 1);  // 8 acks, one write
+  CHECK(f.store.consumer_cursor("billing") == 5u);
+  f.stop_server();
+  CHECK(f.store.cursor_writes() == 2);
+  CHECK(f.store.consumer_cursor("billing") == 8u);
+}
+
+TEST_CASE("feed: a reconnect resumes after the newest ack even before it is persisted", "[feed][cursor]") {
+  ServerFixture f(4, 2, cursor_flush(60s, 100));
+  f.publish(6);
+  auto c = subscribed_billing(f);
+  REQUIRE(next_batch(*c, 3s));
+  REQUIRE(next_batch(*c, 3s));
+  c->ack(4, 2s);
+  REQUIRE(next_batch(*c, 3s));  // sent after the ack freed a slot: the ack was handled
+  c->close();
+  CHECK_FALSE(f.store.consumer_cursor("billing"));
+  auto again = f.client();
+  CHECK(again->subscribe(subscribe("billing", "s3cret"), 3s).resume_sequence() == 5);
+}
+
+TEST_CASE("feed: a cursor write stuck on the disk does not stall the io_context", "[feed][cursor]") {
+  ServerFixture f(1, 2, cursor_flush(100ms, 1));
+  f.publish(4);
+  f.store.set_cursor_gate(true);
+  auto c = subscribed_billing(f);
+  REQUIRE(next_batch(*c, 3s));
+  c->ack(2, 2s);
+  REQUIRE(within_3s([&] { return f.store.cursor_writes() == 1; }));
+  // The write is now blocked on the store thread. The io_context still runs handlers and answers
+  // clients whose requests need no store: a refused subscription, a timer.
+  auto intruder = f.client();
+  CHECK_THROWS_WITH(intruder->subscribe(subscribe("billing", "wrong"), 3s), Catch::Contains("CODE_UNAUTHORIZED"));
+  std::promise<void> ran;
+  asio::post(f.io, [&] { ran.set_value(); });
+  CHECK(ran.get_future().wait_for(3s) == std::future_status::ready);
+  CHECK_FALSE(f.store.consumer_cursor("billing"));
+  // The disk comes back: the cursor lands and streaming goes on.
+  f.store.set_cursor_gate(false);
+  CHECK(wait_for_cursor(f.store, "billing", 2));
+  const auto next = next_batch(*c, 3s);
+  REQUIRE(next);
+  CHECK(next->intervals(0).sequence() == 3);
+}
+
+TEST_CASE("feed: a failed cursor write is retried, the consumer is not disturbed", "[feed][cursor]") {
+  ServerFixture f(4, 3, cursor_flush(20ms, 1));
+  f.publish(6);
+  f.store.fail_cursor_writes(2);
+  auto c = subscribed_billing(f);
+  REQUIRE(next_batch(*c, 3s));
+  c->ack(3, 2s);
+  CHECK(wait_for_cursor(f.store, "billing", 3));
+  CHECK(f.store.cursor_writes() >= 3);  // two failures, then the write that stuck
+  const auto second = next_batch(*c, 3s);
+  REQUIRE(second);
+  CHECK(second->intervals(0).sequence() == 4);
 }
