@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (preset `fuzz`: clang++-14, ASan + UBSan) and runs each for
-# SECONDS (default 60) starting from its seed corpus in tests/fuzz/corpus/<target>/.
+# SECONDS (default 60) starting from its seed corpus in tests/fuzz/corpus/<target>/, AMI_FUZZ_JOBS
+# targets at a time (default: the number of cores).
 # Exits non-zero on any crash, leak, timeout or sanitizer report. New inputs found during the
 # run go to build/fuzz/corpus/<target>/ (the checked-in seeds are never modified); a crashing
 # input is saved as build/fuzz/artifacts/<target>/crash-* (reproduce: <binary> <that file>).
@@ -26,15 +27,16 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 1
 fi
 
-failed=()
-for binary in "${targets[@]}"; do
+# One target: runs it, prints its verdict; exit status = the verdict.
+fuzz_one() {
+  local binary="$1" name seeds work artifacts
   name="$(basename "$binary")"
   seeds="$root/tests/fuzz/corpus/$name"
   work="$root/build/fuzz/corpus/$name"
   artifacts="$root/build/fuzz/artifacts/$name"
   mkdir -p "$work" "$artifacts"
   echo "run-fuzzers: $name for ${seconds}s (seeds: ${seeds#$root/})"
-  corpora=("$work")
+  local corpora=("$work")
   [ -d "$seeds" ] && corpora+=("$seeds")
   if ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
      "$binary" "${corpora[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
@@ -43,9 +45,24 @@ for binary in "${targets[@]}"; do
   else
     echo "run-fuzzers: $name FAILED; last lines of $artifacts/log.txt:" >&2
     tail -n 40 "$artifacts/log.txt" >&2
-    failed+=("$name")
+    return 1
   fi
+}
+
+jobs="${AMI_FUZZ_JOBS:-$(nproc)}"
+failed=()
+running=()  # "pid:name" of the targets in flight
+wait_first() {
+  local entry="${running[0]}"
+  running=("${running[@]:1}")
+  wait "${entry%%:*}" || failed+=("${entry#*:}")
+}
+for binary in "${targets[@]}"; do
+  [ ${#running[@]} -ge "$jobs" ] && wait_first
+  fuzz_one "$binary" &
+  running+=("$!:$(basename "$binary")")
 done
+while [ ${#running[@]} -gt 0 ]; do wait_first; done
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "run-fuzzers: failures in ${failed[*]}" >&2

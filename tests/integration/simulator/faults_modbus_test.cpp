@@ -18,16 +18,11 @@ using namespace std::chrono;
 using ami::test::address;
 using ami::test::ChildProcess;
 using ami::test::Client;
+using ami::test::concat;
+using ami::test::kSimStart;
 using nlohmann::json;
 
 namespace {
-
-const char* const kSimStart = "2026-01-05T00:00:00Z";
-
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 std::string meter_sim() { return (ami::test::bin_dir() / "meter-sim").string(); }
 

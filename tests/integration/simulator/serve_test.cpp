@@ -19,20 +19,16 @@ using namespace std::chrono;
 using ami::test::address;
 using ami::test::ChildProcess;
 using ami::test::Client;
+using ami::test::concat;
+using ami::test::kSimStart;
 
 namespace {
 
 constexpr std::int64_t kSpeed = 600;
-const char* const kSimStart = "2026-01-05T00:00:00Z";
 
 std::vector<std::string> fleet_args(unsigned short base_port) {
   return {"--gateways", "2", "--meters-per-gateway", "3", "--protocol", "dlt645-2007",
           "--base-port", std::to_string(base_port), "--seed", "424242"};
-}
-
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
 }
 
 }  // namespace

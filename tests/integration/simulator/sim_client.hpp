@@ -16,10 +16,20 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "protocols/dlt645/framer.hpp"
 
 namespace ami::test {
+
+// The simulated instant both simulator test files start their clocks at.
+inline constexpr const char* kSimStart = "2026-01-05T00:00:00Z";
+
+// a followed by b: builds command lines from parts.
+inline std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 inline int connect_tcp(unsigned short port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
