@@ -19,12 +19,14 @@
 #include "protocols/modbus/builtin_maps.hpp"
 #include "protocols/modbus/decode.hpp"
 #include "tests/integration/modbus/fake_gateway.hpp"
+#include "tests/integration/modbus/pymodbus_server.hpp"
 #include "tests/support/process.hpp"
 
 using namespace std::chrono_literals;
 using namespace ami::modbus;
 using ami::Quantity;
 using ami::test::ChildProcess;
+using ami::test::PymodbusServer;
 
 namespace {
 
@@ -43,8 +45,8 @@ std::map<Quantity, std::int64_t> expected_sdm630(int u) {
       {Quantity::active_power, 1'500'000LL * u},
       {Quantity::power_factor, 875},
       {Quantity::frequency, 50'000},
-      {Quantity::forward_active_energy, 1'000'500LL * u},
-      {Quantity::reverse_active_energy, (625 * u + 5) / 10},  // 62.5 Wh x u, halves away from zero
+      {Quantity::forward_active_energy, ami::test::pymodbus_import_wh(u, 0)},
+      {Quantity::reverse_active_energy, ami::test::pymodbus_export_wh(u, 0)},
   };
 }
 
@@ -68,20 +70,6 @@ ChannelSpec channel(const std::string& protocol, const std::string& text) {
   REQUIRE(spec);
   return *spec;
 }
-
-// pymodbus serving units 1..3; framer "socket" (Modbus TCP) or "rtu" (RTU over TCP).
-struct PymodbusServer {
-  explicit PymodbusServer(const std::string& framer, const std::filesystem::path& dir)
-      : port(ami::test::free_tcp_port()),
-        process({"/usr/bin/python3",
-                 (ami::test::source_dir() / "tests/integration/modbus/pymodbus_sdm630_server.py").string(),
-                 std::to_string(port), "3", framer},
-                dir / ("pymodbus-" + framer + ".out"), dir / ("pymodbus-" + framer + ".err")) {
-    REQUIRE(ami::test::wait_for_port(port, 20s));
-  }
-  unsigned short port;
-  ChildProcess process;
-};
 
 MeterRequest request(int unit, std::int64_t ct = 1, std::int64_t pt = 1) {
   return MeterRequest{"meter-" + std::to_string(unit), static_cast<std::uint8_t>(unit), &sdm630(), ct, pt};
@@ -416,4 +404,67 @@ TEST_CASE("a TCP link refuses to hand libmodbus a descriptor at or above FD_SETS
   INFO(later.detail);
   CHECK(later.outcome == MeterOutcome::ok);
   CHECK(energy_of(later) == 8'000);
+}
+
+TEST_CASE("executor: a meter timing out once is read on its next job, its queued neighbours and other gateways are unaffected") {
+  std::map<std::uint8_t, ami::test::FakeUnit> units;
+  for (std::uint8_t u = 1; u <= 3; ++u) units[u].input_registers = sdm630_image(100.0f * u);
+  auto late_units = units;
+  late_units[2].silent_first_n = 1;  // its first reply comes 2.5 s late, after the 1 s timeout
+  ami::test::FakeGateway late_gateway(std::move(late_units));
+  ami::test::FakeGateway other_gateway(std::move(units));
+  Executor executor(ExecutorOptions{2, 100, fast_timeouts()});
+  const ChannelSpec late_ch = channel("modbus-tcp", "tcp://127.0.0.1:" + std::to_string(late_gateway.port()));
+  const ChannelSpec other_ch = channel("modbus-tcp", "tcp://127.0.0.1:" + std::to_string(other_gateway.port()));
+
+  struct Done {
+    std::string job;
+    MeterOutcome outcome;
+    std::int64_t energy;
+  };
+  std::mutex mutex;
+  std::vector<Done> finished;  // in completion order
+  std::promise<void> all_done;
+  const std::vector<std::pair<const ChannelSpec*, int>> jobs{
+      {&late_ch, 1}, {&late_ch, 2}, {&late_ch, 3}, {&late_ch, 2}, {&other_ch, 1}, {&other_ch, 2}, {&other_ch, 3}};
+  std::atomic<std::size_t> remaining{jobs.size()};
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const auto [ch, unit] = jobs[i];
+    const std::string name = (ch == &late_ch ? "late/" : "other/") + std::to_string(unit) + "#" + std::to_string(i);
+    executor.submit(*ch, request(unit), [&, name](MeterReadResult r) {
+      {
+        std::lock_guard lock(mutex);
+        finished.push_back({name, r.outcome, energy_of(r)});
+      }
+      if (--remaining == 0) all_done.set_value();
+    });
+  }
+  all_done.get_future().wait();
+
+  std::map<std::string, Done> by_job;
+  std::size_t timeout_at = 0;
+  for (std::size_t i = 0; i < finished.size(); ++i) {
+    by_job.emplace(finished[i].job, finished[i]);
+    if (finished[i].job == "late/2#1") timeout_at = i;
+  }
+  REQUIRE(by_job.size() == jobs.size());
+  CHECK(by_job.at("late/2#1").outcome == MeterOutcome::timeout);
+  // The next try of the same meter, on a fresh connection, reads its own values.
+  CHECK(by_job.at("late/2#3").outcome == MeterOutcome::ok);
+  CHECK(by_job.at("late/2#3").energy == 200'000);
+  // Its neighbours on the gateway, before and right after it: their own values, not its late reply.
+  CHECK(by_job.at("late/1#0").energy == 100'000);
+  CHECK(by_job.at("late/3#2").outcome == MeterOutcome::ok);
+  CHECK(by_job.at("late/3#2").energy == 300'000);
+  // The other gateway went on while this one waited for the timeout.
+  for (int u = 1; u <= 3; ++u) {
+    const auto& d = by_job.at("other/" + std::to_string(u) + "#" + std::to_string(3 + u));
+    INFO(d.job);
+    CHECK(d.energy == 100'000 * u);
+  }
+  std::size_t other_before_timeout = 0;
+  for (std::size_t i = 0; i < timeout_at; ++i) other_before_timeout += finished[i].job.starts_with("other/") ? 1U : 0U;
+  CHECK(other_before_timeout == 3);
+  CHECK(late_gateway.max_in_progress() == 1);
+  CHECK(late_gateway.connections_accepted() == 2);  // one reconnect, after the timeout
 }
