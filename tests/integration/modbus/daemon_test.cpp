@@ -139,3 +139,43 @@ TEST_CASE("headend daemon reads pymodbus meters: stored reads and intervals equa
     CHECK(intervals_per_meter[meter_id] >= 3);  // consecutive boundaries were read
   }
 }
+
+TEST_CASE("headend refuses to start with a bad user map, naming the file, map, point and field") {
+  const auto dir = ami::test::fresh_temp_dir("modbus-daemon-bad-map");
+  struct Case {
+    const char* what;
+    std::string points;
+    std::string max_block;
+    std::string expected;
+  };
+  auto point = [](const char* name, int address, const char* type, const char* unit, const char* quantity) {
+    return std::string("[[modbus.maps.points]]\nname = \"") + name + "\"\nfunction = 4\naddress = " +
+           std::to_string(address) + "\ntype = \"" + type + "\"\nunit = \"" + unit + "\"\nquantity = \"" + quantity +
+           "\"\n";
+  };
+  const std::string volts = point("volts", 0, "f32", "V", "voltage_l1");
+  const std::string energy = point("import", 0x48, "f32", "kWh", "forward_active_energy");
+  const Case cases[] = {
+      {"unknown type", volts + point("import", 0x48, "f16", "kWh", "forward_active_energy"), "60",
+       "map 'site', point 'import', field 'type': unknown type 'f16'"},
+      {"overlap", volts + point("amps", 1, "f32", "A", "current_l1") + energy, "60",
+       "map 'site', point 'amps', field 'address': registers 1..2 overlap point 'volts'"},
+      {"block over 125", volts + energy, "126", "map 'site', field 'max_block': block of 126 registers is outside 1..125"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const auto config = dir / "headend.toml";
+    {
+      std::ofstream out(config);
+      out << "[daemon]\nstate_dir = \"" << (dir / "state").string() << "\"\n"
+          << "[modbus]\n[[modbus.maps]]\nname = \"site\"\nmax_block = " << c.max_block << "\n" << c.points;
+    }
+    ami::test::ChildProcess check({(ami::test::bin_dir() / "headend").string(), "--config", config.string(),
+                                   "--check-config"},
+                                  dir / "check.out", dir / "check.err");
+    CHECK(check.wait(std::chrono::seconds{20}) == 2);  // bad configuration
+    const auto err = ami::test::read_file(dir / "check.err");
+    INFO(err);
+    CHECK(err.find(config.string() + ": " + c.expected) != std::string::npos);
+  }
+}
