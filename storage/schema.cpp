@@ -10,7 +10,7 @@ namespace {
 
 // Migration N turns a version N-1 database into version N. Append only: a released migration is
 // never edited, because databases in the field were made by it.
-constexpr std::array<const char*, 2> migrations{
+constexpr std::array<const char*, 3> migrations{
     // 1: first schema (registry, raw reads, intervals, outbox, consumer cursors).
     R"sql(
 CREATE TABLE meta (
@@ -128,6 +128,13 @@ CREATE TABLE audit_log (
 CREATE INDEX outbox_by_collected_at ON outbox (collected_at_ms);
 -- Suspect intervals are never published, so retention finds them by end time instead.
 CREATE INDEX intervals_suspect_by_end ON intervals (end_unix) WHERE status = 3;
+)sql",
+    // 3: monitoring lookups instead of scans: one meter's attempts by boundary (its recent
+    // attempts, its newest failure) and the few intervals carrying a quality code (VEE flag
+    // gauges), so neither walks every meter's rows of the day.
+    R"sql(
+CREATE INDEX attempts_by_meter ON attempts (meter_id, boundary);
+CREATE INDEX intervals_flagged_by_end ON intervals (end_unix) WHERE quality_codes <> '';
 )sql",
 };
 
