@@ -374,11 +374,13 @@ TEST_CASE("a TCP link refuses to hand libmodbus a descriptor at or above FD_SETS
   // Room above FD_SETSIZE, so that the next socket really lands there (as in a big daemon).
   rlimit limit{};
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
-  if (limit.rlim_cur < 2 * FD_SETSIZE && limit.rlim_max >= 2 * FD_SETSIZE) {
-    limit.rlim_cur = 2 * FD_SETSIZE;
+  constexpr rlim_t wanted = 2 * FD_SETSIZE;
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = std::min(wanted, limit.rlim_max);
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
   }
-  REQUIRE(limit.rlim_cur >= 2 * FD_SETSIZE);
+  INFO("RLIMIT_NOFILE hard limit " << limit.rlim_max << ": this process can never hold a descriptor >= FD_SETSIZE");
+  REQUIRE(limit.rlim_cur > FD_SETSIZE + 16);
 
   // Occupy every free descriptor below FD_SETSIZE.
   std::vector<int> fillers;
