@@ -61,7 +61,8 @@ std::vector<MapSpec> builtin_specs() {
                         {"active_power", 0x2012, "f32", "0.1", "W"},
                         {"power_factor", 0x202A, "f32", "0.001", "1"},
                         {"frequency", 0x2044, "f32", "0.01", "Hz"}}));
-  // Export energy and power factor of the DDSU666 are unverified in our sources: left out.
+  // DDSU666 export energy and power factor: the reference marks both "(unverified)" and gives no
+  // address, so they stay unmapped rather than guessed (docs/MODBUS.md says how to add them).
   specs.push_back(spec("DDSU666", 3, 40, 10,
                        {{"voltage_l1", 0x2000, "f32", "1", "V"},
                         {"current_l1", 0x2002, "f32", "1", "A"},
