@@ -5,6 +5,8 @@
 #include <charconv>
 #include <optional>
 
+#include "storage/sqlite.hpp"
+
 namespace ami::storage {
 
 namespace {
@@ -151,6 +153,11 @@ std::vector<FieldError> validate_meter(const MeterRecord& meter) {
     }
   }
   return errors;
+}
+
+std::int64_t read_registry_version(const std::filesystem::path& database) {
+  Database db(database, false, 5000);
+  return db.query_int64("SELECT value FROM meta WHERE key = 'registry_version'").value_or(0);
 }
 
 }  // namespace ami::storage

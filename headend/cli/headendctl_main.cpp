@@ -5,6 +5,7 @@
 #include "headend/cli/feed_commands.hpp"
 #include "headend/cli/meters_commands.hpp"
 #include "headend/cli/monitor_command.hpp"
+#include "headend/cli/read_command.hpp"
 #if AMI_HAVE_DLT645_COMMANDS
 #include "headend/cli/dlt645_command.hpp"
 #endif
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   ami::cli::add_feed_commands(app);
   ami::cli::add_meters_commands(app);
   ami::cli::add_monitor_commands(app);  // status, report (docs/MONITORING.md)
+  ami::cli::add_read_command(app);      // on-demand read through the daemon's API
 #if AMI_HAVE_DLT645_COMMANDS
   ami::cli::add_dlt645_commands(app);
 #endif

@@ -91,10 +91,10 @@ BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, cons
   return result;
 }
 
-std::string describe_err_2007(std::uint8_t err) {
+std::string describe_err(dlt645::Edition edition, std::uint8_t err) {
   // The reasons come from the protocol library's per-edition ERR table; this only joins them.
   std::string text;
-  for (const auto reason : dlt645::decode_error_reasons(dlt645::Edition::v2007, err)) {
+  for (const auto reason : dlt645::decode_error_reasons(edition, err)) {
     if (!text.empty()) text += "; ";
     text += dlt645::to_string(reason);
   }

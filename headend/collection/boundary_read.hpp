@@ -17,6 +17,7 @@
 
 #include "headend/collection/outcome.hpp"
 #include "protocols/common/clock.hpp"
+#include "protocols/dlt645/edition.hpp"
 #include "protocols/dlt645/frame.hpp"
 
 namespace ami::collection {
@@ -57,7 +58,9 @@ bool is_reply_to(const BoundaryRequest& request, const dlt645::Frame& reply);
 
 BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, const dlt645::Frame& reply);
 
-// DL/T 645-2007 ERR byte -> "no_requested_data; unauthorized": the protocol library's reason names, low bit first.
-std::string describe_err_2007(std::uint8_t err);
+// ERR byte -> "no_requested_data; unauthorized": the protocol library's reason names for the
+// edition, low bit first.
+std::string describe_err(dlt645::Edition edition, std::uint8_t err);
+inline std::string describe_err_2007(std::uint8_t err) { return describe_err(dlt645::Edition::v2007, err); }
 
 }  // namespace ami::collection

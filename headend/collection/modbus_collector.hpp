@@ -9,8 +9,9 @@
 // a retry only while a new read could still land within the tolerance. A read that completes too
 // late is the outcome `too_late` (transport: the link was too slow for the boundary).
 //
-// Threads: add_meter() before the first enqueue(); enqueue(), stop() and on_report on the
-// io_context's thread. in_flight() counts job coroutines not yet finished (shutdown waits for 0).
+// Threads: add_meter() (also again for a meter changed in the registry while running), enqueue(),
+// stop() and on_report on the io_context's thread. in_flight() counts job coroutines not yet
+// finished (shutdown waits for 0).
 // Errors: add_meter() returns false with a reason naming the meter; nothing throws.
 #pragma once
 

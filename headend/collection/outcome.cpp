@@ -6,7 +6,7 @@ std::string_view to_string(Outcome outcome) {
   switch (outcome) {
     case Outcome::ok: return "ok";
     case Outcome::timeout: return "timeout";
-    case Outcome::refused: return "refused";
+    case Outcome::connection_refused: return "connection_refused";
     case Outcome::unreachable: return "unreachable";
     case Outcome::connection_lost: return "connection_lost";
     case Outcome::too_late: return "too_late";
@@ -25,7 +25,7 @@ OutcomeCategory category_of(Outcome outcome) {
   switch (outcome) {
     case Outcome::ok: return OutcomeCategory::ok;
     case Outcome::timeout:
-    case Outcome::refused:
+    case Outcome::connection_refused:
     case Outcome::unreachable:
     case Outcome::connection_lost:
     case Outcome::too_late:

@@ -11,7 +11,8 @@ namespace ami::collection {
 enum class Outcome {
   ok,
   timeout,             // transport: no matching reply within the response timeout
-  refused,             // transport: the gateway refused the TCP connection
+  connection_refused,  // transport: the gateway refused the TCP connection, or closed it before it carried
+                       // a single byte (a gateway that accepts and drops at once refuses service)
   unreachable,         // transport: no connection (connect failed, timed out, or reconnect backoff)
   connection_lost,     // transport: the connection broke during the transaction
   too_late,            // transport: a register read completed outside the boundary tolerance (Modbus)

@@ -55,6 +55,16 @@ Scheduler::Scheduler(asio::any_io_executor executor, Clock clock, SchedulerOptio
   for (const auto& m : meters_) states_[m.meter_id];
 }
 
+void Scheduler::set_meters(std::vector<MeterTarget> meters) {
+  meters_ = std::move(meters);
+  std::map<std::string, MeterState> states;
+  for (const auto& m : meters_) {
+    const auto old = states_.find(m.meter_id);
+    states[m.meter_id] = old == states_.end() ? MeterState{} : old->second;
+  }
+  states_ = std::move(states);
+}
+
 void Scheduler::stop() {
   stopping_ = true;
   timer_.cancel();
@@ -104,7 +114,10 @@ void Scheduler::start_cycle(UtcSeconds boundary) {
 
 void Scheduler::on_job_report(const JobReport& report) {
   if (report.job.source == storage::ReadSource::backfill) return;  // old boundaries: not the meter's current state
-  auto& state = states_[report.job.meter.meter_id];
+  // A meter removed from the registry while its read was in flight keeps no state.
+  const auto found = states_.find(report.job.meter.meter_id);
+  MeterState removed;
+  auto& state = found == states_.end() ? removed : found->second;
   // A Modbus read brings only B; its interval's start is the previous cycle's successful read.
   const bool previous_read = state.last_success_boundary == report.job.boundary - report.job.interval;
   state.last_outcome = report.final_outcome();

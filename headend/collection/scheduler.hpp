@@ -72,11 +72,16 @@ class Scheduler {
   // Runs cycles from `first` (default: the first boundary at or after now) until stop().
   asio::awaitable<void> run(std::optional<UtcSeconds> first = std::nullopt);
   void on_job_report(const JobReport& report);
+  // Registry change while running: cycles started from now on read exactly `meters` (cycles
+  // already started finish with the jobs they dispatched). New meters get a fresh state; removed
+  // meters' states go.
+  void set_meters(std::vector<MeterTarget> meters);
   void stop();
 
   [[nodiscard]] const std::map<std::string, MeterState>& meter_states() const { return states_; }
   [[nodiscard]] std::optional<UtcSeconds> next_boundary() const { return next_; }
   [[nodiscard]] std::size_t outstanding_cycles() const { return outstanding_.size(); }
+  [[nodiscard]] const std::vector<MeterTarget>& meters() const { return meters_; }
 
  private:
   struct Cycle {

@@ -1,9 +1,13 @@
 #include "headend/collection/tcp_gateway_channel.hpp"
 
+#include <termios.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "headend/modbus/channel_spec.hpp"
 
 namespace ami::collection {
 namespace {
@@ -17,8 +21,8 @@ std::int32_t millis_since(steady::time_point start) {
 
 }  // namespace
 
-TcpGatewayChannel::TcpGatewayChannel(asio::any_io_executor executor, std::string key, std::string host,
-                                     std::uint16_t port, ChannelOptions options)
+Dlt645Channel::Dlt645Channel(asio::any_io_executor executor, std::string key, std::string host,
+                             std::uint16_t port, ChannelOptions options)
     : key_(std::move(key)),
       host_(std::move(host)),
       port_(port),
@@ -26,9 +30,74 @@ TcpGatewayChannel::TcpGatewayChannel(asio::any_io_executor executor, std::string
       socket_(executor),
       timeout_timer_(executor),
       gap_timer_(executor),
+      idle_timer_(executor),
       backoff_(options.reconnect_backoff) {}
 
-void TcpGatewayChannel::arm_timeout(std::chrono::milliseconds timeout, bool close_on_expiry) {
+Dlt645Channel::Dlt645Channel(asio::any_io_executor executor, std::string key, SerialSettings serial,
+                             ChannelOptions options)
+    : Dlt645Channel(executor, std::move(key), serial.device, 0, options) {
+  serial_ = std::move(serial);
+  serial_port_.emplace(executor);
+}
+
+std::optional<SerialSettings> parse_serial_channel(std::string_view channel, std::string& error) {
+  // One parser for serial:// channels: the Modbus RTU one (same registry syntax and keys).
+  const auto spec = modbus::parse_channel("modbus-rtu", channel, error);
+  if (!spec) return std::nullopt;
+  return SerialSettings{spec->device, spec->baud, spec->parity, spec->data_bits, spec->stop_bits};
+}
+
+bool Dlt645Channel::link_open() const { return serial_port_ ? serial_port_->is_open() : socket_.is_open(); }
+
+void Dlt645Channel::close_link() {
+  boost::system::error_code ignored;
+  if (serial_port_) {
+    serial_port_->close(ignored);
+  } else {
+    socket_.close(ignored);
+  }
+}
+
+asio::awaitable<std::size_t> Dlt645Channel::read_some(boost::system::error_code& ec) {
+  if (serial_port_)
+    co_return co_await serial_port_->async_read_some(asio::buffer(read_buffer_),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+  co_return co_await socket_.async_read_some(asio::buffer(read_buffer_), asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<void> Dlt645Channel::write_all(const std::vector<std::uint8_t>& bytes, boost::system::error_code& ec) {
+  if (serial_port_) {
+    co_await asio::async_write(*serial_port_, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    co_await asio::async_write(socket_, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+Dlt645Channel::Result Dlt645Channel::open_serial() {
+  Result result;
+  boost::system::error_code ec;
+  serial_port_->open(serial_->device, ec);
+  using sp = asio::serial_port_base;
+  const auto parity = serial_->parity == 'E'   ? sp::parity::even
+                      : serial_->parity == 'O' ? sp::parity::odd
+                                               : sp::parity::none;
+  if (!ec) serial_port_->set_option(sp::baud_rate(static_cast<unsigned>(serial_->baud)), ec);
+  if (!ec) serial_port_->set_option(sp::parity(parity), ec);
+  if (!ec) serial_port_->set_option(sp::stop_bits(serial_->stop_bits == 2 ? sp::stop_bits::two : sp::stop_bits::one), ec);
+  if (!ec) serial_port_->set_option(sp::character_size(static_cast<unsigned>(serial_->data_bits)), ec);
+  if (!ec) serial_port_->set_option(sp::flow_control(sp::flow_control::none), ec);
+  if (!ec) {
+    result.outcome = Outcome::ok;
+    return result;
+  }
+  result.outcome = Outcome::unreachable;
+  result.detail = fmt::format("serial port {} ({} {}{}{}): {}", serial_->device, serial_->baud, serial_->data_bits,
+                              serial_->parity, serial_->stop_bits, ec.message());
+  close_link();
+  return result;
+}
+
+void Dlt645Channel::arm_timeout(std::chrono::milliseconds timeout, bool close_on_expiry) {
   timed_out_ = false;
   const auto generation = ++timeout_generation_;
   timeout_timer_.expires_after(timeout);
@@ -37,33 +106,45 @@ void TcpGatewayChannel::arm_timeout(std::chrono::milliseconds timeout, bool clos
     timed_out_ = true;
     boost::system::error_code ignored;
     if (close_on_expiry) {
-      socket_.close(ignored);
+      close_link();
+    } else if (serial_port_) {
+      serial_port_->cancel(ignored);
     } else {
       socket_.cancel(ignored);
     }
   });
 }
 
-void TcpGatewayChannel::disarm_timeout() {
+void Dlt645Channel::disarm_timeout() {
   ++timeout_generation_;
   timeout_timer_.cancel();
 }
 
-void TcpGatewayChannel::close() {
+void Dlt645Channel::close() {
   disarm_timeout();
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  ++idle_generation_;
+  idle_timer_.cancel();
+  close_link();
 }
 
-void TcpGatewayChannel::drop_connection(std::string_view why) {
+void Dlt645Channel::drop_connection(std::string_view why) {
   spdlog::warn("channel {}: connection closed: {}", key_, why);
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  close_link();
   framer_.reset();
 }
 
-asio::awaitable<TcpGatewayChannel::Result> TcpGatewayChannel::connect() {
+asio::awaitable<Dlt645Channel::Result> Dlt645Channel::connect() {
   const auto started = steady::now();
+  if (serial_port_) {
+    auto opened = open_serial();
+    if (opened.outcome == Outcome::ok) {
+      note_connected("serial port open");
+    } else {
+      back_off(opened);
+    }
+    opened.latency_ms = millis_since(started);
+    co_return opened;
+  }
   boost::system::error_code ec;
   asio::ip::tcp::resolver resolver(socket_.get_executor());
   const auto endpoints =
@@ -75,36 +156,74 @@ asio::awaitable<TcpGatewayChannel::Result> TcpGatewayChannel::connect() {
     disarm_timeout();
     if (!ec && !timed_out_) {
       socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-      ++counters_.connects;
-      backoff_ = options_.reconnect_backoff;
-      framer_.reset();
-      spdlog::info("channel {}: connected", key_);
+      note_connected("connected");
       result.outcome = Outcome::ok;
       co_return result;
     }
   }
-  ++counters_.connect_failures;
   if (timed_out_) {
     result.outcome = Outcome::unreachable;
     result.detail = fmt::format("connect to {}:{} timed out after {} ms", host_, port_, options_.connect_timeout.count());
   } else if (ec == asio::error::connection_refused) {
-    result.outcome = Outcome::refused;
+    result.outcome = Outcome::connection_refused;
     result.detail = fmt::format("connect to {}:{} refused", host_, port_);
   } else {
     result.outcome = Outcome::unreachable;
     result.detail = fmt::format("connect to {}:{} failed: {}", host_, port_, ec.message());
   }
-  boost::system::error_code ignored;
-  socket_.close(ignored);
-  reconnect_at_ = steady::now() + backoff_;
-  spdlog::warn("channel {}: {}; next connect in {} ms", key_, result.detail, backoff_.count());
-  backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
-  last_connect_error_ = result.detail;
+  close_link();
+  back_off(result);
   result.latency_ms = millis_since(started);
   co_return result;
 }
 
-bool TcpGatewayChannel::discard_stale_bytes() {
+void Dlt645Channel::note_connected(std::string_view what) {
+  ++counters_.connects;
+  backoff_ = options_.reconnect_backoff;
+  framer_.reset();
+  spdlog::info("channel {}: {}", key_, what);
+}
+
+void Dlt645Channel::back_off(const Result& failure) {
+  ++counters_.connect_failures;
+  reconnect_at_ = steady::now() + backoff_;
+  spdlog::warn("channel {}: {}; next attempt in {} ms", key_, failure.detail, backoff_.count());
+  backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
+  last_connect_error_ = failure.detail;
+  last_connect_outcome_ = failure.outcome;
+}
+
+Dlt645Channel::Result Dlt645Channel::refused_after_accept(std::int32_t latency_ms) {
+  Result result;
+  result.outcome = Outcome::connection_refused;
+  result.detail = fmt::format("{}:{} accepted the connection and closed it before any reply (refusing service)",
+                              host_, port_);
+  result.latency_ms = latency_ms;
+  drop_connection(result.detail);
+  back_off(result);  // like a refused connect: reconnecting at once would only be dropped again
+  return result;
+}
+
+void Dlt645Channel::arm_idle_close() {
+  if (options_.idle_close.count() <= 0 || !link_open()) return;
+  const auto generation = ++idle_generation_;
+  idle_timer_.expires_after(options_.idle_close);
+  idle_timer_.async_wait([this, generation](const boost::system::error_code& ec) {
+    if (ec || generation != idle_generation_ || in_transaction_ || !link_open()) return;
+    ++counters_.idle_closes;
+    spdlog::debug("channel {}: closing the connection after {} ms idle", key_, options_.idle_close.count());
+    close_link();
+    framer_.reset();
+  });
+}
+
+bool Dlt645Channel::discard_stale_bytes() {
+  if (serial_port_) {
+    // A serial line has no peer to close; drop what the driver buffered (a late reply's tail).
+    ::tcflush(serial_port_->native_handle(), TCIFLUSH);
+    framer_.reset();
+    return true;
+  }
   boost::system::error_code ec;
   for (;;) {
     const auto available = socket_.available(ec);
@@ -119,7 +238,7 @@ bool TcpGatewayChannel::discard_stale_bytes() {
   return true;
 }
 
-std::optional<dlt645::Frame> TcpGatewayChannel::take_answer(const ReplyMatcher& is_answer, ReadState& state) {
+std::optional<dlt645::Frame> Dlt645Channel::take_answer(const ReplyMatcher& is_answer, ReadState& state) {
   dlt645::Frame frame;
   for (;;) {
     const auto event = framer_.next(frame);
@@ -143,21 +262,37 @@ std::optional<dlt645::Frame> TcpGatewayChannel::take_answer(const ReplyMatcher& 
   }
 }
 
-asio::awaitable<TcpGatewayChannel::Result> TcpGatewayChannel::transact(const dlt645::Frame& request,
-                                                                       ReplyMatcher is_answer) {
+asio::awaitable<Dlt645Channel::Result> Dlt645Channel::transact(const dlt645::Frame& request, ReplyMatcher is_answer,
+                                                               std::chrono::milliseconds response_timeout) {
+  in_transaction_ = true;
+  ++idle_generation_;
+  idle_timer_.cancel();
+  auto result = co_await exchange(request, is_answer,
+                                  response_timeout.count() > 0 ? response_timeout : options_.response_timeout);
+  in_transaction_ = false;
+  arm_idle_close();
+  co_return result;
+}
+
+asio::awaitable<Dlt645Channel::Result> Dlt645Channel::exchange(const dlt645::Frame& request,
+                                                               const ReplyMatcher& is_answer,
+                                                               std::chrono::milliseconds response_timeout) {
   ++counters_.transactions;
   Result result;
-  if (socket_.is_open() && !discard_stale_bytes()) drop_connection("peer closed while idle");
-  if (!socket_.is_open()) {
+  if (link_open() && !discard_stale_bytes()) drop_connection("peer closed while idle");
+  bool opened_here = false;
+  if (!link_open()) {
     if (steady::now() < reconnect_at_) {
-      result.outcome = Outcome::unreachable;
+      result.outcome = last_connect_outcome_;
       result.detail = fmt::format("no connection to {}:{} (reconnect backoff after: {})", host_, port_,
                                   last_connect_error_);
       co_return result;
     }
     auto connected = co_await connect();
     if (connected.outcome != Outcome::ok) co_return connected;
+    opened_here = true;
   }
+  bool received_bytes = false;
 
   boost::system::error_code ec;
   const auto gap_end = last_activity_ + options_.inter_frame_gap;
@@ -170,8 +305,12 @@ asio::awaitable<TcpGatewayChannel::Result> TcpGatewayChannel::transact(const dlt
   framer_.expect(request.address);
   const auto bytes = dlt645::encode_frame(request);
   const auto sent = steady::now();
-  arm_timeout(options_.response_timeout, false);
-  co_await asio::async_write(socket_, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
+  arm_timeout(response_timeout, false);
+  co_await write_all(bytes, ec);
+  if (ec && !timed_out_ && opened_here && !serial_port_) {
+    disarm_timeout();
+    co_return refused_after_accept(millis_since(sent));
+  }
   if (ec || timed_out_) {
     disarm_timeout();
     result.outcome = Outcome::connection_lost;
@@ -186,7 +325,7 @@ asio::awaitable<TcpGatewayChannel::Result> TcpGatewayChannel::transact(const dlt
   while (!(answer = take_answer(is_answer, state))) {
     std::size_t n = 0;
     if (!timed_out_) {
-      n = co_await socket_.async_read_some(asio::buffer(read_buffer_), asio::redirect_error(asio::use_awaitable, ec));
+      n = co_await read_some(ec);
     }
     result.latency_ms = millis_since(sent);
     if (timed_out_) {
@@ -200,10 +339,14 @@ asio::awaitable<TcpGatewayChannel::Result> TcpGatewayChannel::transact(const dlt
         result.detail = "only corrupt frames arrived (checksum, start or end byte)";
       } else {
         result.outcome = Outcome::timeout;
-        result.detail = fmt::format("no reply within {} ms", options_.response_timeout.count());
+        result.detail = fmt::format("no reply within {} ms", response_timeout.count());
         if (state.dropped > 0) result.detail += fmt::format(" ({} non-matching frame(s) dropped)", state.dropped);
       }
       co_return result;
+    }
+    if (ec && opened_here && !received_bytes && !serial_port_) {
+      disarm_timeout();
+      co_return refused_after_accept(result.latency_ms);
     }
     if (ec) {
       disarm_timeout();
@@ -212,6 +355,7 @@ asio::awaitable<TcpGatewayChannel::Result> TcpGatewayChannel::transact(const dlt
       drop_connection(result.detail);
       co_return result;
     }
+    received_bytes = received_bytes || n > 0;
     // The framer holds at most two frames; hand it the chunk in pieces, looking for the answer between them.
     std::span<const std::uint8_t> rest(read_buffer_.data(), n);
     rest = rest.subspan(framer_.feed(rest));

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "headend/collection/boundary_read.hpp"
+#include "headend/collection/register_read.hpp"
+#include "protocols/dlt645/messages.hpp"
 #include "tests/unit/headend/fake_meter.hpp"
 
 using namespace ami;
@@ -98,4 +100,28 @@ TEST_CASE("a backfill request reads several boundaries at once", "[boundary]") {
   REQUIRE(result.snapshots.size() == 8);
   CHECK(result.snapshots.back().boundary == kBoundary + 90min);
   CHECK(*result.snapshots[7].forward_active_wh - *result.snapshots[0].forward_active_wh == 7 * 1230);
+}
+
+TEST_CASE("1997 register reads: request, matching by DI, value in Wh, abnormal replies", "[boundary]") {
+  std::string error;
+  const auto address = *dlt645::Address::parse("000000020001", error);
+  const auto request = make_register_request_1997(address, kDi1997ForwardActiveTotal);
+  CHECK(request.control.function() == dlt645::fn1997::read);
+  CHECK(dlt645::read_di(dlt645::Edition::v1997, request.data) == kDi1997ForwardActiveTotal);
+
+  const std::uint8_t value[] = {0x78, 0x56, 0x34, 0x12};  // 123456.78 kWh, BCD low byte first
+  const auto reply = dlt645::make_read_reply(dlt645::Edition::v1997, address, kDi1997ForwardActiveTotal, value);
+  CHECK(is_register_reply_1997(kDi1997ForwardActiveTotal, reply));
+  CHECK_FALSE(is_register_reply_1997(kDi1997ReverseActiveTotal, reply));  // a late 9010 never answers 9020
+  CHECK_FALSE(is_register_reply_1997(kDi1997ForwardActiveTotal, request));  // not from the meter
+  const auto read = interpret_register_reply_1997(kDi1997ForwardActiveTotal, reply);
+  CHECK(read.outcome == Outcome::ok);
+  CHECK(read.wh == 123'456'780);
+
+  const auto abnormal = dlt645::make_abnormal_reply(address, dlt645::fn1997::read, 0x02);
+  CHECK(is_register_reply_1997(kDi1997ReverseActiveTotal, abnormal));
+  const auto failed = interpret_register_reply_1997(kDi1997ReverseActiveTotal, abnormal);
+  CHECK(failed.outcome == Outcome::meter_error);
+  CHECK_THAT(failed.detail, Catch::Contains("ERR 02"));
+  CHECK_FALSE(failed.wh);
 }

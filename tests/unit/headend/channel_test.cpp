@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <termios.h>
+
 #include "headend/collection/boundary_read.hpp"
 #include "headend/collection/tcp_gateway_channel.hpp"
 #include "tests/unit/headend/fake_meter.hpp"
@@ -151,9 +155,9 @@ TEST_CASE("a refused gateway fails fast, backs off, and reconnects once it is ba
   }
   TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", port, fast_options());
   const auto first = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
-  CHECK(first.first.outcome == Outcome::refused);
+  CHECK(first.first.outcome == Outcome::connection_refused);
   const auto during_backoff = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
-  CHECK(during_backoff.first.outcome == Outcome::unreachable);
+  CHECK(during_backoff.first.outcome == Outcome::connection_refused);  // the backoff keeps the reason
   CHECK(channel.counters().connect_failures == 1);  // the backoff spared the dead gateway a second connect
 
   test::FakeMeterGateway revived(io, [&](const dlt645::Frame& request, int) {
@@ -170,7 +174,7 @@ TEST_CASE("a gateway that closes mid-transaction gives connection_lost and the c
   const auto meter = address("000000000008");
   std::unique_ptr<test::FakeMeterGateway> gateway;
   gateway = std::make_unique<test::FakeMeterGateway>(io, [&](const dlt645::Frame& request, int n) {
-    if (n == 1) {
+    if (n == 2) {
       asio::post(io, [&] { gateway->stop(); });
       return std::vector<ScriptedReply>{};
     }
@@ -178,6 +182,152 @@ TEST_CASE("a gateway that closes mid-transaction gives connection_lost and the c
   });
   TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway->port(), fast_options());
   const auto first = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
-  CHECK(first.first.outcome == Outcome::connection_lost);
+  REQUIRE(first.second.outcome == Outcome::ok);
+  const auto second = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(second.first.outcome == Outcome::connection_lost);
   CHECK_FALSE(channel.connected());
+}
+
+TEST_CASE("a gateway that accepts and closes at once gives connection_refused, not connection_lost", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000010");
+  // Accepts, then closes every connection at once (meter-sim's refuse_connections fault).
+  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  int accepted = 0;
+  std::function<void()> accept_next = [&] {
+    acceptor.async_accept([&](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+      if (ec) return;
+      ++accepted;
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      accept_next();
+    });
+  };
+  accept_next();
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", acceptor.local_endpoint().port(), fast_options());
+  const auto first = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(first.first.outcome == Outcome::connection_refused);
+  CHECK(category_of(first.first.outcome) == OutcomeCategory::transport);
+  CHECK(accepted == 1);
+  const auto during_backoff = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(during_backoff.first.outcome == Outcome::connection_refused);
+  CHECK(accepted == 1);  // backed off instead of reconnecting at once
+  acceptor.close();
+}
+
+TEST_CASE("an idle connection is closed after idle_close and reopened by the next transaction", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000011");
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int) {
+    return std::vector<ScriptedReply>{{0ms, test::load_profile_reply(meter, test::requested_start(request), 2)}};
+  });
+  auto options = fast_options();
+  options.idle_close = 100ms;
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway.port(), options);
+  REQUIRE(test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min})).second.outcome == Outcome::ok);
+  CHECK(channel.connected());
+  REQUIRE(test::run_until(io, [&] { return !channel.connected(); }, 2s));
+  CHECK(channel.counters().idle_closes == 1);
+  REQUIRE(test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min})).second.outcome == Outcome::ok);
+  CHECK(gateway.connections() == 2);
+}
+
+TEST_CASE("a per-transaction response timeout overrides the channel's", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000012");
+  // Replies after 300 ms: too late for the channel's 150 ms, in time for a 1000 ms protocol timeout.
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int) {
+    return std::vector<ScriptedReply>{{300ms, test::load_profile_reply(meter, test::requested_start(request), 2)}};
+  });
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway.port(), fast_options());
+  const BoundaryRequest request{meter, 480, kBoundary, 15min};
+  const auto slow = test::run_coroutine(
+      io, channel.transact(make_boundary_request(request), [&](const dlt645::Frame& f) { return is_reply_to(request, f); },
+                           1000ms));
+  CHECK(slow.outcome == Outcome::ok);
+  const auto fast = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary + 15min, 15min}));
+  CHECK(fast.first.outcome == Outcome::timeout);
+}
+
+namespace {
+
+// The far end of a pseudo-terminal pair: a fake RS-485 bus the serial channel opens by path.
+struct PtyBus {
+  explicit PtyBus(asio::io_context& io) : master(io) {
+    const int fd = ::posix_openpt(O_RDWR | O_NOCTTY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::grantpt(fd) == 0);
+    REQUIRE(::unlockpt(fd) == 0);
+    device = ::ptsname(fd);
+    termios raw{};
+    ::tcgetattr(fd, &raw);
+    ::cfmakeraw(&raw);
+    ::tcsetattr(fd, TCSANOW, &raw);
+    master.assign(fd);
+  }
+  asio::posix::stream_descriptor master;
+  std::string device;
+};
+
+// Answers each load-profile request on the pty; the first one only after `first_delay`.
+asio::awaitable<void> serve_pty(PtyBus& bus, dlt645::Address meter, std::chrono::milliseconds first_delay,
+                                int& requests) {
+  dlt645::Framer framer;
+  std::array<std::uint8_t, 256> buffer{};
+  boost::system::error_code ec;
+  for (;;) {
+    const auto n = co_await bus.master.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    framer.feed(std::span<const std::uint8_t>(buffer.data(), n));
+    dlt645::Frame request;
+    while (framer.next(request).kind == dlt645::Framer::EventKind::frame) {
+      ++requests;
+      auto reply = test::load_profile_reply(meter, test::requested_start(request), 2);
+      if (requests == 1) {
+        asio::steady_timer timer(bus.master.get_executor(), first_delay);
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      co_await asio::async_write(bus.master, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a serial channel reads over a pty, and a late reply never answers the next request", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000013");
+  PtyBus bus(io);
+  int requests = 0;
+  asio::co_spawn(io, serve_pty(bus, meter, 250ms, requests), asio::detached);
+  std::string error;
+  const auto serial = parse_serial_channel("serial://" + bus.device + "?baud=2400&parity=E&stop=1", error);
+  REQUIRE(serial);
+  CHECK(serial->baud == 2400);
+  CHECK(serial->parity == 'E');
+  Dlt645Channel channel(io.get_executor(), "serial", *serial, fast_options());
+  CHECK(channel.is_serial());
+  // The first reply comes after the 150 ms timeout; the next request (another boundary) must get
+  // its own answer, not the late one.
+  const auto first = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary, 15min}));
+  CHECK(first.first.outcome == Outcome::timeout);
+  const auto second = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary + 15min, 15min}));
+  REQUIRE(second.second.outcome == Outcome::ok);
+  REQUIRE(second.second.snapshots.size() == 2);
+  CHECK(second.second.snapshots.back().boundary == kBoundary + 15min);
+  CHECK(requests == 2);
+  channel.close();
+}
+
+TEST_CASE("a serial port that cannot be opened is unreachable and names the device", "[channel]") {
+  asio::io_context io;
+  std::string error;
+  const auto serial = parse_serial_channel("serial:///dev/nonexistent-ami-tty?baud=9600&parity=N&stop=1", error);
+  REQUIRE(serial);
+  Dlt645Channel channel(io.get_executor(), "serial", *serial, fast_options());
+  const auto result = test::run_coroutine(io, read_boundary(channel, {address("000000000014"), 480, kBoundary, 15min}));
+  CHECK(result.first.outcome == Outcome::unreachable);
+  CHECK_THAT(result.first.detail, Catch::Contains("/dev/nonexistent-ami-tty"));
+  CHECK_FALSE(parse_serial_channel("serial:///dev/ttyS0?baud=fast", error));
+  CHECK_FALSE(error.empty());
 }

@@ -1,11 +1,14 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "headend/cli/feed_commands.hpp"
 #include "headend/cli/meters_commands.hpp"
+#include "storage/registry.hpp"
 #include "storage/registry_csv.hpp"
+#include "storage/store_reader.hpp"
 
 namespace {
 
@@ -101,4 +104,62 @@ TEST_CASE("feed tail prints every IntervalReading field, enums by name, times tw
   CHECK(j.at("quality_codes") == nlohmann::json::array({"2.3.4"}));
   CHECK(j.at("version") == 2);
   CHECK(j.size() == 20);  // the 17 proto fields + ISO twins of start, end and collected
+}
+
+TEST_CASE("meters add, update, disable, enable, remove and replace change the registry and are audited", "[cli]") {
+  const auto dir = std::filesystem::path(AMI_TEST_TMP_DIR) / "cli_meters_change";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "in.csv") << kCsv;
+  const auto db = (dir / "state" / "headend.db").string();
+  REQUIRE(run_cli({"meters", "import", "--db", db, "--csv", (dir / "in.csv").string()}) == 0);
+  const auto version_before = ami::storage::read_registry_version(db);
+
+  REQUIRE(run_cli({"meters", "add", "m3", "--db", db, "--protocol", "dlt645-1997", "--channel",
+                   "serial:///dev/ttyUSB0?baud=1200&parity=E&stop=1", "--address", "000000000003"}) == 0);
+  CHECK(run_cli({"meters", "add", "m3", "--db", db, "--protocol", "dlt645-1997", "--channel", "tcp://h:1",
+                 "--address", "000000000003"}) == 2);  // exists
+  CHECK(run_cli({"meters", "add", "m4", "--db", db, "--protocol", "dlt645-2007", "--channel", "tcp://h:1",
+                 "--address", "12"}) == 2);  // a DL/T 645 address has 12 digits
+  REQUIRE(run_cli({"meters", "update", "m1", "--db", db, "--ct-ratio", "40", "--tags", "feeder=F2"}) == 0);
+  CHECK(run_cli({"meters", "update", "m1", "--db", db}) == 2);  // nothing to change
+  CHECK(run_cli({"meters", "update", "nope", "--db", db, "--ct-ratio", "2"}) == 2);
+  REQUIRE(run_cli({"meters", "disable", "m3", "--db", db}) == 0);
+  REQUIRE(run_cli({"meters", "enable", "m2", "--db", db}) == 0);
+  REQUIRE(run_cli({"meters", "remove", "m2", "--db", db}) == 0);
+  REQUIRE(run_cli({"meters", "replace", "m1", "--db", db, "--new-meter-id", "m1b", "--new-address", "000000000011"}) ==
+          0);
+
+  ami::storage::StoreReader reader(db);
+  const auto m1 = reader.meter("m1");
+  const auto m1b = reader.meter("m1b");
+  const auto m2 = reader.meter("m2");
+  const auto m3 = reader.meter("m3");
+  REQUIRE(m1);
+  REQUIRE(m1b);
+  REQUIRE(m2);
+  REQUIRE(m3);
+  CHECK(m3->protocol == "dlt645-1997");
+  CHECK(m3->usage_point == "up-m3");
+  CHECK_FALSE(m3->enabled);
+  CHECK(m1->ct_ratio == 40);
+  CHECK_FALSE(m1->enabled);
+  CHECK(m1->tags == "feeder=F2;replaced_by=m1b");
+  CHECK(m1b->enabled);
+  CHECK(m1b->address == "000000000011");
+  CHECK(m1b->usage_point == m1->usage_point);
+  CHECK(m1b->channel == m1->channel);
+  CHECK(m1b->ct_ratio == 40);
+  CHECK(m1b->tags == "feeder=F2;replaces=m1");
+  CHECK_FALSE(m2->enabled);
+  CHECK(m2->tags == "removed=true");
+  CHECK(ami::storage::read_registry_version(db) == version_before + 6);
+
+  std::set<std::string> actions;
+  for (const auto& entry : reader.audit_log(100)) actions.insert(entry.action);
+  for (const char* action : {"meter_added", "meter_updated", "meter_disabled", "meter_enabled", "meter_removed",
+                             "meter_replaced"}) {
+    INFO(action);
+    CHECK(actions.contains(action));
+  }
 }

@@ -25,8 +25,8 @@ TEST_CASE("the cycle status line", "[status]") {
         "feed head 28");
   r.meters = 12;
   r.failed.clear();
-  for (int i = 0; i < 7; ++i) r.failed.push_back({"x" + std::to_string(i), "", Outcome::refused, ""});
-  CHECK_THAT(daemon::format_cycle_line(r, 0), Catch::Contains("x4(refused),+2 more"));
+  for (int i = 0; i < 7; ++i) r.failed.push_back({"x" + std::to_string(i), "", Outcome::connection_refused, ""});
+  CHECK_THAT(daemon::format_cycle_line(r, 0), Catch::Contains("x4(connection_refused),+2 more"));
 }
 
 TEST_CASE("a job report becomes boundary reads and attempt rows", "[status]") {

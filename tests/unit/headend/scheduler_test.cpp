@@ -157,7 +157,7 @@ TEST_CASE("failures are counted per cycle and per meter", "[scheduler]") {
     if (job.meter.meter_id == "m1") {
       report.snapshots.clear();
       report.attempts = {{1, Outcome::timeout, "no reply", job.not_before, 150},
-                         {2, Outcome::refused, "refused", job.not_before, 1}};
+                         {2, Outcome::connection_refused, "refused", job.not_before, 1}};
     }
     return report;
   });
@@ -167,7 +167,7 @@ TEST_CASE("failures are counted per cycle and per meter", "[scheduler]") {
     CHECK(c.intervals == 2);
     REQUIRE(c.failed.size() == 1);
     CHECK(c.failed[0].meter_id == "m1");
-    CHECK(c.failed[0].outcome == Outcome::refused);
+    CHECK(c.failed[0].outcome == Outcome::connection_refused);
   }
   CHECK(run.states.at("m1").consecutive_failures >= 3);
   CHECK_FALSE(run.states.at("m1").last_success);
@@ -182,4 +182,44 @@ TEST_CASE("a single-snapshot read (Modbus) counts its interval when the previous
   CHECK(run.cycles[0].intervals == 0);  // nothing read before the first boundary
   CHECK(run.cycles[1].intervals == 1);
   CHECK(run.cycles[2].intervals == 1);
+}
+
+TEST_CASE("set_meters: cycles started afterwards read the new meter set, states follow", "[scheduler]") {
+  asio::io_context io;
+  std::vector<CycleReport> cycles;
+  std::vector<ReadJob> dispatched;
+  Scheduler* self = nullptr;
+  SchedulerOptions options;
+  options.spread_window = 10s;
+  Scheduler scheduler(
+      io.get_executor(), fast_clock(), options, meters(2),
+      [&](ReadJob job) {
+        dispatched.push_back(job);
+        asio::post(io, [&, job] { self->on_job_report(ok_report(job)); });
+      },
+      [&](const CycleReport& r) {
+        cycles.push_back(r);
+        if (cycles.size() == 2) {
+          // A registry change: m0 disabled, m7 added.
+          auto changed = meters(2);
+          changed.erase(changed.begin());
+          changed.push_back({"m7", "dlt645-2007", "tcp://127.0.0.1:2", {}, 480});
+          self->set_meters(changed);
+        }
+      });
+  self = &scheduler;
+  asio::co_spawn(io, scheduler.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return cycles.size() >= 6; }, 10s));
+  scheduler.stop();
+  // Cycles that started after the change (allowing for those already outstanding) read m1 and m7.
+  const auto& last = cycles.back();
+  CHECK(last.meters == 2);
+  CHECK(last.meters_ok == 2);
+  std::set<std::string> last_ids;
+  for (const auto& job : dispatched)
+    if (job.boundary == last.boundary) last_ids.insert(job.meter.meter_id);
+  CHECK(last_ids == std::set<std::string>{"m1", "m7"});
+  CHECK_FALSE(scheduler.meter_states().contains("m0"));
+  CHECK(scheduler.meter_states().at("m7").last_success_boundary == last.boundary);
+  CHECK(scheduler.meter_states().at("m1").consecutive_failures == 0);
 }
