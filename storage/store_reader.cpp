@@ -159,37 +159,16 @@ std::vector<IntervalRecord> StoreReader::intervals(std::string_view meter_id,
                                                    EnergyChannel channel, UtcSeconds from,
                                                    UtcSeconds to) {
   auto query = impl_->db.query(
-      "SELECT i.start_unix, i.end_unix, i.value_wh, i.register_start_wh, i.register_end_wh, "
-      "i.status, i.quality_codes, i.estimation_method, i.version, i.collected_at_ms, i.source, "
-      "i.sequence, i.superseded FROM intervals i JOIN meters m ON m.meter_key = i.meter_key "
-      "WHERE m.meter_id = ? AND i.channel = ? AND i.end_unix > ? AND i.end_unix <= ? "
-      "ORDER BY i.end_unix, i.version");
+      "SELECT " + std::string(interval_columns) +
+      " FROM intervals WHERE meter_key = (SELECT meter_key FROM meters WHERE meter_id = ?) "
+      "AND channel = ? AND end_unix > ? AND end_unix <= ? ORDER BY end_unix, version");
   query->bind(1, meter_id)
       .bind(2, static_cast<int>(channel))
       .bind(3, from.time_since_epoch().count())
       .bind(4, to.time_since_epoch().count());
   std::vector<IntervalRecord> result;
   while (query->step()) {
-    const Statement& row = *query;
-    IntervalRecord record;
-    record.meter_id = std::string(meter_id);
-    record.channel = channel;
-    record.start = UtcSeconds{std::chrono::seconds{row.column_int64(0)}};
-    record.end = UtcSeconds{std::chrono::seconds{row.column_int64(1)}};
-    record.value_wh = row.column_int64(2);
-    record.register_start_wh = row.column_optional_int64(3);
-    record.register_end_wh = row.column_optional_int64(4);
-    record.status = static_cast<IntervalStatus>(row.column_int64(5));
-    record.quality_codes = split_quality_codes(row.column_text(6));
-    record.estimation_method = static_cast<EstimationMethod>(row.column_int64(7));
-    record.version = static_cast<std::uint32_t>(row.column_int64(8));
-    record.collected_at = UtcMillis{std::chrono::milliseconds{row.column_int64(9)}};
-    record.source = static_cast<ReadSource>(row.column_int64(10));
-    if (const auto sequence = row.column_optional_int64(11)) {
-      record.sequence = static_cast<std::uint64_t>(*sequence);
-    }
-    record.superseded = row.column_int64(12) != 0;
-    result.push_back(std::move(record));
+    result.push_back(interval_from_columns(*query, 0, std::string(meter_id), channel));
   }
   return result;
 }

@@ -39,6 +39,29 @@ std::vector<std::string> split_quality_codes(std::string_view joined) {
   return codes;
 }
 
+IntervalRecord interval_from_columns(const Statement& row, int first, std::string meter_id,
+                                     EnergyChannel channel) {
+  IntervalRecord record;
+  record.meter_id = std::move(meter_id);
+  record.channel = channel;
+  record.start = UtcSeconds{std::chrono::seconds{row.column_int64(first)}};
+  record.end = UtcSeconds{std::chrono::seconds{row.column_int64(first + 1)}};
+  record.value_wh = row.column_int64(first + 2);
+  record.register_start_wh = row.column_optional_int64(first + 3);
+  record.register_end_wh = row.column_optional_int64(first + 4);
+  record.status = static_cast<IntervalStatus>(row.column_int64(first + 5));
+  record.quality_codes = split_quality_codes(row.column_text(first + 6));
+  record.estimation_method = static_cast<EstimationMethod>(row.column_int64(first + 7));
+  record.version = static_cast<std::uint32_t>(row.column_int64(first + 8));
+  record.collected_at = UtcMillis{std::chrono::milliseconds{row.column_int64(first + 9)}};
+  record.source = static_cast<ReadSource>(row.column_int64(first + 10));
+  if (const auto sequence = row.column_optional_int64(first + 11)) {
+    record.sequence = static_cast<std::uint64_t>(*sequence);
+  }
+  record.superseded = row.column_int64(first + 12) != 0;
+  return record;
+}
+
 MeterRecord meter_from_columns(const Statement& row, int first) {
   MeterRecord m;
   m.meter_id = row.column_text(first);

@@ -36,6 +36,13 @@ IntervalRow interval_row_from_record(const IntervalRecord& record, std::int64_t 
 std::string join_quality_codes(const std::vector<std::string>& codes);
 std::vector<std::string> split_quality_codes(std::string_view joined);
 
+// The intervals columns interval_from_columns() reads, in this order, starting at `first`:
+inline constexpr std::string_view interval_columns =
+    "start_unix, end_unix, value_wh, register_start_wh, register_end_wh, status, quality_codes, "
+    "estimation_method, version, collected_at_ms, source, sequence, superseded";
+IntervalRecord interval_from_columns(const Statement& row, int first, std::string meter_id,
+                                     EnergyChannel channel);
+
 // The registry columns in this order, starting at `first`:
 inline constexpr std::string_view meter_columns =
     "meter_id, protocol, channel, address, model, ct_ratio, pt_ratio, utc_offset_minutes, "

@@ -9,6 +9,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -17,6 +18,7 @@
 #include "storage/schema.hpp"
 #include "storage/sqlite.hpp"
 #include "storage/store_rows.hpp"
+#include "storage/vee/store_adapter.hpp"
 #include "storage/vee/writer_hook.hpp"
 
 namespace ami::storage {
@@ -50,6 +52,7 @@ struct MeterInfo {
   std::int64_t pt_ratio = 1;
   std::int64_t interval_seconds = 900;
   std::int64_t utc_offset_seconds = 8 * 3600;
+  bool enabled = true;
 };
 
 // The newest stored read of one (meter, channel), mirrored from the latest_reads table: in-order
@@ -114,6 +117,9 @@ struct StoreWriter::Impl {
   std::uint64_t head_sequence = 0;
   std::int64_t registry_version = -1;
   std::unordered_map<std::string, MeterInfo> meters;
+  std::unordered_map<std::int64_t, const std::string*> meter_ids_by_key;  // points into `meters`
+  // Silent-meter estimates already written: latest key -> (newest read boundary, estimated up to).
+  std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>> silent_estimated;
   std::unordered_map<std::int64_t, LatestRead> latest;  // key: meter_key * 4 + channel
   bool latest_loaded = false;
   // latest_reads is written back lazily (docs/STORAGE.md "Newest reads"): the dirty entries every
@@ -291,6 +297,7 @@ struct StoreWriter::Impl {
     latest_dirty.clear();
     registry_version = -1;
     delta = WriterStats{};
+    silent_estimated.clear();
     if (vee_hook) vee_hook->clear();
   }
 
@@ -332,13 +339,17 @@ struct StoreWriter::Impl {
         db.query_int64("SELECT value FROM meta WHERE key = 'registry_version'").value_or(0);
     if (version == registry_version) return;
     meters.clear();
+    meter_ids_by_key.clear();
     auto query = db.query(
-        "SELECT meter_key, meter_id, ct_ratio, pt_ratio, interval_minutes, utc_offset_minutes "
-        "FROM meters");
+        "SELECT meter_key, meter_id, ct_ratio, pt_ratio, interval_minutes, utc_offset_minutes, "
+        "enabled FROM meters");
     while (query->step()) {
-      meters[query->column_text(1)] =
+      const auto [it, inserted] = meters.insert_or_assign(
+          query->column_text(1),
           MeterInfo{query->column_int64(0), query->column_int64(2), query->column_int64(3),
-                    query->column_int64(4) * 60, query->column_int64(5) * 60};
+                    query->column_int64(4) * 60, query->column_int64(5) * 60,
+                    query->column_int64(6) != 0});
+      meter_ids_by_key[it->second.key] = &it->first;
     }
     registry_version = version;
   }
@@ -672,23 +683,123 @@ struct StoreWriter::Impl {
   }
 
   // ---- VEE in the transaction (owned by the vee engineer; docs/VEE.md "In the writer") ----
-  void note_read_for_vee(const BoundaryRead& read, const MeterInfo& meter, const LatestRead& previous) {
+  // What VEE needs of a registry meter (the writer's cache has no tags: defaults apply).
+  static MeterRecord vee_meter(const std::string& meter_id, const MeterInfo& meter) {
     MeterRecord params;
-    params.meter_id = read.meter_id;
+    params.meter_id = meter_id;
     params.ct_ratio = meter.ct_ratio;
     params.pt_ratio = meter.pt_ratio;
     params.interval_minutes = static_cast<int>(meter.interval_seconds / 60);
     params.utc_offset_minutes = static_cast<int>(meter.utc_offset_seconds / 60);
+    return params;
+  }
+
+  static BoundaryRead boundary_read_from(const std::string& meter_id, EnergyChannel channel,
+                                         const LatestRead& newest) {
+    BoundaryRead read;
+    read.meter_id = meter_id;
+    read.channel = channel;
+    read.boundary = UtcSeconds{std::chrono::seconds{newest.boundary}};
+    read.register_wh = newest.register_wh;
+    read.collected_at = UtcMillis{std::chrono::milliseconds{newest.collected_at_ms}};
+    return read;
+  }
+
+  void note_read_for_vee(const BoundaryRead& read, const MeterInfo& meter, const LatestRead& previous) {
     std::optional<BoundaryRead> before;
-    if (previous.exists) {
-      before.emplace();
-      before->meter_id = read.meter_id;
-      before->channel = read.channel;
-      before->boundary = UtcSeconds{std::chrono::seconds{previous.boundary}};
-      before->register_wh = previous.register_wh;
-      before->collected_at = UtcMillis{std::chrono::milliseconds{previous.collected_at_ms}};
+    if (previous.exists) before = boundary_read_from(read.meter_id, read.channel, previous);
+    vee_hook->on_read(vee_meter(read.meter_id, meter), before, read);
+  }
+
+  // The latest stored version at `end`, as a record (silent-meter estimates compare against it).
+  std::optional<IntervalRecord> latest_version_record(const std::string& meter_id, std::int64_t meter_key,
+                                                      EnergyChannel channel, std::int64_t end) {
+    static const std::string sql = "SELECT " + std::string(interval_columns) +
+                                   " FROM intervals WHERE end_unix = ? AND meter_key = ? AND channel = ? "
+                                   "ORDER BY version DESC LIMIT 1";
+    auto query = StatementGuard(hot(sql.c_str()));
+    query->bind(1, end).bind(2, meter_key).bind(3, static_cast<int>(channel));
+    if (!query->step()) return std::nullopt;
+    return interval_from_columns(*query, 0, meter_id, channel);
+  }
+
+  // One silent meter channel: unanchored estimates after its newest read up to `due`. Stored
+  // history is fetched by key (the window's own ends and the like-day slots), never by range.
+  std::size_t estimate_silent_channel(std::int64_t key, const LatestRead& newest, const std::string& meter_id,
+                                      const MeterInfo& meter, std::int64_t due) {
+    const auto& config = *options.vee;
+    const std::int64_t step = meter.interval_seconds;
+    const std::int64_t capped = newest.boundary + step * config.max_unanchored_intervals;
+    const std::int64_t to = std::min(capped, newest.boundary + (due - newest.boundary) / step * step);
+    if (to <= newest.boundary) return 0;
+    const auto done = silent_estimated.find(key);
+    if (done != silent_estimated.end() && done->second.first == newest.boundary && done->second.second >= to) {
+      return 0;
     }
-    vee_hook->on_read(params, before, read);
+    const auto channel = static_cast<EnergyChannel>(key % 4);
+    vee::PassInput pass;
+    pass.meter = vee_meter(meter_id, meter);
+    pass.channel = channel;
+    pass.reads.push_back(boundary_read_from(meter_id, channel, newest));
+    pass.from = UtcSeconds{std::chrono::seconds{newest.boundary}};
+    pass.to = UtcSeconds{std::chrono::seconds{to}};
+    std::set<std::int64_t> ends;
+    constexpr std::int64_t day = 24 * 3600;
+    for (std::int64_t end = newest.boundary; end <= to; end += step) {
+      ends.insert(end);
+      for (int k = 1; k <= config.like_days; ++k) {
+        ends.insert(end - 7 * day * k);
+        ends.insert(end - day * k);
+      }
+    }
+    for (const std::int64_t end : ends) {
+      if (auto record = latest_version_record(meter_id, meter.key, channel, end)) pass.stored.push_back(std::move(*record));
+    }
+    const auto result = vee::vee_pass(pass, config);
+    for (const auto& record : result.writes) apply_interval(record);
+    for (const auto& finding : result.findings) {
+      insert_audit("vee", "vee_finding", format_utc(finding.at) + ": " + finding.detail);
+    }
+    silent_estimated[key] = {newest.boundary, to};
+    return result.writes.size();
+  }
+
+  SilentPassStats estimate_silent(std::int64_t due) {
+    SilentPassStats result;
+    if (!options.vee) return result;
+    const std::uint64_t head_before = head_sequence;
+    try {
+      Transaction transaction(db);
+      refresh_meters_if_changed();
+      load_latest_reads();
+      for (const auto& [key, newest] : latest) {
+        if (!newest.exists || newest.boundary >= due) continue;
+        const auto id = meter_ids_by_key.find(key / 4);
+        if (id == meter_ids_by_key.end()) continue;
+        const MeterInfo& meter = meters.at(*id->second);
+        if (!meter.enabled) continue;
+        const auto written = estimate_silent_channel(key, newest, *id->second, meter, due);
+        result.channels += written > 0 ? 1U : 0U;
+        result.intervals += written;
+      }
+      if (head_sequence != head_before) {
+        hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
+            .bind(1, static_cast<std::int64_t>(head_sequence))
+            .run();
+      }
+      transaction.commit();
+    } catch (...) {
+      forget_transaction_state(head_before);
+      throw;
+    }
+    {
+      std::lock_guard lock(mutex);
+      add_delta_to_stats();
+      stats.transactions += 1;
+      stats.head_sequence = head_sequence;
+    }
+    if (head_sequence != head_before) notify_committed(head_sequence);
+    return result;
   }
 
   void apply_vee_hook() {
@@ -972,6 +1083,10 @@ PruneStats StoreWriter::prune(const RetentionPolicy& policy, UtcSeconds now) {
                           std::to_string(result.audit_rows) + " audit rows");
   });
   return result;
+}
+
+SilentPassStats StoreWriter::estimate_silent(UtcSeconds due) {
+  return impl_->run_task<SilentPassStats>([this, due] { return impl_->estimate_silent(to_s(due)); });
 }
 
 void StoreWriter::on_committed(std::function<void(std::uint64_t)> callback) {

@@ -86,6 +86,12 @@ struct PruneStats {
   std::int64_t audit_rows = 0;
 };
 
+// What estimate_silent() wrote.
+struct SilentPassStats {
+  std::size_t channels = 0;   // meter channels that got new estimate versions
+  std::size_t intervals = 0;  // interval versions written
+};
+
 // Counters since construction (monotonic; read with stats() from any thread).
 struct WriterStats {
   std::uint64_t transactions = 0;
@@ -138,6 +144,16 @@ class StoreWriter {
 
   // Deletes what the policy allows (see RetentionPolicy); blocks until done.
   PruneStats prune(const RetentionPolicy& policy, UtcSeconds now);
+
+  // VEE for meters that stopped answering (docs/VEE.md "Silent meters"): every enabled meter
+  // channel whose newest stored read is before `due` gets estimates for the intervals from that
+  // read up to `due` (at most VeeConfig::max_unanchored_intervals), without an anchor (linear /
+  // like-day from the stored history), status estimated, codes 2.4.4 + 2.8.0, published. Calling
+  // it again with a later `due` writes only what changed. Reads arriving later supersede them
+  // (derivation and the VEE hook write new versions). One transaction on the writer thread;
+  // blocks until done. Does nothing when StoreOptions::vee is absent. Throws StoreFailed after a
+  // writer failure; a failing transaction is rolled back and its SqliteError rethrown.
+  SilentPassStats estimate_silent(UtcSeconds due);
 
   // Called on the writer thread after each commit that added outbox rows, with the new head
   // sequence, before flush() callers waiting for that commit return. Must not block (wake

@@ -43,6 +43,25 @@ class TableReader {
     out = static_cast<int>(*value);
   }
 
+  void read_int64(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max) {
+    const auto* node = find(key);
+    if (!node) return;
+    const auto value = node->value<std::int64_t>();
+    if (!node->is_integer() || !value) fail(key, node, "must be an integer");
+    if (*value < min || *value > max) fail(key, node, fmt::format("must be in {}..{}, got {}", min, max, *value));
+    out = *value;
+  }
+
+  // An integer is accepted where a number is wanted ("spike_factor = 3").
+  void read_double(std::string_view key, double& out, double min, double max) {
+    const auto* node = find(key);
+    if (!node) return;
+    if (!node->is_number()) fail(key, node, "must be a number");
+    const double value = node->is_integer() ? static_cast<double>(*node->value<std::int64_t>()) : *node->value<double>();
+    if (!(value >= min && value <= max)) fail(key, node, fmt::format("must be in {}..{}, got {}", min, max, value));
+    out = value;
+  }
+
   void read_bool(std::string_view key, bool& out) {
     const auto* node = find(key);
     if (!node) return;
@@ -215,6 +234,70 @@ void read_modbus(const toml::table& t, DaemonConfig& c, const std::string& sourc
   r.reject_unknown_keys();
 }
 
+// [vee] (owned by "vee", docs/VEE.md "In the daemon"): every VeeConfig knob under its own name,
+// durations with their unit in the key.
+void read_vee(const toml::table& root, DaemonConfig& c, const std::string& source) {
+  if (!root.contains("vee")) return;
+  const auto& t = sub_table(root, "vee", source);
+  TableReader r(t, "vee", source);
+  auto& v = c.vee.rules;
+  c.vee.enabled = true;
+  r.read_bool("enabled", c.vee.enabled);
+  const auto read_seconds = [&r](std::string_view key, std::chrono::seconds& out, int min, int max) {
+    int value = static_cast<int>(out.count());
+    r.read_int(key, value, min, max);
+    out = std::chrono::seconds{value};
+  };
+  r.read_bool("check_time_tolerance", v.check_time_tolerance);
+  read_seconds("read_time_tolerance_seconds", v.read_time_tolerance, 0, 86'400);
+  read_seconds("meter_clock_tolerance_seconds", v.meter_clock_tolerance, 0, 86'400);
+  read_seconds("clock_jump_threshold_seconds", v.clock_jump_threshold, 1, 86'400);
+  r.read_bool("check_duplicates", v.check_duplicates);
+  r.read_bool("check_reverse", v.check_reverse);
+  r.read_bool("reject_outlier_reads", v.reject_outlier_reads);
+  r.read_int64("max_register_wh_per_interval", v.max_register_wh_per_interval, 1, 1'000'000'000);
+  r.read_bool("check_spike", v.check_spike);
+  r.read_double("spike_factor", v.spike_factor, 1.0, 1000.0);
+  r.read_int64("spike_min_excess_wh", v.spike_min_excess_wh, 0, 1'000'000'000);
+  r.read_bool("check_high_low", v.check_high_low);
+  r.read_int("history_days", v.history_days, 1, 366);
+  r.read_int("min_history_days", v.min_history_days, 1, 366);
+  if (v.min_history_days > v.history_days)
+    r.fail("min_history_days", t.get("min_history_days"),
+           fmt::format("must not exceed history_days ({}), got {}", v.history_days, v.min_history_days));
+  r.read_double("high_factor", v.high_factor, 1.0, 1000.0);
+  if (!(v.high_factor > 1.0)) r.fail("high_factor", t.get("high_factor"), "must be greater than 1");
+  r.read_int64("high_min_excess_wh", v.high_min_excess_wh, 0, 1'000'000'000);
+  r.read_double("low_factor", v.low_factor, 0.0, 0.999);
+  r.read_int64("low_min_mean_wh", v.low_min_mean_wh, 0, 1'000'000'000);
+  r.read_bool("high_low_on_reverse_channel", v.high_low_on_reverse_channel);
+  r.read_bool("check_consecutive_zeros", v.check_consecutive_zeros);
+  r.read_int("zero_run_intervals", v.zero_run_intervals, 1, 10'000);
+  r.read_bool("zeros_on_reverse_channel", v.zeros_on_reverse_channel);
+  r.read_bool("check_sum", v.check_sum);
+  r.read_bool("flag_clock_set", v.flag_clock_set);
+  r.read_bool("flag_power_down", v.flag_power_down);
+  r.read_bool("estimate_gaps", v.estimate_gaps);
+  r.read_bool("prorate_by_shape", v.prorate_by_shape);
+  int linear_minutes = static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(v.linear_max_gap).count());
+  r.read_int("linear_max_gap_minutes", linear_minutes, 0, 7 * 1440);
+  v.linear_max_gap = std::chrono::minutes{linear_minutes};
+  r.read_int("like_days", v.like_days, 1, 366);
+  r.read_int("max_unanchored_intervals", v.max_unanchored_intervals, 0, 100'000);
+  r.read_int("silent_after_minutes", c.vee.silent_after_minutes, 1, 7 * 1440);
+  r.reject_unknown_keys();
+  if (const auto problem = storage::vee::validate(v)) throw ConfigError(fmt::format("{}: [vee]: {}", source, *problem));
+}
+
+// [storage] (owned by "vee", docs/STORAGE.md "Retention").
+void read_storage(const toml::table& t, DaemonConfig& c, const std::string& source) {
+  TableReader r(t, "storage", source);
+  r.read_int("retention_days", c.storage.retention_days, 1, 3660);
+  r.read_int("audit_retention_days", c.storage.audit_retention_days, 1, 3660);
+  r.read_int("prune_every_minutes", c.storage.prune_every_minutes, 1, 7 * 1440);
+  r.reject_unknown_keys();
+}
+
 }  // namespace
 
 bool parse_host_port(std::string_view text, std::string& host, std::uint16_t& port, std::string& error) {
@@ -245,10 +328,10 @@ DaemonConfig parse_config(std::string_view toml_text, const std::string& source_
                                   e.source().begin.column, e.description()));
   }
   static const std::set<std::string, std::less<>> tables{"daemon", "registry", "collection", "feed", "status",
-                                                         "monitor", "kafka", "modbus"};
+                                                         "monitor", "kafka", "modbus", "vee", "storage"};
   for (const auto& [key, node] : root) {
     if (!tables.contains(key.str()))
-      throw ConfigError(fmt::format("{}: [{}]{}: unknown table (known: daemon, registry, collection, feed, status, monitor, kafka, modbus)",
+      throw ConfigError(fmt::format("{}: [{}]{}: unknown table (known: daemon, registry, collection, feed, status, monitor, kafka, modbus, vee, storage)",
                                     source_name, key.str(), where(node)));
   }
   DaemonConfig c;
@@ -260,6 +343,8 @@ DaemonConfig parse_config(std::string_view toml_text, const std::string& source_
   read_status(sub_table(root, "status", source_name), c, source_name);
   read_monitor(root, c, source_name);
   read_modbus(sub_table(root, "modbus", source_name), c, source_name);
+  read_vee(root, c, source_name);
+  read_storage(sub_table(root, "storage", source_name), c, source_name);
   try {
     c.kafka = kafka::parse_kafka_config(sub_table(root, "kafka", source_name), source_name);
   } catch (const kafka::KafkaConfigError& e) {

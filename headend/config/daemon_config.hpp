@@ -17,6 +17,7 @@
 
 #include "headend/kafka/kafka_config.hpp"
 #include "protocols/modbus/register_map.hpp"
+#include "storage/vee/config.hpp"
 
 namespace ami::daemon {
 
@@ -94,6 +95,24 @@ struct DaemonConfig {
 
   // [kafka] (docs/KAFKA.md; parsed by ami::kafka::parse_kafka_config): the optional Kafka sink.
   kafka::KafkaConfig kafka;
+
+  // [vee] (docs/VEE.md "In the daemon"; owned by "vee"): VEE in the store writer's transaction and
+  // estimates for meters that stopped answering. Off unless the table is present; then on unless
+  // enabled = false. Every VeeConfig knob is a key with the same default.
+  struct Vee {
+    bool enabled = false;
+    storage::vee::VeeConfig rules;
+    int silent_after_minutes = 30;  // simulated time: a boundary this old without a read gets an estimate
+  } vee;
+
+  // [storage] (docs/STORAGE.md "Retention"): published rows acknowledged by every consumer, and
+  // reads and attempts, are pruned once older than retention_days; checked every prune_every_minutes
+  // (simulated time, at cycle ends).
+  struct Storage {
+    int retention_days = 7;
+    int audit_retention_days = 90;
+    int prune_every_minutes = 60;
+  } storage;
 
   [[nodiscard]] std::filesystem::path database_path() const { return daemon.state_dir / "headend.db"; }
 };

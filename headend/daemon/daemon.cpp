@@ -88,6 +88,7 @@ class Daemon {
   void dispatch(ReadJob job);
   void on_report(JobReport report);
   void on_cycle(const collection::CycleReport& report);
+  void maintain_store(UtcSeconds boundary);
   void begin_shutdown(int exit_code);
   asio::awaitable<void> shutdown();
   void wait_for_signal();
@@ -107,6 +108,7 @@ class Daemon {
   std::map<std::string, collection::MeterTarget> targets_by_id_;  // on-demand reads look meters up here
   std::multimap<std::string, std::function<void(monitor::OnDemandResult)>> on_demand_waiting_;  // io thread
   std::unique_ptr<asio::thread_pool> status_pool_;  // one thread: flush, then print, in cycle order
+  std::optional<UtcSeconds> last_prune_;             // status_pool_ thread only
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::steady_timer workers_done_{io_};
   int running_workers_ = 0;
@@ -124,6 +126,7 @@ void Daemon::open_store() {
   try {
     storage::StoreOptions options;
     options.path = config_.database_path();
+    if (config_.vee.enabled) options.vee = config_.vee.rules;
     writer_ = std::make_unique<storage::StoreWriter>(options);
   } catch (const std::exception& e) {
     throw StartupError(fmt::format("database {}: {}", config_.database_path().string(), e.what()), kExitStartupFailure);
@@ -359,7 +362,35 @@ void Daemon::on_cycle(const collection::CycleReport& report) {
       std::fputs((line + "\n").c_str(), stdout);
       std::fflush(stdout);
     }
+    maintain_store(report.boundary);
   });
+}
+
+// Store upkeep after a cycle, on the status thread (it waits for the writer): estimates for meters
+// silent for [vee] silent_after_minutes (docs/VEE.md "In the daemon"), and retention every
+// [storage] prune_every_minutes of simulated time (docs/STORAGE.md "Retention").
+void Daemon::maintain_store(UtcSeconds boundary) {
+  try {
+    if (config_.vee.enabled) {
+      const auto due = boundary - std::chrono::minutes{config_.vee.silent_after_minutes};
+      const auto silent = writer_->estimate_silent(due);
+      if (silent.intervals > 0)
+        spdlog::info("vee: {} estimate(s) for {} silent meter channel(s), boundaries up to {}", silent.intervals,
+                     silent.channels, format_utc(due));
+    }
+    const auto now = std::chrono::floor<std::chrono::seconds>(clock_.now());
+    if (last_prune_ && now - *last_prune_ < std::chrono::minutes{config_.storage.prune_every_minutes}) return;
+    last_prune_ = now;
+    storage::RetentionPolicy policy;
+    policy.keep_intervals = policy.keep_reads = policy.keep_attempts = std::chrono::days{config_.storage.retention_days};
+    policy.keep_audit = std::chrono::days{config_.storage.audit_retention_days};
+    const auto pruned = writer_->prune(policy, now);
+    if (pruned.outbox_rows + pruned.intervals + pruned.reads + pruned.attempts + pruned.audit_rows > 0)
+      spdlog::info("retention: pruned {} outbox row(s), {} interval(s), {} read(s), {} attempt(s), {} audit row(s)",
+                   pruned.outbox_rows, pruned.intervals, pruned.reads, pruned.attempts, pruned.audit_rows);
+  } catch (const std::exception& e) {
+    spdlog::error("cycle {}: store upkeep failed: {}", format_utc(boundary), e.what());
+  }
 }
 
 void Daemon::wait_for_signal() {

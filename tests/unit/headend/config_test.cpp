@@ -158,3 +158,118 @@ TEST_CASE("the [kafka] table is handed to the Kafka sink's parser", "[config]") 
   CHECK(on.kafka.topic == "ami.intervals.v1");
   CHECK(on.kafka.effective_cursor_name() == "kafka:ami.intervals.v1");
 }
+
+// [vee] and [storage] (owned by "vee"; docs/VEE.md "In the daemon", docs/STORAGE.md "Retention").
+TEST_CASE("[vee] is off unless present; every knob is read with the VeeConfig defaults", "[config][vee]") {
+  const auto none = parse_config("", "test.toml", kBase);
+  CHECK_FALSE(none.vee.enabled);
+  CHECK(none.storage.retention_days == 7);
+  CHECK(none.storage.audit_retention_days == 90);
+  CHECK(none.storage.prune_every_minutes == 60);
+
+  const auto defaults = parse_config("[vee]\n", "test.toml", kBase);
+  CHECK(defaults.vee.enabled);
+  CHECK(defaults.vee.silent_after_minutes == 30);
+  const ami::storage::vee::VeeConfig reference;
+  CHECK(defaults.vee.rules.spike_factor == reference.spike_factor);
+  CHECK(defaults.vee.rules.linear_max_gap == reference.linear_max_gap);
+  CHECK(defaults.vee.rules.max_unanchored_intervals == reference.max_unanchored_intervals);
+
+  const auto c = parse_config(R"toml(
+[vee]
+enabled = true
+check_time_tolerance = false
+read_time_tolerance_seconds = 30
+meter_clock_tolerance_seconds = 600
+clock_jump_threshold_seconds = 90
+check_duplicates = false
+check_reverse = false
+reject_outlier_reads = false
+max_register_wh_per_interval = 80000
+check_spike = false
+spike_factor = 4
+spike_min_excess_wh = 3000
+check_high_low = false
+history_days = 21
+min_history_days = 10
+high_factor = 6.5
+high_min_excess_wh = 2500
+low_factor = 0.1
+low_min_mean_wh = 700
+high_low_on_reverse_channel = true
+check_consecutive_zeros = false
+zero_run_intervals = 24
+zeros_on_reverse_channel = true
+check_sum = false
+flag_clock_set = false
+flag_power_down = false
+estimate_gaps = false
+prorate_by_shape = false
+linear_max_gap_minutes = 60
+like_days = 3
+max_unanchored_intervals = 48
+silent_after_minutes = 45
+[storage]
+retention_days = 3
+audit_retention_days = 30
+prune_every_minutes = 15
+)toml",
+                              "test.toml", kBase);
+  const auto& v = c.vee.rules;
+  CHECK(c.vee.enabled);
+  CHECK_FALSE(v.check_time_tolerance);
+  CHECK(v.read_time_tolerance == std::chrono::seconds{30});
+  CHECK(v.meter_clock_tolerance == std::chrono::seconds{600});
+  CHECK(v.clock_jump_threshold == std::chrono::seconds{90});
+  CHECK_FALSE(v.check_duplicates);
+  CHECK_FALSE(v.check_reverse);
+  CHECK_FALSE(v.reject_outlier_reads);
+  CHECK(v.max_register_wh_per_interval == 80'000);
+  CHECK_FALSE(v.check_spike);
+  CHECK(v.spike_factor == 4.0);
+  CHECK(v.spike_min_excess_wh == 3'000);
+  CHECK_FALSE(v.check_high_low);
+  CHECK(v.history_days == 21);
+  CHECK(v.min_history_days == 10);
+  CHECK(v.high_factor == 6.5);
+  CHECK(v.high_min_excess_wh == 2'500);
+  CHECK(v.low_factor == 0.1);
+  CHECK(v.low_min_mean_wh == 700);
+  CHECK(v.high_low_on_reverse_channel);
+  CHECK_FALSE(v.check_consecutive_zeros);
+  CHECK(v.zero_run_intervals == 24);
+  CHECK(v.zeros_on_reverse_channel);
+  CHECK_FALSE(v.check_sum);
+  CHECK_FALSE(v.flag_clock_set);
+  CHECK_FALSE(v.flag_power_down);
+  CHECK_FALSE(v.estimate_gaps);
+  CHECK_FALSE(v.prorate_by_shape);
+  CHECK(v.linear_max_gap == std::chrono::minutes{60});
+  CHECK(v.like_days == 3);
+  CHECK(v.max_unanchored_intervals == 48);
+  CHECK(c.vee.silent_after_minutes == 45);
+  CHECK(c.storage.retention_days == 3);
+  CHECK(c.storage.audit_retention_days == 30);
+  CHECK(c.storage.prune_every_minutes == 15);
+  CHECK_FALSE(parse_config("[vee]\nenabled = false\n", "test.toml", kBase).vee.enabled);
+}
+
+TEST_CASE("bad [vee] and [storage] values name the key", "[config][vee]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[vee]\nspike_factr = 3\n", "test.toml: [vee] spike_factr (line 2): unknown key"},
+      {"[vee]\nspike_factor = 0.5\n", "test.toml: [vee] spike_factor (line 2): must be in 1..1000, got 0.5"},
+      {"[vee]\nspike_factor = \"high\"\n", "test.toml: [vee] spike_factor (line 2): must be a number"},
+      {"[vee]\nhigh_factor = 1\n", "test.toml: [vee] high_factor (line 2): must be greater than 1"},
+      {"[vee]\nhistory_days = 5\nmin_history_days = 6\n",
+       "test.toml: [vee] min_history_days (line 3): must not exceed history_days (5), got 6"},
+      {"[vee]\nmax_register_wh_per_interval = 0\n", "[vee] max_register_wh_per_interval (line 2): must be in 1.."},
+      {"[vee]\ncheck_spike = 1\n", "[vee] check_spike (line 2): must be true or false"},
+      {"[vee]\nsilent_after_minutes = 0\n", "[vee] silent_after_minutes (line 2): must be in 1..10080, got 0"},
+      {"[storage]\nretention_days = 0\n", "test.toml: [storage] retention_days (line 2): must be in 1..3660, got 0"},
+      {"[storage]\nkeep_days = 3\n", "test.toml: [storage] keep_days (line 2): unknown key"},
+  };
+  for (const auto& [text, expected] : cases) {
+    INFO(text);
+    CHECK_THAT(error_of(text), Catch::Matchers::Contains(expected));
+  }
+}

@@ -138,3 +138,23 @@ TEST_CASE("old suspect intervals are pruned even though they were never publishe
   CHECK(stats.intervals == 1);
   CHECK(reader.intervals("A", EnergyChannel::forward_active, at_minutes(0), at_minutes(15)).empty());
 }
+
+TEST_CASE("a published row beyond any consumer's cursor is never pruned, however old") {
+  TempDb db("retention-unacked");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  two_days_of_reads(writer, "A");
+  StoreReader reader(db.path());
+  reader.set_consumer_cursor("billing", 192);
+  reader.set_consumer_cursor("slow", 50);  // one consumer is behind
+  // A year later every row is far past the retention window; only what both acknowledged goes.
+  const auto stats = writer.prune(one_day_policy(), at_minutes(365 * 24 * 60));
+  CHECK(stats.outbox_rows == 50);
+  CHECK(reader.oldest_sequence() == 51u);
+  const auto feed = reader.read_feed(50, 1000);
+  REQUIRE(feed.size() == 142);
+  CHECK(feed.front().sequence() == 51);
+  CHECK(feed.back().sequence() == 192);
+  // The intervals behind the unacknowledged rows are still there for the slow consumer.
+  CHECK(reader.intervals("A", EnergyChannel::forward_active, at_minutes(0), at_minutes(48 * 60)).size() == 142);
+}

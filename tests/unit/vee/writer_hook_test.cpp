@@ -114,3 +114,98 @@ TEST_CASE("writer hook: StoreWriter with VEE stores estimates and rollover fixes
   for (const auto& v : report.violations) UNSCOPED_INFO(v.describe());
   CHECK(report.holds());
 }
+
+TEST_CASE("silent meters: estimates after the newest read, written once, superseded by the reads that come back",
+          "[vee][writer][silent]") {
+  const auto dir = ami::test::fresh_temp_dir("vee_silent");
+  ami::storage::StoreOptions options;
+  options.path = dir / "store.db";
+  options.vee = VeeConfig{};
+  ami::storage::StoreWriter writer(options);
+  auto quiet = registry_row();
+  quiet.meter_id = "000000000002";
+  auto disabled = registry_row();
+  disabled.meter_id = "000000000003";
+  disabled.enabled = false;
+  writer.import_meters({registry_row(), quiet, disabled}, "test");
+  const auto reads_of = [](const std::string& id, std::int64_t from_k, std::int64_t to_k, std::int64_t wh_per) {
+    std::vector<BoundaryRead> out;
+    for (auto k = from_k; k <= to_k; ++k) {
+      auto r = read_at(k, 10'000 + k * wh_per);
+      r.meter_id = id;
+      out.push_back(r);
+    }
+    return out;
+  };
+  // Meter 1 answers through k = 8; meter 2 only through k = 2 (silent after); meter 3 is disabled.
+  writer.submit(reads_of("000000000001", 0, 8, 100), {});
+  writer.submit(reads_of("000000000002", 0, 2, 100), {});
+  writer.submit(reads_of("000000000003", 0, 2, 100), {});
+  writer.flush();
+
+  const auto first = writer.estimate_silent(at_interval(6));
+  CHECK(first.channels == 1);
+  CHECK(first.intervals == 4);  // (2, 6] of meter 2
+  CHECK(writer.estimate_silent(at_interval(6)).intervals == 0);  // nothing new
+  const auto later = writer.estimate_silent(at_interval(8));
+  CHECK(later.intervals == 2);  // (6, 8]: the carried value is unchanged, so (2, 6] is not rewritten
+
+  ami::storage::StoreReader reader(options.path);
+  const auto latest_of = [&](const std::string& id) {
+    std::vector<Interval> versions;
+    for (const auto& r : reader.intervals(id, EnergyChannel::forward_active, at_interval(0), at_interval(20))) {
+      versions.push_back(interval_from_record(r));
+    }
+    return latest_versions(versions);
+  };
+  auto silent = latest_of("000000000002");
+  REQUIRE(silent.size() == 8);
+  for (std::size_t i = 2; i < 8; ++i) {
+    CHECK(silent[i].status == IntervalStatus::estimated);
+    CHECK(has(silent[i].flags, Flag::estimated));
+    CHECK(has(silent[i].flags, Flag::skipped_interval));
+    CHECK(silent[i].method == ami::storage::EstimationMethod::linear_interpolation);
+    CHECK(silent[i].value_wh == 200);  // 100 register Wh x CT 2 carried from the last actual interval
+    CHECK(silent[i].version == 1);
+  }
+  CHECK(latest_of("000000000001").size() == 8);  // answered: no estimates
+  CHECK(latest_of("000000000003").size() == 2);  // disabled: not estimated
+
+  // Meter 2 comes back at k = 10 having used 1,600 register Wh since k = 2: the gap is re-derived
+  // from the registers (exact), superseding every estimate, and the billing invariant holds.
+  auto comeback = read_at(10, 10'000 + 200 + 1'600);
+  comeback.meter_id = "000000000002";
+  writer.submit({comeback}, {});
+  writer.flush();
+  auto back = registry_row();
+  back.meter_id = "000000000002";
+  std::vector<Interval> versions;
+  for (const auto& r : reader.intervals("000000000002", EnergyChannel::forward_active, at_interval(0), at_interval(20))) {
+    versions.push_back(interval_from_record(r));
+  }
+  const auto after = latest_versions(versions);
+  REQUIRE(after.size() == 10);
+  std::int64_t gap_sum = 0;
+  for (std::size_t i = 2; i < 10; ++i) {
+    CHECK(after[i].method == ami::storage::EstimationMethod::register_prorated_even);
+    if (i < 8) CHECK(after[i].version == 2);  // the estimates of (2, 8] are superseded
+    gap_sum += after[i].value_wh;
+  }
+  CHECK(gap_sum == 1'600 * 2);
+  std::vector<RegisterRead> reads;
+  for (const auto& r : reader.reads("000000000002", EnergyChannel::forward_active, at_interval(0), at_interval(20))) {
+    reads.push_back(register_read(r));
+  }
+  const auto report =
+      check_invariant(channel_spec(back, EnergyChannel::forward_active), reads, versions, {}, VeeConfig{});
+  for (const auto& v : report.violations) UNSCOPED_INFO(v.describe());
+  CHECK(report.holds());
+  // Without VeeConfig nothing is estimated.
+  const auto plain_dir = ami::test::fresh_temp_dir("vee_silent_off");
+  ami::storage::StoreOptions plain;
+  plain.path = plain_dir / "store.db";
+  ami::storage::StoreWriter no_vee(plain);
+  no_vee.import_meters({quiet}, "test");
+  no_vee.submit(reads_of("000000000002", 0, 2, 100), {});
+  CHECK(no_vee.estimate_silent(at_interval(6)).intervals == 0);
+}

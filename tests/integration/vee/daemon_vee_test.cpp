@@ -1,0 +1,250 @@
+// VEE in the running daemon: meter-sim serves six DL/T 645-2007 meters over TCP on an accelerated
+// clock, the real `headend` collects them with [vee] and [storage] on, and what its store holds is
+// then checked against `meter-sim truth`: the billing invariant between stored reads, the faults
+// flagged (rollover, replacement, a meter offline and estimated while silent), the clean meters
+// untouched, retention run without pruning anything no consumer acknowledged.
+// Span: 8 simulated hours (12 s at x2400); the 30-day run stays store-level (vee_30day_test.cpp).
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "storage/store_reader.hpp"
+#include "tests/support/process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using ami::UtcSeconds;
+using ami::storage::EnergyChannel;
+using ami::storage::IntervalRecord;
+using ami::storage::IntervalStatus;
+
+constexpr std::int64_t kDaemonVeeSpeed = 2400;  // 15 simulated minutes per 0.375 s
+const char* const kDaemonVeeStart = "2026-01-05T00:00:00Z";
+const char* const kDaemonVeeEnd = "2026-01-05T08:00:00Z";
+const char* const kRollover = "gw002-m0001";
+const char* const kReplaced = "gw003-m0001";
+const char* const kOffline = "gw004-m0001";
+const char* const kReplacedAt = "2026-01-05T03:07:00Z";
+
+UtcSeconds daemon_vee_time(const char* t) { return *ami::parse_utc(t); }
+
+class DaemonVeeRun {
+ public:
+  DaemonVeeRun() : dir_(ami::test::fresh_temp_dir("vee_daemon")), bin_(ami::test::bin_dir()) {
+    for (int g = 0; g < 6; ++g) ports_.push_back(ami::test::free_tcp_port());
+    write_fleet(0);
+    // The rollover meter counts from 2020: set its initial register so it stands 1 kWh below the
+    // 999999.99 kWh dial at the start and wraps within the run.
+    const auto at_start = nlohmann::json::parse(
+        sim({"truth", "--meter", kRollover, "--at", kDaemonVeeStart, "--format", "json"}));
+    const auto since_epoch = at_start.at("forward_wh").get<std::int64_t>();
+    write_fleet((1'000'000'000 - 1'000 - since_epoch) / 10 * 10);
+    std::ofstream(dir_ / "meters.csv") << sim({"registry"});
+    std::ofstream(dir_ / "headend.toml")
+        << "[daemon]\nid = \"vee-daemon\"\nstate_dir = \"" << (dir_ / "state").string() << "\"\n"
+        << "[registry]\nimport_csv = \"" << (dir_ / "meters.csv").string() << "\"\n"
+        << "[collection]\nsettle_seconds = 20\nspread_window_seconds = 30\nresponse_timeout_ms = 300\n"
+        << "retries = 1\nretry_backoff_ms = 20\nreconnect_backoff_ms = 50\nreconnect_backoff_max_ms = 200\n"
+        << "catch_up_hours = 0\n"
+        << "[feed]\nlisten = \"127.0.0.1:" << ami::test::free_tcp_port() << "\"\n"
+        << "[[feed.consumers]]\nname = \"billing\"\ntoken = \"t\"\n"
+        << "[status]\nprint_cycle_lines = false\n"
+        << "[vee]\nsilent_after_minutes = 30\n"
+        << "[storage]\nretention_days = 1\nprune_every_minutes = 60\n";
+    anchor_ms_ = ami::test::unix_ms_now() + 500;
+    clock_ = ami::Clock::accelerated(ami::UtcMillis{daemon_vee_time(kDaemonVeeStart)}, kDaemonVeeSpeed,
+                                     ami::UtcMillis{std::chrono::milliseconds{anchor_ms_}});
+  }
+
+  std::string sim(std::vector<std::string> args) const {
+    args.insert(args.begin(), (bin_ / "meter-sim").string());
+    args.insert(args.end(), {"--fleet", (dir_ / "fleet.toml").string()});
+    return ami::test::run_and_capture(args);
+  }
+
+  void run() {
+    const std::vector<std::string> clock = {"--clock",       "accelerated", "--clock-start",
+                                            kDaemonVeeStart, "--clock-speed", std::to_string(kDaemonVeeSpeed),
+                                            "--clock-anchor", std::to_string(anchor_ms_)};
+    std::vector<std::string> sim_argv = {(bin_ / "meter-sim").string(), "serve", "--fleet",
+                                         (dir_ / "fleet.toml").string()};
+    sim_argv.insert(sim_argv.end(), clock.begin(), clock.end());
+    ami::test::ChildProcess simulator(sim_argv, dir_ / "sim.out", dir_ / "sim.err");
+    for (const auto port : ports_) REQUIRE(ami::test::wait_for_port(port, 10s));
+    std::vector<std::string> daemon_argv = {(bin_ / "headend").string(), "--config", (dir_ / "headend.toml").string()};
+    daemon_argv.insert(daemon_argv.end(), clock.begin(), clock.end());
+    ami::test::ChildProcess daemon(daemon_argv, dir_ / "headend.out", dir_ / "headend.err");
+    while (clock_.now() < ami::UtcMillis{daemon_vee_time(kDaemonVeeEnd)}) {
+      INFO("daemon log:\n" << log());
+      REQUIRE(daemon.running());
+      std::this_thread::sleep_for(50ms);
+    }
+    INFO("daemon log:\n" << log());
+    CHECK(daemon.stop() == 0);
+    CHECK(simulator.stop() == 0);
+  }
+
+  // Interval end -> true energy of the channel.
+  std::map<UtcSeconds, std::int64_t> truth(const std::string& meter, EnergyChannel channel) const {
+    const auto j = nlohmann::json::parse(
+        sim({"truth", "--meter", meter, "--from", kDaemonVeeStart, "--to", kDaemonVeeEnd, "--format", "json"}));
+    std::map<UtcSeconds, std::int64_t> out;
+    const char* key = channel == EnergyChannel::forward_active ? "forward_wh" : "reverse_wh";
+    for (const auto& iv : j.at("intervals")) {
+      out[*ami::parse_utc(iv.at("end").get<std::string>())] = iv.at(key).get<std::int64_t>();
+    }
+    return out;
+  }
+
+  [[nodiscard]] std::string log() const { return ami::test::read_file(dir_ / "headend.err"); }
+  [[nodiscard]] std::filesystem::path database() const { return dir_ / "state" / "headend.db"; }
+
+ private:
+  void write_fleet(std::int64_t rollover_initial_wh) {
+    std::ofstream fleet(dir_ / "fleet.toml");
+    fleet << "seed = 21\n";
+    for (const auto port : ports_) fleet << "[[gateway]]\ncount = 1\nmeters = 1\nbase_port = " << port << "\n";
+    fleet << fmt::format("[[meter]]\nid = \"{}\"\ninitial_wh = {}\n", kRollover, rollover_initial_wh)
+          // Same address: the daemon's registry keeps reaching the new meter (no registry event).
+          << fmt::format("[[meter]]\nid = \"{}\"\nreplaced_at = \"{}\"\nnew_address = \"000000030001\"\n", kReplaced,
+                         kReplacedAt)
+          << fmt::format("[[fault]]\nkind = \"offline\"\ntarget = \"{}\"\n", kOffline)
+          << "from = \"2026-01-05T02:00:00Z\"\nuntil = \"2026-01-05T04:00:00Z\"\n";
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path bin_;
+  std::vector<unsigned short> ports_;
+  std::int64_t anchor_ms_ = 0;
+  ami::Clock clock_ = ami::Clock::real();
+};
+
+bool has_code(const IntervalRecord& iv, const std::string& code) {
+  return std::find(iv.quality_codes.begin(), iv.quality_codes.end(), code) != iv.quality_codes.end();
+}
+
+struct ChannelState {
+  std::map<UtcSeconds, IntervalRecord> latest;        // newest version per end
+  std::map<UtcSeconds, std::vector<IntervalRecord>> all;  // every version per end
+  std::vector<UtcSeconds> reads;                         // stored read boundaries, ascending
+};
+
+ChannelState load_channel(ami::storage::StoreReader& store, const std::string& meter, EnergyChannel channel) {
+  ChannelState s;
+  const auto from = daemon_vee_time(kDaemonVeeStart);
+  const auto to = daemon_vee_time(kDaemonVeeEnd);
+  for (auto& iv : store.intervals(meter, channel, from, to)) {
+    auto& slot = s.latest[iv.end];
+    if (iv.version >= slot.version) slot = iv;
+    s.all[iv.end].push_back(iv);
+  }
+  for (const auto& r : store.reads(meter, channel, from, to)) s.reads.push_back(r.boundary);
+  return s;
+}
+
+// Between consecutive stored reads the newest versions add up to the true energy, except across
+// `skip` (an interval no register pair can verify).
+void check_sums_against_truth(const ChannelState& s, const std::map<UtcSeconds, std::int64_t>& truth,
+                              std::optional<UtcSeconds> skip = std::nullopt) {
+  REQUIRE(s.reads.size() > 20);
+  for (std::size_t i = 1; i < s.reads.size(); ++i) {
+    std::int64_t stored = 0;
+    std::int64_t expected = 0;
+    bool skipped = false;
+    for (auto end = s.reads[i - 1] + 15min; end <= s.reads[i]; end += 15min) {
+      skipped = skipped || end == skip;
+      const auto it = s.latest.find(end);
+      REQUIRE(it != s.latest.end());
+      stored += it->second.value_wh;
+      expected += truth.at(end);
+    }
+    if (skipped) continue;
+    CAPTURE(ami::format_utc(s.reads[i - 1]), ami::format_utc(s.reads[i]));
+    CHECK(stored == expected);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("VEE in the daemon: faults flagged, silent meter estimated then superseded, clean meters untouched",
+          "[integration][vee][daemon]") {
+  DaemonVeeRun run;
+  run.run();
+  INFO("daemon log:\n" << run.log());
+  ami::storage::StoreReader store(run.database());
+  const auto fwd = EnergyChannel::forward_active;
+
+  for (const char* clean : {"gw001-m0001", "gw005-m0001", "gw006-m0001"}) {
+    for (const auto channel : {fwd, EnergyChannel::reverse_active}) {
+      CAPTURE(clean, ami::storage::to_string(channel));
+      const auto s = load_channel(store, clean, channel);
+      check_sums_against_truth(s, run.truth(clean, channel));
+      for (const auto& [end, iv] : s.latest) {
+        CAPTURE(ami::format_utc(end));
+        CHECK(iv.status == IntervalStatus::actual);
+        CHECK(iv.quality_codes.empty());
+        CHECK(iv.version == 1);
+      }
+    }
+  }
+  {
+    INFO("rollover: one exact actual interval flagged 2.6.1005");
+    const auto s = load_channel(store, kRollover, fwd);
+    const auto truth = run.truth(kRollover, fwd);
+    check_sums_against_truth(s, truth);
+    int wrapped = 0;
+    for (const auto& [end, iv] : s.latest) {
+      if (!has_code(iv, "2.6.1005")) continue;
+      ++wrapped;
+      CHECK(iv.status == IntervalStatus::actual);
+      CHECK(iv.value_wh == truth.at(end));
+      CHECK(*iv.register_end_wh < *iv.register_start_wh);
+    }
+    CHECK(wrapped == 1);
+  }
+  {
+    INFO("replacement without a registry event: held suspect with 2.3.4, never published");
+    const auto s = load_channel(store, kReplaced, fwd);
+    const auto swap_end = daemon_vee_time("2026-01-05T03:15:00Z");
+    check_sums_against_truth(s, run.truth(kReplaced, fwd), swap_end);
+    REQUIRE(s.latest.count(swap_end) == 1);
+    const auto& iv = s.latest.at(swap_end);
+    CHECK(iv.status == IntervalStatus::suspect);
+    CHECK(has_code(iv, "2.3.4"));
+    CHECK_FALSE(iv.sequence.has_value());
+    CHECK(iv.value_wh < 0);  // the registers restarted: a decrease, never a huge positive interval
+  }
+  {
+    INFO("offline 02:00-04:00: estimated while silent (2.4.4 + 2.8.0), superseded when it answers");
+    const auto s = load_channel(store, kOffline, fwd);
+    check_sums_against_truth(s, run.truth(kOffline, fwd));
+    int silent_estimates = 0;
+    for (const auto& [end, versions] : s.all) {
+      for (const auto& iv : versions) {
+        if (iv.status != IntervalStatus::estimated) continue;
+        CHECK(has_code(iv, "2.4.4"));
+        CHECK(has_code(iv, "2.8.0"));
+        if (iv.estimation_method == ami::storage::EstimationMethod::linear_interpolation ||
+            iv.estimation_method == ami::storage::EstimationMethod::like_day) {
+          ++silent_estimates;
+          CHECK(iv.superseded);  // the meter came back: its registers replaced every guess
+        }
+      }
+    }
+    CHECK(silent_estimates > 0);
+    CHECK_THAT(run.log(), Catch::Matchers::Contains("silent meter channel"));
+  }
+  {
+    INFO("retention ran; nothing published was pruned (no consumer acknowledged anything)");
+    bool pruned = false;
+    for (const auto& a : store.audit_log(100'000)) pruned = pruned || a.action == "retention_prune";
+    CHECK(pruned);
+    CHECK(store.oldest_sequence() == 1u);
+  }
+}
