@@ -1,24 +1,36 @@
 // Read-success KPI queries over the staging store (docs/MONITORING.md "KPI definitions").
 // Owned by the monitoring engineer; the tables are the storage schema's (storage/schema.cpp).
 //
-// A "day" is a calendar day at a fixed UTC offset (KpiOptions::utc_offset_minutes, default UTC+8,
-// the utility's local time). Intervals are period-ending: the day holds the intervals whose end is
-// in (day 00:00, next day 00:00]. KPIs count the forward active energy channel, which every meter
-// has. For each enabled meter and day:
+// A meter's "day" is a calendar day at that meter's own registry utc_offset_minutes (its local
+// time), so a mixed fleet's days follow each meter's midnight. KpiOptions::utc_offset_minutes is
+// the fleet's (the utility's) offset: callers use it to decide which day is "today". Intervals are
+// period-ending: a meter's day holds the intervals whose end is in (day 00:00, next day 00:00]
+// local. KPIs count the forward active energy channel, which every meter has. For each enabled
+// meter and day:
 //   expected        = interval ends in (day start, min(day end, as_of)] at the meter's interval
 //   after_backfill  = those with a measured interval (status actual or suspect, any source)
 //   after_retries   = those with a measured interval that did not need a backfill read
 //   first_attempt   = those whose two boundary reads both succeeded at the first scheduled attempt
-//   on_time         = those first stored before day end + KpiOptions::deadline_minutes
+//   on_time         = those first stored before the meter's day end + KpiOptions::deadline_minutes
 //   complete        = after_backfill == expected (and expected > 0)
 // Attempts are grouped per boundary (a boundary B belongs to the day holding the interval ending
 // at B): a boundary is ok when any attempt was ok, otherwise it failed with the outcome and
 // category (transport | meter) of its last attempt: that is the failure reason.
 //
-// Ownership/threads: a KpiQueries owns its own SQLite connection; one thread at a time (make one
-// per thread). Reads see the last commit (WAL) and never block the writer.
+// Incremental: a KpiQueries keeps a per-meter per-day rollup (bitsets of measured / first-attempt /
+// on-time slots and the few failed boundaries) for the days it was asked about (at most
+// max_cached_days, least recently asked evicted). Each call first folds in only what was committed
+// since the previous call (attempts past the last attempt_id seen, outbox rows past the last
+// sequence seen, and the cached days' suspect intervals, which are never published), so a request
+// at 100,000 meters costs a catch-up plus a walk over memory, not a scan of the day. A day asked
+// for the first time is loaded once from the tables. A registry change (meta registry_version) or
+// another deadline drops the cache. Memory: ~90 bytes per meter-day at 15-minute intervals.
+//
+// Ownership/threads: a KpiQueries owns its own SQLite connection and rollup; one thread at a time
+// (make one per thread or guard it). Reads see the last commit (WAL) and never block the writer.
 // Errors: the constructor throws std::runtime_error when the database is missing or its schema is
-// not the one this build knows; queries throw SqliteError on SQLite failures.
+// not the one this build knows; queries throw SqliteError on SQLite failures (the rollup is then
+// dropped and rebuilt at the next call).
 #pragma once
 
 #include <chrono>
@@ -35,8 +47,8 @@
 namespace ami::storage {
 
 struct KpiOptions {
-  int utc_offset_minutes = 480;   // the day's time zone (fixed offset)
-  int deadline_minutes = 360;     // on time = stored before D+1 00:00 + this (06:00 local)
+  int utc_offset_minutes = 480;   // the fleet's day ("today"); each meter's day uses its registry offset
+  int deadline_minutes = 360;     // on time = stored before the meter's D+1 00:00 + this (06:00 local)
   int grace_seconds = 0;          // a boundary is expected only once as_of - grace has passed it
                                   // (room for settle, spread and retries)
 };
@@ -87,6 +99,7 @@ struct MeterDay : ReadCounts {
   std::string model;
   std::string protocol;
   std::string tags;     // key=value;key=value
+  int utc_offset_minutes = 480;  // the meter's registry offset: its day runs midnight to midnight there
   std::vector<FailureReason> reasons;     // failed boundaries by reason, most frequent first
   std::optional<LastFailure> last_failure;
 
@@ -104,7 +117,10 @@ struct QualityCodeCount {
 
 class KpiQueries {
  public:
-  explicit KpiQueries(const std::filesystem::path& database, int busy_timeout_ms = 10000);
+  static constexpr int default_max_cached_days = 10;
+
+  explicit KpiQueries(const std::filesystem::path& database, int busy_timeout_ms = 10000,
+                      int max_cached_days = default_max_cached_days);
   ~KpiQueries();
   KpiQueries(const KpiQueries&) = delete;
   KpiQueries& operator=(const KpiQueries&) = delete;
@@ -112,6 +128,9 @@ class KpiQueries {
   // One MeterDay per enabled meter and day for `day_count` days from `first_day`, ordered by day
   // then meter_id. Intervals ending after `as_of - grace_seconds` are neither expected nor counted.
   std::vector<MeterDay> meter_days(LocalDay first_day, int day_count, UtcSeconds as_of, const KpiOptions& options);
+
+  // Days currently held in the rollup (tests: the cache stays bounded).
+  [[nodiscard]] std::size_t cached_days() const;
 
   // Consecutive failed days ending at `last_day`, looking back at most `max_days`: a failed day is
   // incomplete although the head-end attempted the meter that day. Only meters with at least one

@@ -39,29 +39,43 @@ void add_common_options(CLI::App& cmd, MonitorCliOptions& o) {
   auto* config = cmd.add_option("--config", o.config, "daemon TOML config (the store is its state_dir/headend.db)");
   auto* db = cmd.add_option("--db", o.db, "path of the staging store (instead of --config)");
   config->excludes(db);
-  cmd.add_option("--utc-offset-minutes", o.utc_offset_minutes, "time zone of the report day (default UTC+8)")
+  cmd.add_option("--utc-offset-minutes", o.utc_offset_minutes,
+                 "the fleet's day for 'today' (default: [monitor] of --config, else UTC+8); each meter's day "
+                 "follows its registry offset")
       ->check(CLI::Range(-720, 840));
   cmd.add_option("--deadline-minutes", o.deadline_minutes,
-                 "on time = stored before the next day's 00:00 + this (default 360 = 06:00)")
+                 "on time = stored before the next day's 00:00 + this (default: [monitor] of --config, else 360)")
       ->check(CLI::Range(0, 7 * 1440));
   cmd.add_option("--grace-seconds", o.grace_seconds,
-                 "a boundary counts as expected this long after it passed (default 900)")
+                 "a boundary counts as expected this long after it passed (default: [monitor] of --config, else 900)")
       ->check(CLI::Range(0, 86400));
   add_clock_options(cmd, o.clock);
 }
 
-std::filesystem::path database_of(const MonitorCliOptions& o) {
-  if (!o.db.empty()) return o.db;
+// With --config, the daemon's [monitor] table gives the KPI day, deadline, grace and chronic
+// days unless the command line sets them, so the CLI counts exactly what the daemon's API shows.
+void apply_config(MonitorCliOptions& o, CLI::App& cmd) {
+  if (!o.db.empty()) return;
   if (o.config.empty()) fail(2, "give --config FILE or --db PATH");
+  daemon::DaemonConfig config;
   try {
-    return daemon::load_config(o.config).database_path();
+    config = daemon::load_config(o.config);
   } catch (const std::exception& e) {
     fail(2, e.what());
   }
+  o.db = config.database_path().string();
+  const auto unset = [&cmd](const char* name) {
+    const auto* option = cmd.get_option_no_throw(name);
+    return option != nullptr && option->count() == 0;
+  };
+  if (unset("--utc-offset-minutes")) o.utc_offset_minutes = config.monitor.utc_offset_minutes;
+  if (unset("--deadline-minutes")) o.deadline_minutes = config.monitor.deadline_minutes;
+  if (unset("--grace-seconds")) o.grace_seconds = config.monitor.grace_seconds;
+  if (unset("--chronic-days")) o.chronic_days = config.monitor.chronic_days;
 }
 
 std::unique_ptr<storage::KpiQueries> open_store(const MonitorCliOptions& o) {
-  const auto path = database_of(o);
+  const std::filesystem::path path = o.db;
   try {
     return std::make_unique<storage::KpiQueries>(path);
   } catch (const std::exception& e) {
@@ -163,14 +177,20 @@ void add_monitor_commands(CLI::App& app) {
   status->add_option("--chronic-days", options->chronic_days, "consecutive failed days that make a meter chronic")
       ->check(CLI::Range(1, 31));
   status->add_flag("--json", options->json, "print JSON instead of text");
-  status->callback([options] { run_status(*options); });
+  status->callback([options, status] {
+    apply_config(*options, *status);
+    run_status(*options);
+  });
 
   auto* report = app.add_subcommand("report", "the daily read-success report (one line per meter)");
   add_common_options(*report, *options);
   report->add_option("--day", options->day, "YYYY-MM-DD")->required();
   report->add_flag("--csv", options->csv, "CSV for spreadsheets (default: a text table)");
   report->add_option("--output", options->output, "write to this file instead of stdout");
-  report->callback([options] { run_report(*options); });
+  report->callback([options, report] {
+    apply_config(*options, *report);
+    run_report(*options);
+  });
 }
 
 }  // namespace ami::cli

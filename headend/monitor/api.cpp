@@ -227,10 +227,14 @@ Response MonitorApi::attempts(const RequestContext& ctx) {
 Response MonitorApi::intervals(const RequestContext& ctx) {
   const auto& id = ctx.param("meter_id");
   const auto day = day_param(ctx);
-  const auto from = storage::day_start_utc(day, options_.kpi.utc_offset_minutes);
-  const auto to = from + std::chrono::days{1};
   const std::lock_guard lock(mutex_);
-  require_meter(id);
+  const auto record = reader().meter(id);
+  if (!record) {
+    throw HttpError(bh::status::not_found, "unknown_meter", "no meter '" + id.substr(0, 80) + "' in the registry");
+  }
+  // The meter's own day (its registry offset), as its KPI row counts it.
+  const auto from = storage::day_start_utc(day, record->utc_offset_minutes);
+  const auto to = from + std::chrono::days{1};
   auto list = json::array();
   for (const auto channel : {storage::EnergyChannel::forward_active, storage::EnergyChannel::reverse_active}) {
     for (const auto& iv : reader().intervals(id, channel, from, to)) {
@@ -246,7 +250,10 @@ Response MonitorApi::intervals(const RequestContext& ctx) {
                       {"collected_at", format_utc_ms(iv.collected_at)}});
     }
   }
-  return http::json_response(bh::status::ok, {{"meter_id", id}, {"day", storage::format_day(day)}, {"intervals", list}});
+  return http::json_response(bh::status::ok, {{"meter_id", id},
+                                              {"day", storage::format_day(day)},
+                                              {"utc_offset_minutes", record->utc_offset_minutes},
+                                              {"intervals", list}});
 }
 
 Response MonitorApi::chronic(const RequestContext& ctx) {

@@ -63,6 +63,13 @@ class MonitorApi {
   // The rows behind the API (also used for the KPI gauges): every enabled meter on `day`.
   std::vector<storage::MeterDay> meter_days(storage::LocalDay day);
   [[nodiscard]] storage::LocalDay today() const;
+  // Runs f(KpiQueries&) under the API's lock: the Monitor's gauges share the API's incremental
+  // KPI rollup instead of keeping a second one.
+  template <class F>
+  decltype(auto) with_kpi(F&& f) {
+    const std::lock_guard lock(mutex_);
+    return f(kpi());
+  }
   [[nodiscard]] const ApiOptions& options() const { return options_; }
 
  private:

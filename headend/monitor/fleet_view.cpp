@@ -159,6 +159,7 @@ nlohmann::json to_json(const storage::MeterDay& row) {
       {"model", row.model},
       {"protocol", row.protocol},
       {"tags", tags_json(row.tags)},
+      {"utc_offset_minutes", row.utc_offset_minutes},
       {"intervals_expected", row.expected},
       {"intervals_first_attempt", row.first_attempt},
       {"intervals_after_retries", row.after_retries},

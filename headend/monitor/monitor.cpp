@@ -91,6 +91,9 @@ void Monitor::register_metrics() {
       {"dimension", "key"});
   chronic_ = &metrics_.gauge("ami_kpi_chronic_meters", "Meters failing the configured number of consecutive days.");
   kpi_age_ = &metrics_.gauge("ami_kpi_refresh_timestamp_seconds", "Unix time of the last KPI gauge refresh.");
+  kpi_duration_ = &metrics_.histogram("ami_kpi_refresh_seconds",
+                                      "Duration of one KPI gauge refresh (catch-up of the KPI rollup plus gauges).",
+                                      {}, {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
   kpi_errors_ = &metrics_.counter("ami_kpi_refresh_errors_total", "KPI gauge refreshes that failed (see the log).");
 
   for (const auto* state : {"total", "complete", "failing"}) meters_->with({state});
@@ -121,12 +124,21 @@ void Monitor::refresh_kpi_gauges() {
   const auto steady_now = std::chrono::steady_clock::now();
   if (refreshed_once_ && steady_now - last_refresh_ < options_.kpi_refresh) return;
   try {
-    if (!kpi_) kpi_ = std::make_unique<storage::KpiQueries>(database_);
     if (!reader_) reader_ = std::make_unique<storage::StoreReader>(database_);
     const auto now = std::chrono::floor<std::chrono::seconds>(clock_.now());
     const auto& kpi_options = options_.api.kpi;
     const auto today = storage::day_of(now, kpi_options.utc_offset_minutes);
-    const auto rows = kpi_->meter_days(today, 1, now, kpi_options);
+    // The API's rollup: catches up on what was committed since the last request, then reads memory.
+    std::vector<storage::MeterDay> rows;
+    std::vector<std::pair<std::string, int>> chronic;
+    std::vector<storage::QualityCodeCount> flags;
+    std::optional<UtcMillis> newest;
+    api_.with_kpi([&](storage::KpiQueries& kpi) {
+      rows = kpi.meter_days(today, 1, now, kpi_options);
+      chronic = kpi.consecutive_failed_days(today, options_.api.chronic_days, now, kpi_options);
+      flags = kpi.quality_code_counts(storage::day_start_utc(today, kpi_options.utc_offset_minutes), now);
+      newest = kpi.newest_interval_collected_at();
+    });
     const auto t = totals_of(rows);
     const auto set_ratio = [](Gauge& g, std::optional<double> r) { g.set(r.value_or(1.0)); };
     meters_->with({"total"}).set(static_cast<double>(t.meters));
@@ -158,21 +170,18 @@ void Monitor::refresh_kpi_gauges() {
         set_ratio(group_completeness_->with({dimension, key}), g.ratio(g.after_backfill));
       }
     }
-    const auto chronic = kpi_->consecutive_failed_days(today, options_.api.chronic_days, now, kpi_options);
     chronic_->get().set(static_cast<double>(std::count_if(
         chronic.begin(), chronic.end(), [&](const auto& c) { return c.second >= options_.api.chronic_days; })));
 
-    for (const auto& q : kpi_->quality_code_counts(storage::day_start_utc(today, kpi_options.utc_offset_minutes), now)) {
-      vee_flags_->with({q.code}).set(static_cast<double>(q.intervals));
-    }
+    for (const auto& q : flags) vee_flags_->with({q.code}).set(static_cast<double>(q.intervals));
     const auto head = reader_->head_sequence();
     feed_head_->get().set(static_cast<double>(head));
     for (const auto& [consumer, acked] : reader_->consumer_cursors()) {
       feed_lag_->with({consumer}).set(static_cast<double>(head >= acked ? head - acked : 0));
     }
-    const auto newest = kpi_->newest_interval_collected_at();
     store_lag_->get().set(newest ? std::chrono::duration<double>(clock_.now() - *newest).count() : 0.0);
     kpi_age_->get().set(static_cast<double>(now.time_since_epoch().count()));
+    kpi_duration_->get().observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - steady_now).count());
     last_refresh_ = steady_now;
     refreshed_once_ = true;
   } catch (const std::exception& e) {

@@ -106,10 +106,10 @@ class Monitor {
   Family<Gauge>* group_completeness_ = nullptr;
   Family<Gauge>* chronic_ = nullptr;
   Family<Gauge>* kpi_age_ = nullptr;
+  Family<Histogram>* kpi_duration_ = nullptr;
   Family<Counter>* kpi_errors_ = nullptr;
 
   std::mutex refresh_mutex_;  // guards the members below
-  std::unique_ptr<storage::KpiQueries> kpi_;
   std::unique_ptr<storage::StoreReader> reader_;
   std::chrono::steady_clock::time_point last_refresh_{};
   bool refreshed_once_ = false;

@@ -41,6 +41,16 @@ function showError(err) {
   el.hidden = false;
 }
 
+// "transport" (nobody answered: gateway, link) and "meter" (something answered wrong) stay apart.
+const KIND = { transport: "transport (no answer)", meter: "meter (answered wrong)" };
+
+// The reason with the most failed boundaries, e.g. "connection_refused (transport)", or "".
+function mainReason(reasons) {
+  let best = null;
+  for (const r of reasons || []) if (!best || r.boundaries > best.boundaries) best = r;
+  return best ? best.outcome + " (" + best.category + ")" : "";
+}
+
 async function renderFleet(gatewayFilter) {
   $("#fleet-view").hidden = false;
   $("#meter-view").hidden = true;
@@ -94,9 +104,24 @@ async function renderFleet(gatewayFilter) {
     rate.dataset.value = g.totals.completeness_after_backfill === null ? "" : String(g.totals.completeness_after_backfill);
     cell(tr, g.totals.boundaries_failed_transport, "failed_transport");
     cell(tr, g.totals.boundaries_failed_meter, "failed_meter");
+    cell(tr, mainReason(g.totals.reasons), "reason");
     tr.addEventListener("click", () => { location.hash = "#/?gateway=" + encodeURIComponent(g.gateway); });
     gwBody.appendChild(tr);
   }
+
+  const reasons = [...(t.reasons || [])].sort((a, b) => b.boundaries - a.boundaries);
+  const rBody = $("#reasons-table tbody");
+  clear(rBody);
+  for (const r of reasons) {
+    const tr = document.createElement("tr");
+    tr.dataset.reason = r.outcome;
+    tr.dataset.category = r.category;
+    cell(tr, r.outcome, "outcome").className = "bad";
+    cell(tr, KIND[r.category] || r.category, "category");
+    cell(tr, r.boundaries, "boundaries");
+    rBody.appendChild(tr);
+  }
+  $("#reasons-empty").hidden = reasons.length !== 0;
 
   $("#failing-filter").textContent = gatewayFilter ? "on " + gatewayFilter : "";
   const fBody = $("#failing-table tbody");

@@ -158,6 +158,17 @@ TEST_CASE("monitoring: the dashboard loads in headless Chromium and matches the 
   for (const auto& m : failing) want_failing.insert(m["meter_id"].get<std::string>());
   CHECK(captures(html, "<tr data-meter=\"([^\"]*)\"") == want_failing);
   CHECK(want_failing == std::set<std::string>{"gw001-m0002", "gw002-m0001", "gw002-m0002"});
+  // Failure reasons table: the API's reasons by outcome, transport and meter kept apart.
+  std::set<std::string> want_reasons;
+  for (const auto& r : t["reasons"]) {
+    want_reasons.insert(r["outcome"].get<std::string>() + "|" + r["category"].get<std::string>());
+  }
+  std::set<std::string> got_reasons;
+  for (const auto& row : captures(html, "<tr (data-reason=\"[^\"]*\" data-category=\"[^\"]*\")")) {
+    got_reasons.insert(capture(row, "data-reason=\"([^\"]*)\"") + "|" + capture(row, "data-category=\"([^\"]*)\""));
+  }
+  CHECK(got_reasons == want_reasons);
+  CHECK(want_reasons.count("timeout|transport") == 1);  // gw001-m0002 never answers
   const auto history_days = captures(html, "<tr data-day=\"([^\"]*)\"");
   CHECK(history_days.size() == 7);
   CHECK(history_days.count(kDay) == 1);

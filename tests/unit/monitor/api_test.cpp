@@ -98,7 +98,7 @@ TEST_CASE("api: gateways tell a dead gateway from a meter fault", "[monitor][api
   CHECK(g[0]["totals"]["meters_failing"] == 1);
   CHECK(g[1]["gateway"] == "tcp://10.0.0.2:8899");
   CHECK(g[1]["status"] == "down");
-  CHECK(g[1]["totals"]["reasons"][0]["outcome"] == "refused");
+  CHECK(g[1]["totals"]["reasons"][0]["outcome"] == "connection_refused");
 }
 
 TEST_CASE("api: meters filter failing, by gateway and by tag", "[monitor][api]") {
@@ -109,8 +109,8 @@ TEST_CASE("api: meters filter failing, by gateway and by tag", "[monitor][api]")
   CHECK(failing[0]["main_reason"] == "meter_error (meter)");
   CHECK(failing[0]["intervals_after_backfill"] == 91);
   CHECK(failing[1]["meter_id"] == "M4");
-  CHECK(failing[1]["main_reason"] == "refused (transport)");
-  CHECK(failing[1]["last_failure"]["detail"] == "scripted refused");
+  CHECK(failing[1]["main_reason"] == "connection_refused (transport)");
+  CHECK(failing[1]["last_failure"]["detail"] == "scripted connection_refused");
   CHECK(f.get("/api/v1/meters?day=2026-01-05")["meters"].size() == 4);
   CHECK(f.get("/api/v1/meters?day=2026-01-05&gateway=tcp://10.0.0.2:8899")["meters"].size() == 1);
   const auto north = f.get("/api/v1/meters?day=2026-01-05&tag=district%3Dnorth")["meters"];
@@ -149,7 +149,7 @@ TEST_CASE("api: chronic meters and the daily report as JSON and CSV", "[monitor]
   CHECK(csv[bh::field::content_type] == "text/csv; charset=utf-8");
   CHECK(csv.body().rfind(std::string(ami::monitor::report_csv_header) + "\n", 0) == 0);
   CHECK(csv.body().find("2026-01-05,M4,tcp://10.0.0.2:8899,DTSU666,district=south;feeder=F3,96,0,0,0,0,no,96,0,"
-                        "refused (transport),scripted refused\n") != std::string::npos);
+                        "connection_refused (transport),scripted connection_refused\n") != std::string::npos);
   CHECK(csv.body().find("2026-01-05,TOTAL,,,,384,283,283,283,283,2/4,96,4,,") != std::string::npos);
 }
 
@@ -196,4 +196,19 @@ TEST_CASE("api: on-demand read needs the token and reports the daemon's result",
   CHECK(body["forward_wh"] == 123456);
   CHECK(body["reverse_wh"].is_null());
   CHECK(f.call(bh::verb::post, "/api/v1/meters/NOPE/read", "Bearer tok").result() == bh::status::not_found);
+}
+
+TEST_CASE("api: a store that cannot be read is a 500 naming no path", "[monitor][api]") {
+  const std::filesystem::path missing = std::filesystem::path(AMI_TEST_TMP_DIR) / "monitor" / "no-such-dir" / "headend.db";
+  ami::monitor::MonitorApi api(missing, clock_at(day_start() + hours{30}), ami::monitor::ApiOptions{});
+  ami::http::Router router;
+  api.register_routes(router);
+  for (const char* target : {"/api/v1/summary", "/api/v1/meters?failing=true", "/api/v1/meters/M1/attempts"}) {
+    const auto res = router.handle(ami::http::Request{bh::verb::get, target, 11});
+    INFO(target << " -> " << res.body());
+    CHECK(res.result() == bh::status::internal_server_error);
+    CHECK(json::parse(res.body())["error"]["message"] == "internal error");
+    CHECK(res.body().find("no-such-dir") == std::string::npos);
+    CHECK(res.body().find(".db") == std::string::npos);
+  }
 }

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,7 @@ namespace ami::monitor::test {
 enum class Behaviour {
   ok,            // first attempt ok
   retry_ok,      // attempt 1 timeout (transport), attempt 2 ok
-  refused,       // 3 attempts refused (transport), no read
+  refused,       // 3 attempts connection_refused (transport), no read
   meter_error,   // 3 attempts meter_error (meter), no read
   backfilled,    // 3 attempts timeout, then a backfill read collected at Fleet::backfill_at
 };
@@ -54,17 +55,30 @@ class Fleet {
 
   [[nodiscard]] UtcSeconds boundary(int index) const { return first_ + std::chrono::minutes{15 * index}; }
   [[nodiscard]] const std::vector<ScriptedMeter>& meters() const { return meters_; }
+  ScriptedMeter& meter(const std::string& id) {
+    for (auto& m : meters_) {
+      if (m.record.meter_id == id) return m;
+    }
+    throw std::invalid_argument("fleet has no meter " + id);
+  }
 
   void write(storage::StoreWriter& writer) const {
+    import(writer);
+    write_boundaries(writer, 0, count_);
+  }
+  void import(storage::StoreWriter& writer) const {
     std::vector<storage::MeterRecord> records;
     for (const auto& m : meters_) records.push_back(m.record);
     writer.import_meters(records, "test");
+  }
+  // Boundaries [first, last) only: a store written in steps, as the daemon writes it.
+  void write_boundaries(storage::StoreWriter& writer, int first, int last) const {
     // Backfill reads arrive after the scheduled ones, as they would in the field.
     std::vector<storage::BoundaryRead> backfill;
     for (const auto& m : meters_) {
       std::vector<storage::BoundaryRead> reads;
       std::vector<storage::AttemptRecord> attempts;
-      for (int k = 0; k < count_; ++k) {
+      for (int k = first; k < last; ++k) {
         const auto it = m.overrides.find(k);
         const auto behaviour = it == m.overrides.end() ? m.normal : it->second;
         const auto b = boundary(k);
@@ -106,7 +120,7 @@ class Fleet {
             read(storage::ReadSource::scheduled, on_time);
             break;
           case Behaviour::refused:
-            for (int n = 1; n <= 3; ++n) attempt(n, "refused", "transport");
+            for (int n = 1; n <= 3; ++n) attempt(n, "connection_refused", "transport");
             break;
           case Behaviour::meter_error:
             for (int n = 1; n <= 3; ++n) attempt(n, "meter_error", "meter");

@@ -23,7 +23,7 @@ st::MeterDay row(const std::string& id, const std::string& gateway, std::int64_t
   r.boundaries_ok = read;
   r.boundaries_failed_transport = failed_transport;
   r.boundaries_failed_meter = failed_meter;
-  if (failed_transport > 0) r.reasons.push_back({"refused", "transport", failed_transport});
+  if (failed_transport > 0) r.reasons.push_back({"connection_refused", "transport", failed_transport});
   if (failed_meter > 0) r.reasons.push_back({"meter_error", "meter", failed_meter});
   return r;
 }

@@ -90,12 +90,12 @@ TEST_CASE("kpi: per meter per day completeness by stage, on-time and failure rea
   CHECK(down.boundaries_failed_meter == 0);
   CHECK(down.attempts == 288);
   REQUIRE(down.reasons.size() == 1);
-  CHECK(down.reasons[0].outcome == "refused");
+  CHECK(down.reasons[0].outcome == "connection_refused");
   CHECK(down.reasons[0].category == "transport");
   CHECK(down.reasons[0].boundaries == 96);
   REQUIRE(down.last_failure.has_value());
-  CHECK(down.last_failure->outcome == "refused");
-  CHECK(down.last_failure->detail == "scripted refused");
+  CHECK(down.last_failure->outcome == "connection_refused");
+  CHECK(down.last_failure->detail == "scripted connection_refused");
   CHECK(down.last_failure->boundary == day_start() + hours{24});
   CHECK(down.failing());
 
@@ -184,4 +184,116 @@ TEST_CASE("kpi: recent attempts of one meter, newest first", "[monitor][kpi]") {
 
 TEST_CASE("kpi: opening a missing store names the path", "[monitor][kpi]") {
   CHECK_THROWS_WITH(st::KpiQueries("/nonexistent/dir/headend.db"), Catch::Contains("/nonexistent/dir/headend.db"));
+}
+
+TEST_CASE("kpi: each meter's day follows its registry utc_offset_minutes in a mixed fleet", "[monitor][kpi]") {
+  TempStore db("kpi-offsets");
+  // 2026-01-04T16:00Z (UTC+8 midnight of kDay) to 2026-01-06T16:00Z: every meter's kDay and kDay+1.
+  Fleet fleet(day_start(), 2 * 96 + 1);
+  // 2026-01-05T20:00Z fails for everyone: 04:00 on Jan 6 for A, 20:00 / 15:00 on Jan 5 for B / C.
+  const int failed_boundary = 28 * 4;  // 28 h after 2026-01-04T16:00Z
+  for (const auto& [id, offset] : {std::pair{"A-utc8", 480}, std::pair{"B-utc", 0}, std::pair{"C-utc-5", -300}}) {
+    auto& m = fleet.add(id, "tcp://10.0.0.1:8899", "m", "");
+    m.record.utc_offset_minutes = offset;
+    m.overrides[failed_boundary] = Behaviour::meter_error;
+  }
+  REQUIRE(ami::format_utc(fleet.boundary(failed_boundary)) == "2026-01-05T20:00:00Z");
+  {
+    st::StoreWriter writer(ami::monitor::test::store_options(db.path()));
+    fleet.write(writer);
+  }
+  st::KpiQueries kpi(db.path());
+  const auto as_of = *ami::parse_utc("2026-01-07T00:00:00Z");
+  std::map<std::pair<std::string, std::string>, st::MeterDay> rows;
+  for (auto& r : kpi.meter_days(kDay, 2, as_of, kOptions)) rows.emplace(std::make_pair(r.meter_id, st::format_day(r.day)), r);
+  REQUIRE(rows.size() == 6);
+
+  const auto& a = rows.at({"A-utc8", "2026-01-05"});
+  CHECK(a.utc_offset_minutes == 480);
+  CHECK(a.expected == 96);
+  CHECK(a.complete());
+  CHECK(a.boundaries_failed_meter == 0);
+  const auto& a_next = rows.at({"A-utc8", "2026-01-06"});
+  CHECK(a_next.after_backfill == 94);  // intervals ending 20:00Z and 20:15Z
+  CHECK(a_next.boundaries_failed_meter == 1);
+
+  for (const auto* id : {"B-utc", "C-utc-5"}) {
+    INFO(id);
+    const auto& r = rows.at({id, "2026-01-05"});
+    CHECK(r.expected == 96);
+    CHECK(r.after_backfill == 94);
+    CHECK(r.first_attempt == 94);
+    CHECK(r.boundaries_failed_meter == 1);
+    REQUIRE(r.last_failure.has_value());
+    CHECK(ami::format_utc(r.last_failure->boundary) == "2026-01-05T20:00:00Z");
+    const auto& next = rows.at({id, "2026-01-06"});
+    CHECK(next.boundaries_failed_meter == 0);
+  }
+  // C's Jan 6 ends at 2026-01-07T05:00Z: as of 00:00Z only 19 h of it are expected, and the fleet
+  // data stops at 2026-01-06T16:00Z (11 h into C's day).
+  const auto& c_next = rows.at({"C-utc-5", "2026-01-06"});
+  CHECK(c_next.expected == 19 * 4);
+  CHECK(c_next.after_backfill == 11 * 4);
+  // B's Jan 6 starts at its own midnight, 2026-01-06T00:00Z (a boundary of its Jan 5): its first
+  // interval counts as read at the first attempt like every other one up to the data's end.
+  const auto& b_next = rows.at({"B-utc", "2026-01-06"});
+  CHECK(b_next.after_backfill == 16 * 4);
+  CHECK(b_next.first_attempt == 16 * 4);
+}
+
+TEST_CASE("kpi: a long-lived KpiQueries folds in new commits and agrees with a fresh one", "[monitor][kpi]") {
+  TempStore db("kpi-incremental");
+  auto fleet = one_day_fleet();
+  fleet.meter("M-ok").overrides[70] = Behaviour::retry_ok;  // a retry in the second half of the day
+  st::StoreWriter writer(ami::monitor::test::store_options(db.path()));
+  fleet.import(writer);
+  fleet.write_boundaries(writer, 0, 50);
+
+  st::KpiQueries live(db.path(), 10000, 2);
+  const auto as_of = day_start() + hours{48};
+  const auto half = by_meter(live.meter_days(kDay, 1, as_of, kOptions));
+  CHECK(half.at("M-ok").after_backfill == 49);
+  CHECK(half.at("M-down").boundaries_failed_transport == 49);
+  CHECK(half.at("M-bf").after_backfill == 49);  // boundaries 40, 41 backfilled
+  CHECK(half.at("M-bf").after_retries == 46);
+
+  fleet.write_boundaries(writer, 50, 97);  // the rest of the day, then M-bf's backfill reads
+  const auto expect_same = [&](const std::vector<st::MeterDay>& got, const std::vector<st::MeterDay>& want) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      INFO(got[i].meter_id << " " << st::format_day(got[i].day));
+      CHECK(got[i].meter_id == want[i].meter_id);
+      CHECK(got[i].expected == want[i].expected);
+      CHECK(got[i].first_attempt == want[i].first_attempt);
+      CHECK(got[i].after_retries == want[i].after_retries);
+      CHECK(got[i].after_backfill == want[i].after_backfill);
+      CHECK(got[i].on_time == want[i].on_time);
+      CHECK(got[i].boundaries_attempted == want[i].boundaries_attempted);
+      CHECK(got[i].boundaries_ok == want[i].boundaries_ok);
+      CHECK(got[i].boundaries_failed_transport == want[i].boundaries_failed_transport);
+      CHECK(got[i].boundaries_failed_meter == want[i].boundaries_failed_meter);
+      CHECK(got[i].attempts == want[i].attempts);
+      CHECK(got[i].reasons.size() == want[i].reasons.size());
+      CHECK(got[i].last_failure.has_value() == want[i].last_failure.has_value());
+      if (got[i].last_failure && want[i].last_failure) {
+        CHECK(got[i].last_failure->boundary == want[i].last_failure->boundary);
+      }
+    }
+  };
+  const auto updated = live.meter_days(kDay, 1, as_of, kOptions);
+  st::KpiQueries fresh(db.path());
+  expect_same(updated, fresh.meter_days(kDay, 1, as_of, kOptions));
+  const auto rows = by_meter(updated);
+  CHECK(rows.at("M-ok").first_attempt == 94);
+  CHECK(rows.at("M-ok").attempts == 97);
+  CHECK(rows.at("M-bf").after_backfill == 96);
+  CHECK(rows.at("M-bf").after_retries == 93);
+  CHECK(rows.at("M-down").boundaries_failed_transport == 96);
+
+  // Other days come and go (at most 2 held here); the day comes back with the same figures.
+  live.meter_days(kDay - days{3}, 1, as_of, kOptions);
+  live.meter_days(kDay - days{2}, 1, as_of, kOptions);
+  CHECK(live.cached_days() == 2);
+  expect_same(live.meter_days(kDay, 1, as_of, kOptions), updated);
+  CHECK(live.cached_days() == 2);
 }

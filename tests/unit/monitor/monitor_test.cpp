@@ -67,7 +67,7 @@ TEST_CASE("monitor: /metrics passes promtool and shows exactly the failing gatew
   RunningMonitor m;
   st::AttemptRecord a;
   a.channel = "tcp://10.0.0.2:8899";
-  a.outcome = "refused";
+  a.outcome = "connection_refused";
   a.category = "transport";
   a.latency_ms = 3;
   m.monitor->record_attempts({a, a});
@@ -80,7 +80,7 @@ TEST_CASE("monitor: /metrics passes promtool and shows exactly the failing gatew
   INFO("promtool: " << lint.output);
   CHECK(lint.exit_code == 0);
 
-  CHECK(has_line(text, R"(ami_read_attempts_total{gateway="tcp://10.0.0.2:8899",outcome="refused",category="transport"} 2)"));
+  CHECK(has_line(text, R"(ami_read_attempts_total{gateway="tcp://10.0.0.2:8899",outcome="connection_refused",category="transport"} 2)"));
   CHECK(has_line(text, R"(ami_read_transaction_seconds_bucket{gateway="tcp://10.0.0.2:8899",le="0.025"} 2)"));
   CHECK(has_line(text, R"(ami_kpi_meters{state="total"} 4)"));
   CHECK(has_line(text, R"(ami_kpi_meters{state="failing"} 2)"));
@@ -90,7 +90,7 @@ TEST_CASE("monitor: /metrics passes promtool and shows exactly the failing gatew
   CHECK(has_line(text, R"(ami_kpi_gateways{status="down"} 1)"));
   CHECK(has_line(text, R"(ami_kpi_gateways{status="degraded"} 1)"));
   CHECK(has_line(text, R"(ami_kpi_gateway_completeness_ratio{gateway="tcp://10.0.0.2:8899"} 0)"));
-  CHECK(has_line(text, R"(ami_kpi_failure_reasons{outcome="refused",category="transport"} 88)"));
+  CHECK(has_line(text, R"(ami_kpi_failure_reasons{outcome="connection_refused",category="transport"} 88)"));
   CHECK(has_line(text, R"(ami_kpi_failure_reasons{outcome="meter_error",category="meter"} 1)"));
   CHECK(has_line(text, R"(ami_kpi_failed_boundaries{category="transport"} 88)"));
   CHECK(has_line(text, R"(ami_kpi_group_completeness_ratio{dimension="tag:district",key="south"} 0)"));
