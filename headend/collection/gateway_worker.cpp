@@ -1,9 +1,13 @@
 #include "headend/collection/gateway_worker.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "headend/collection/register_read.hpp"
 
 namespace ami::collection {
 namespace {
@@ -15,7 +19,7 @@ bool runs_before(const ReadJob& a, const ReadJob& b) {
 
 }  // namespace
 
-GatewayWorker::GatewayWorker(asio::any_io_executor executor, Clock clock, std::unique_ptr<TcpGatewayChannel> channel,
+GatewayWorker::GatewayWorker(asio::any_io_executor executor, Clock clock, std::unique_ptr<Dlt645Channel> channel,
                              RetryPolicy retry, std::function<void(JobReport)> on_report)
     : clock_(clock),
       channel_(std::move(channel)),
@@ -62,6 +66,12 @@ asio::awaitable<void> GatewayWorker::run() {
     }
     ReadJob job = std::move(*next);
     queue_.erase(next);
+    std::optional<ConcurrencyLimit::Slot> slot;  // held for the whole job (all its attempts)
+    if (limit_ != nullptr) slot.emplace(co_await limit_->acquire());
+    if (stopping_) {
+      queue_.push_back(std::move(job));  // counted below as not started
+      break;
+    }
     co_await execute(std::move(job));
   }
   if (!queue_.empty())
@@ -69,40 +79,90 @@ asio::awaitable<void> GatewayWorker::run() {
   channel_->close();
 }
 
-asio::awaitable<void> GatewayWorker::execute(ReadJob job) {
-  JobReport report;
+asio::awaitable<AttemptReport> GatewayWorker::attempt_load_profile(const ReadJob& job, JobReport& report) {
+  AttemptReport a;
   const BoundaryRequest request{job.meter.address, job.meter.utc_offset_minutes, job.boundary, job.interval,
                                job.records};
+  auto result = co_await channel_->transact(make_boundary_request(request),
+                                            [&request](const dlt645::Frame& f) { return is_reply_to(request, f); },
+                                            job.meter.response_timeout);
+  a.latency_ms = result.latency_ms;
+  a.outcome = result.outcome;
+  a.detail = std::move(result.detail);
+  if (result.outcome == Outcome::ok) {
+    auto read = interpret_boundary_reply(request, *result.reply);
+    a.outcome = read.outcome;
+    a.detail = std::move(read.detail);
+    report.snapshots = std::move(read.snapshots);
+    report.collected_at = clock_.now();
+  }
+  co_return a;
+}
+
+asio::awaitable<AttemptReport> GatewayWorker::attempt_registers_1997(const ReadJob& job, JobReport& report) {
+  AttemptReport a;
+  RegisterSnapshot snapshot{job.boundary, std::nullopt, std::nullopt};
+  for (const auto di : {kDi1997ForwardActiveTotal, kDi1997ReverseActiveTotal}) {
+    auto result = co_await channel_->transact(make_register_request_1997(job.meter.address, di),
+                                              [di](const dlt645::Frame& f) { return is_register_reply_1997(di, f); },
+                                              job.meter.response_timeout);
+    a.latency_ms += result.latency_ms;
+    a.outcome = result.outcome;
+    a.detail = std::move(result.detail);
+    if (result.outcome != Outcome::ok) co_return a;
+    auto read = interpret_register_reply_1997(di, *result.reply);
+    a.outcome = read.outcome;
+    a.detail = std::move(read.detail);
+    if (read.outcome != Outcome::ok) co_return a;
+    (di == kDi1997ForwardActiveTotal ? snapshot.forward_active_wh : snapshot.reverse_active_wh) = read.wh;
+  }
+  const auto collected = clock_.now();
+  const auto latest = UtcMillis{job.boundary} + job.meter.register_tolerance;
+  report.current = RegisterSnapshot{std::chrono::floor<std::chrono::seconds>(collected), snapshot.forward_active_wh,
+                                    snapshot.reverse_active_wh};  // what an on-demand read shows
+  if (job.source == storage::ReadSource::on_demand && (collected < UtcMillis{job.boundary} || collected > latest)) {
+    report.collected_at = collected;  // the operator's "now", not a boundary reading
+    co_return a;
+  }
+  if (collected < UtcMillis{job.boundary} || collected > latest) {
+    a.outcome = Outcome::too_late;
+    a.detail = fmt::format("registers read at {}, outside {} .. +{} s",
+                           format_utc(std::chrono::floor<std::chrono::seconds>(collected)),
+                           format_utc(job.boundary), job.meter.register_tolerance.count());
+    co_return a;
+  }
+  report.snapshots.push_back(snapshot);
+  report.collected_at = collected;
+  co_return a;
+}
+
+asio::awaitable<void> GatewayWorker::execute(ReadJob job) {
+  JobReport report;
   const int max_attempts = 1 + retry_.retries;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     AttemptReport a;
-    a.attempt = attempt;
-    a.started_at = clock_.now();
-    if (job.meter.protocol != "dlt645-2007") {
+    const auto started = clock_.now();
+    if (job.meter.protocol == "dlt645-2007") {
+      a = co_await attempt_load_profile(job, report);
+    } else if (job.meter.protocol == "dlt645-1997") {
+      a = co_await attempt_registers_1997(job, report);
+    } else {
       a.outcome = Outcome::unsupported;
-      a.detail = "protocol " + job.meter.protocol + " is not collected by this daemon yet";
-      report.attempts.push_back(std::move(a));
-      break;
+      a.detail = "protocol " + job.meter.protocol + " is not collected over a DL/T 645 channel";
     }
-    auto result = co_await channel_->transact(make_boundary_request(request),
-                                              [&request](const dlt645::Frame& f) { return is_reply_to(request, f); });
-    a.latency_ms = result.latency_ms;
-    a.outcome = result.outcome;
-    a.detail = std::move(result.detail);
-    if (result.outcome == Outcome::ok) {
-      auto read = interpret_boundary_reply(request, *result.reply);
-      a.outcome = read.outcome;
-      a.detail = std::move(read.detail);
-      report.snapshots = std::move(read.snapshots);
-      report.collected_at = clock_.now();
-    }
-    const bool done = a.outcome == Outcome::ok;
-    if (!done)
+    a.attempt = attempt;
+    a.started_at = started;
+    const bool done = a.outcome == Outcome::ok || a.outcome == Outcome::unsupported || a.outcome == Outcome::too_late;
+    if (a.outcome != Outcome::ok)
       spdlog::debug("meter {} boundary {} attempt {}: {} ({})", job.meter.meter_id, format_utc(job.boundary), attempt,
                     to_string(a.outcome), a.detail);
     report.attempts.push_back(std::move(a));
     if (done || attempt == max_attempts || stopping_) break;
     if (clock_.now() >= job.retry_deadline) break;
+    // A register read retried past the tolerance could only come back too_late.
+    if (job.meter.protocol == "dlt645-1997" && job.source != storage::ReadSource::on_demand &&
+        clock_.now() >= UtcMillis{job.boundary} + job.meter.register_tolerance)
+      break;
     co_await sleep_real(retry_timer_, retry_.backoff);
     if (stopping_) break;
   }

@@ -4,9 +4,12 @@
 //
 // Each job: up to 1 + retries attempts; between attempts it waits retry_backoff (real time) and it
 // starts a retry only while the simulated clock is before the job's retry_deadline (the interval's
-// window). Every attempt's outcome is reported. A job whose meter protocol this daemon does not
-// collect yet fails at once as `unsupported`. Many workers run as coroutines on one io_context, so
-// a dead gateway costs only its own timeouts.
+// window). Every attempt's outcome is reported. DL/T 645-2007 meters: one load-profile read
+// (boundary_read.hpp). DL/T 645-1997 meters: two register reads, 9010 then 9020
+// (register_read.hpp), attributed to the boundary when both finished within the meter's
+// register_tolerance of it (else `too_late`; an on-demand read reports them as current values).
+// A job whose meter protocol this worker does not collect fails at once as `unsupported`. Many
+// workers run as coroutines on one io_context, so a dead gateway costs only its own timeouts.
 //
 // Threads: everything on the io_context's thread. run() is the worker's one coroutine; stop() makes
 // it return after the transaction in flight (queued jobs are dropped and counted in the log).
@@ -18,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "headend/collection/concurrency_limit.hpp"
 #include "headend/collection/read_job.hpp"
 #include "headend/collection/tcp_gateway_channel.hpp"
 #include "headend/runtime/asio.hpp"
@@ -32,7 +36,7 @@ struct RetryPolicy {
 
 class GatewayWorker {
  public:
-  GatewayWorker(asio::any_io_executor executor, Clock clock, std::unique_ptr<TcpGatewayChannel> channel,
+  GatewayWorker(asio::any_io_executor executor, Clock clock, std::unique_ptr<Dlt645Channel> channel,
                 RetryPolicy retry, std::function<void(JobReport)> on_report);
 
   void enqueue(ReadJob job);
@@ -40,20 +44,26 @@ class GatewayWorker {
   void stop();
 
   [[nodiscard]] std::size_t queued() const { return queue_.size(); }
-  [[nodiscard]] TcpGatewayChannel& channel() { return *channel_; }
+  [[nodiscard]] Dlt645Channel& channel() { return *channel_; }
+  // A channel that reaches one meter directly shares the daemon-wide cap on such reads (nullptr:
+  // no cap, a gateway's bus serialises itself). Call on the io thread, between jobs.
+  void set_concurrency_limit(ConcurrencyLimit* limit) { limit_ = limit; }
 
  private:
   asio::awaitable<void> execute(ReadJob job);
+  asio::awaitable<AttemptReport> attempt_load_profile(const ReadJob& job, JobReport& report);
+  asio::awaitable<AttemptReport> attempt_registers_1997(const ReadJob& job, JobReport& report);
   static asio::awaitable<void> sleep_real(asio::steady_timer& timer, std::chrono::microseconds duration);
 
   Clock clock_;
-  std::unique_ptr<TcpGatewayChannel> channel_;
+  std::unique_ptr<Dlt645Channel> channel_;
   RetryPolicy retry_;
   std::function<void(JobReport)> on_report_;
   std::vector<ReadJob> queue_;
   asio::steady_timer wake_;         // new job, stop, or the next job's spread slot
   asio::steady_timer retry_timer_;  // backoff between attempts; only stop() cuts it short
   bool stopping_ = false;
+  ConcurrencyLimit* limit_ = nullptr;
 };
 
 }  // namespace ami::collection

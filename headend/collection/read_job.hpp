@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct MeterTarget {
   std::string channel_key;  // registry channel, e.g. "tcp://127.0.0.1:16450"
   dlt645::Address address;
   int utc_offset_minutes = 480;
+  std::chrono::milliseconds response_timeout{0};  // per-protocol ([collection.timeouts]); 0: the channel's
+  std::chrono::seconds register_tolerance{120};   // register reads (1997): attributed to B when done by B + this
 };
 
 // Lower runs first: an operator's on-demand read, then scheduled reads, then backfill.
@@ -52,6 +55,8 @@ struct JobReport {
   std::vector<AttemptReport> attempts;
   std::vector<RegisterSnapshot> snapshots;  // what the meter returned (also on missing_record)
   UtcMillis collected_at{};                 // simulated time the usable reply arrived
+  std::optional<RegisterSnapshot> current;  // register reads (1997): the registers as read, stamped with
+                                            // the read time; what an on-demand read shows, never stored
   [[nodiscard]] Outcome final_outcome() const { return attempts.empty() ? Outcome::cancelled : attempts.back().outcome; }
   [[nodiscard]] bool ok() const { return final_outcome() == Outcome::ok; }
 };

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include "headend/collection/gateway_worker.hpp"
+#include "headend/collection/register_read.hpp"
+#include "protocols/dlt645/catalogue.hpp"
+#include "protocols/dlt645/messages.hpp"
 #include "tests/unit/headend/fake_meter.hpp"
 #include "tests/unit/headend/run_coroutine.hpp"
 
@@ -102,7 +105,7 @@ TEST_CASE("worker: a protocol it cannot read fails as unsupported without touchi
                                                            fast_options()),
                        RetryPolicy{2, 10ms}, [&](JobReport r) { reports.push_back(std::move(r)); });
   auto meter = target("old", "000000000009", gateway.port());
-  meter.protocol = "dlt645-1997";
+  meter.protocol = "modbus-tcp";  // Modbus goes to the Modbus collector, never to a DL/T 645 channel
   worker.enqueue(job_for(meter, *parse_utc("2026-01-05T00:15:00Z"), Priority::scheduled, clock.now()));
   asio::co_spawn(io, worker.run(), asio::detached);
   REQUIRE(test::run_until(io, [&] { return reports.size() == 1; }, 5s));
@@ -110,4 +113,121 @@ TEST_CASE("worker: a protocol it cannot read fails as unsupported without touchi
   CHECK(reports[0].final_outcome() == Outcome::unsupported);
   CHECK(gateway.requests() == 0);
   worker.stop();
+}
+
+namespace {
+
+// A 1997 meter's 81H reply carrying `wh` under `di` (XXXXXX.XX kWh, the catalogue's layout).
+std::vector<std::uint8_t> register_reply_1997(const dlt645::Address& address, std::uint16_t di, std::int64_t wh) {
+  const auto* item = dlt645::find_data_item(dlt645::Edition::v1997, di);
+  std::vector<std::uint8_t> value(item->fields[0].bytes);
+  REQUIRE(dlt645::encode_number(item->fields[0], wh / 10, value));
+  return dlt645::encode_frame(dlt645::make_read_reply(dlt645::Edition::v1997, address, di, value), 4);
+}
+
+std::uint16_t requested_di_1997(const dlt645::Frame& request) {
+  return static_cast<std::uint16_t>(dlt645::read_di(dlt645::Edition::v1997, request.data));
+}
+
+}  // namespace
+
+TEST_CASE("worker: a 1997 meter is read as 9010 + 9020 at the boundary, a late 9010 never becomes 9020",
+          "[worker]") {
+  asio::io_context io;
+  const auto clock = Clock::real();
+  const auto now = clock.now();
+  const auto boundary = std::chrono::floor<std::chrono::seconds>(now) - 1s;
+  auto meter = target("old", "000000000009", 0);
+  meter.protocol = "dlt645-1997";
+  // 9010 is answered at once AND again 40 ms later (a duplicated, late reply); 9020 after 80 ms.
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int) {
+    const auto di = requested_di_1997(request);
+    if (di == kDi1997ForwardActiveTotal)
+      return std::vector<ScriptedReply>{{0ms, register_reply_1997(request.address, di, 123'450)},
+                                        {40ms, register_reply_1997(request.address, di, 123'450)}};
+    return std::vector<ScriptedReply>{{80ms, register_reply_1997(request.address, di, 6'780)}};
+  });
+  meter.channel_key = "tcp://127.0.0.1:" + std::to_string(gateway.port());
+  auto options = fast_options();
+  options.response_timeout = 500ms;
+  std::vector<JobReport> reports;
+  GatewayWorker worker(io.get_executor(), clock,
+                       std::make_unique<TcpGatewayChannel>(io.get_executor(), "gw", "127.0.0.1", gateway.port(),
+                                                           options),
+                       RetryPolicy{0, 10ms}, [&](JobReport r) { reports.push_back(std::move(r)); });
+  worker.enqueue(job_for(meter, boundary, Priority::scheduled, now));
+  asio::co_spawn(io, worker.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return reports.size() == 1; }, 5s));
+  INFO(reports[0].attempts.back().detail);
+  REQUIRE(reports[0].ok());
+  REQUIRE(reports[0].snapshots.size() == 1);
+  CHECK(reports[0].snapshots[0].boundary == boundary);
+  CHECK(reports[0].snapshots[0].forward_active_wh == 123'450);
+  CHECK(reports[0].snapshots[0].reverse_active_wh == 6'780);
+  CHECK(worker.channel().counters().dropped_replies == 1);  // the late 9010 duplicate
+  CHECK(gateway.requests() == 2);
+  worker.stop();
+}
+
+TEST_CASE("worker: a 1997 register read finishing beyond the tolerance is too_late, not a boundary reading",
+          "[worker]") {
+  asio::io_context io;
+  const auto clock = Clock::real();
+  const auto now = clock.now();
+  const auto boundary = std::chrono::floor<std::chrono::seconds>(now) - 10s;
+  auto meter = target("old", "000000000009", 0);
+  meter.protocol = "dlt645-1997";
+  meter.register_tolerance = 5s;
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int) {
+    return std::vector<ScriptedReply>{{0ms, register_reply_1997(request.address, requested_di_1997(request), 10)}};
+  });
+  std::vector<JobReport> reports;
+  GatewayWorker worker(io.get_executor(), clock,
+                       std::make_unique<TcpGatewayChannel>(io.get_executor(), "gw", "127.0.0.1", gateway.port(),
+                                                           fast_options()),
+                       RetryPolicy{2, 10ms}, [&](JobReport r) { reports.push_back(std::move(r)); });
+  worker.enqueue(job_for(meter, boundary, Priority::scheduled, now));
+  auto on_demand = job_for(meter, boundary, Priority::on_demand, now);
+  on_demand.source = storage::ReadSource::on_demand;
+  worker.enqueue(on_demand);
+  asio::co_spawn(io, worker.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return reports.size() == 2; }, 5s));
+  // The on-demand read runs first and reports the registers as current values, not at B.
+  CHECK(reports[0].job.source == storage::ReadSource::on_demand);
+  CHECK(reports[0].ok());
+  CHECK(reports[0].snapshots.empty());
+  REQUIRE(reports[0].current);
+  CHECK(reports[0].current->forward_active_wh == 10);
+  CHECK(reports[1].final_outcome() == Outcome::too_late);
+  CHECK(reports[1].attempts.size() == 1);  // a retry could only be later still
+  CHECK(reports[1].snapshots.empty());
+  worker.stop();
+}
+
+TEST_CASE("concurrency limit: at most N slots held, waiters served in order as slots free", "[worker]") {
+  asio::io_context io;
+  ConcurrencyLimit limit(2);
+  std::vector<int> order;
+  int held_max = 0;
+  auto job = [&](int id) -> asio::awaitable<void> {
+    auto slot = co_await limit.acquire();
+    held_max = std::max(held_max, static_cast<int>(limit.in_use()));
+    order.push_back(id);
+    asio::steady_timer hold(io, 20ms);
+    boost::system::error_code ec;
+    co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  };
+  for (int id = 0; id < 5; ++id) asio::co_spawn(io, job(id), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return order.size() == 5 && limit.in_use() == 0; }, 5s));
+  CHECK(held_max == 2);
+  CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
+  CHECK(limit.waiting() == 0);
+  ConcurrencyLimit unlimited(0);
+  int ran = 0;
+  auto take = [&]() -> asio::awaitable<void> {  // named: the coroutine refers to this closure
+    auto slot = co_await unlimited.acquire();
+    ++ran;
+  };
+  for (int id = 0; id < 3; ++id) asio::co_spawn(io, take(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return ran == 3; }, 5s));
 }
