@@ -155,6 +155,17 @@ void read_collection(const toml::table& t, DaemonConfig& c, const std::string& s
            "must not be smaller than reconnect_backoff_ms");
   r.read_int("max_outstanding_cycles", k.max_outstanding_cycles, 1, 96);
   r.read_int("catch_up_hours", k.catch_up_hours, 0, 24 * 62);
+  r.read_int("idle_close_seconds", k.idle_close_seconds, 0, 86'400);
+  r.read_int("registry_poll_seconds", k.registry_poll_seconds, 1, 3600);
+  r.read_int("register_tolerance_seconds", k.register_tolerance_seconds, 1, 3600);
+  r.read_int("direct_tcp_concurrency", k.direct_tcp_concurrency, 0, 100'000);
+  if (r.find("timeouts")) {
+    TableReader tr(sub_table(t, "timeouts", source), "collection.timeouts", source);
+    tr.read_int("dlt645_2007_ms", k.timeouts.dlt645_2007_ms, 10, 60'000);
+    tr.read_int("dlt645_1997_ms", k.timeouts.dlt645_1997_ms, 10, 60'000);
+    tr.read_int("modbus_ms", k.timeouts.modbus_ms, 10, 60'000);
+    tr.reject_unknown_keys();
+  }
   r.reject_unknown_keys();
 }
 

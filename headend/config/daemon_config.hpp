@@ -58,6 +58,24 @@ struct DaemonConfig {
     int reconnect_backoff_max_ms = 10'000;
     int max_outstanding_cycles = 4;  // the scheduler waits rather than queue more unfinished cycles
     int catch_up_hours = 24;         // at start-up, backfill gaps up to this old from meter memory (0: off)
+    int idle_close_seconds = 0;      // close a DL/T 645 connection unused this long, real time (0: never)
+    int registry_poll_seconds = 5;   // how often the running daemon looks for registry changes, real time
+    int register_tolerance_seconds = 120;  // 1997 register reads count for B when done by B + this
+    int direct_tcp_concurrency = 64;  // reads at once over tcp:// channels with one meter each (0: no cap)
+    // [collection.timeouts]: response timeout per protocol; 0 (absent) = response_timeout_ms.
+    struct Timeouts {
+      int dlt645_2007_ms = 0;
+      int dlt645_1997_ms = 0;
+      int modbus_ms = 0;  // every Modbus transport
+    } timeouts;
+    // The response timeout for a registry protocol (dlt645-2007, dlt645-1997, modbus-*).
+    [[nodiscard]] int response_timeout_ms_for(std::string_view protocol) const {
+      const int specific = protocol == "dlt645-2007"   ? timeouts.dlt645_2007_ms
+                           : protocol == "dlt645-1997" ? timeouts.dlt645_1997_ms
+                           : protocol.starts_with("modbus") ? timeouts.modbus_ms
+                                                            : 0;
+      return specific > 0 ? specific : response_timeout_ms;
+    }
   } collection;
 
   struct Feed {

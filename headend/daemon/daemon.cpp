@@ -65,7 +65,21 @@ collection::ChannelOptions channel_options(const DaemonConfig::Collection& c) {
   o.inter_frame_gap = std::chrono::milliseconds{c.inter_frame_gap_ms};
   o.reconnect_backoff = std::chrono::milliseconds{c.reconnect_backoff_ms};
   o.reconnect_backoff_max = std::chrono::milliseconds{c.reconnect_backoff_max_ms};
+  o.idle_close = std::chrono::seconds{c.idle_close_seconds};
   return o;
+}
+
+// Registry rows -> targets with the per-protocol settings of [collection].
+std::vector<collection::MeterTarget> targets_of(const std::vector<storage::MeterRecord>& meters,
+                                                const DaemonConfig::Collection& c) {
+  std::vector<std::string> skipped;
+  auto targets = to_targets(meters, skipped);
+  for (const auto& s : skipped) spdlog::warn("registry: {}", s);
+  for (auto& t : targets) {
+    t.response_timeout = std::chrono::milliseconds{c.response_timeout_ms_for(t.protocol)};
+    t.register_tolerance = std::chrono::seconds{c.register_tolerance_seconds};
+  }
+  return targets;
 }
 
 class Daemon {
@@ -83,6 +97,10 @@ class Daemon {
   void finish_on_demand(const JobReport& report);
   void sample_queue_depth(const std::string& channel_key);
   void start_modbus(const std::vector<storage::MeterRecord>& meters);
+  void start_worker(const std::string& key);
+  void assign_direct_limits(const std::vector<collection::MeterTarget>& targets);
+  asio::awaitable<void> watch_registry();
+  void apply_registry_change(std::int64_t version);
   void queue_catch_up(const std::vector<collection::MeterTarget>& targets, UtcSeconds first_boundary);
   void build_workers(const std::vector<collection::MeterTarget>& targets);
   void dispatch(ReadJob job);
@@ -96,6 +114,8 @@ class Daemon {
   const DaemonConfig& config_;
   Clock clock_;
   asio::io_context io_;  // declared first: destroyed last, after everything that posts to it
+  // [collection] direct_tcp_concurrency: shared by the workers of one-meter tcp:// channels.
+  collection::ConcurrencyLimit direct_limit_{static_cast<std::size_t>(config_.collection.direct_tcp_concurrency)};
   std::unique_ptr<storage::StoreWriter> writer_;
   std::unique_ptr<kafka::KafkaSink> kafka_;  // [kafka] enabled: relays the outbox on its own thread
   std::unique_ptr<storage::StoreReader> feed_reader_;
@@ -111,6 +131,8 @@ class Daemon {
   std::optional<UtcSeconds> last_prune_;             // status_pool_ thread only
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::steady_timer workers_done_{io_};
+  asio::steady_timer registry_timer_{io_};  // registry_poll_seconds between registry version checks
+  std::int64_t registry_version_ = -1;
   int running_workers_ = 0;
   bool shutting_down_ = false;
   int exit_code_ = 0;
@@ -195,15 +217,17 @@ void Daemon::queue_catch_up(const std::vector<collection::MeterTarget>& targets,
   if (jobs > 0) spdlog::info("catch-up: {} backfill read(s) for {} meter(s) that missed boundaries", jobs, meters);
 }
 
+// Creates the Modbus collector on the first Modbus meter (at start-up or a registry change) and
+// (re-)resolves every Modbus meter in `meters`.
 void Daemon::start_modbus(const std::vector<storage::MeterRecord>& meters) {
   std::size_t count = 0;
   for (const auto& m : meters) count += storage::is_modbus(m.protocol) ? 1U : 0U;
   if (count == 0) return;
   modbus::ExecutorOptions options;
   options.workers = static_cast<std::size_t>(config_.modbus.workers);
-  options.link.response_timeout = std::chrono::milliseconds{config_.collection.response_timeout_ms};
+  options.link.response_timeout = std::chrono::milliseconds{config_.collection.response_timeout_ms_for("modbus")};
   options.link.connect_timeout = std::chrono::milliseconds{config_.collection.response_timeout_ms};
-  modbus_ = std::make_unique<collection::ModbusCollector>(
+  if (!modbus_) modbus_ = std::make_unique<collection::ModbusCollector>(
       io_.get_executor(), clock_, options,
       collection::RetryPolicy{config_.collection.retries, std::chrono::milliseconds{config_.collection.retry_backoff_ms}},
       std::chrono::seconds{config_.modbus.boundary_tolerance_seconds}, [this](JobReport r) { on_report(std::move(r)); });
@@ -279,6 +303,19 @@ void Daemon::finish_on_demand(const JobReport& report) {
     r.forward_wh = s.forward_active_wh;
     r.reverse_wh = s.reverse_active_wh;
   }
+  if (report.current) {  // a register read (1997) that is not a boundary reading: the registers now
+    r.forward_wh = report.current->forward_active_wh;
+    r.reverse_wh = report.current->reverse_active_wh;
+    r.boundary = format_utc(report.current->boundary);
+  }
+  try {  // every operator command to a meter goes on record
+    writer_->audit("on-demand", "on_demand_read",
+                   fmt::format("meter '{}': {} after {} attempt(s){}{}", report.job.meter.meter_id, r.outcome,
+                               r.attempts, r.forward_wh ? fmt::format(", forward {} Wh", *r.forward_wh) : "",
+                               r.reverse_wh ? fmt::format(", reverse {} Wh", *r.reverse_wh) : ""));
+  } catch (const std::exception& e) {
+    spdlog::error("on-demand read of {}: audit failed: {}", report.job.meter.meter_id, e.what());
+  }
   for (auto it = first; it != last; ++it) it->second(r);
   on_demand_waiting_.erase(first, last);
 }
@@ -297,15 +334,118 @@ void Daemon::build_workers(const std::vector<collection::MeterTarget>& targets) 
     if (workers_.contains(t.channel_key) || storage::is_modbus(t.protocol)) continue;
     std::string host;
     std::uint16_t port = 0;
-    if (!parse_tcp_channel(t.channel_key, host, port)) {
-      spdlog::warn("channel {}: only tcp:// channels are collected yet; its meters will fail as unsupported",
-                   t.channel_key);
-      continue;
+    std::unique_ptr<collection::Dlt645Channel> channel;
+    if (parse_tcp_channel(t.channel_key, host, port)) {
+      channel = std::make_unique<collection::Dlt645Channel>(io_.get_executor(), t.channel_key, host, port,
+                                                            channel_options(config_.collection));
+    } else {
+      std::string error;
+      auto serial = collection::parse_serial_channel(t.channel_key, error);
+      if (!serial) {
+        spdlog::warn("channel {}: {}; its meters will fail as unsupported", t.channel_key, error);
+        continue;
+      }
+      channel = std::make_unique<collection::Dlt645Channel>(io_.get_executor(), t.channel_key, std::move(*serial),
+                                                            channel_options(config_.collection));
     }
-    auto channel = std::make_unique<collection::TcpGatewayChannel>(io_.get_executor(), t.channel_key, host, port,
-                                                                   channel_options(config_.collection));
     workers_[t.channel_key] = std::make_unique<GatewayWorker>(io_.get_executor(), clock_, std::move(channel), retry,
                                                               [this](JobReport r) { on_report(std::move(r)); });
+    if (scheduler_) start_worker(t.channel_key);  // a channel added while running
+  }
+}
+
+// A tcp:// channel with exactly one enabled DL/T 645 meter reaches that meter directly: its reads
+// count against the daemon-wide cap. Re-run after every registry change.
+void Daemon::assign_direct_limits(const std::vector<collection::MeterTarget>& targets) {
+  std::map<std::string, int> meters_per_channel;
+  for (const auto& t : targets)
+    if (!storage::is_modbus(t.protocol)) ++meters_per_channel[t.channel_key];
+  std::size_t direct = 0;
+  for (auto& [key, worker] : workers_) {
+    const auto it = meters_per_channel.find(key);
+    const bool is_direct = it != meters_per_channel.end() && it->second == 1 && !worker->channel().is_serial();
+    worker->set_concurrency_limit(is_direct ? &direct_limit_ : nullptr);
+    direct += is_direct ? 1U : 0U;
+  }
+  if (direct > 0)
+    spdlog::info("{} channel(s) reach one meter directly over TCP: at most {} of their reads at once", direct,
+                 config_.collection.direct_tcp_concurrency);
+}
+
+void Daemon::start_worker(const std::string& key) {
+  ++running_workers_;
+  asio::co_spawn(io_, workers_.at(key)->run(), [this, key](std::exception_ptr e) {
+    --running_workers_;
+    if (running_workers_ == 0) workers_done_.cancel();
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("channel {}: worker failed: {}", key, ex.what());
+    }
+    begin_shutdown(kExitRuntimeFailure);
+  });
+}
+
+// Registry changes while running (headendctl meters add|update|disable|enable|remove|replace|import
+// from any process bump the registry version): poll the version, reload on change.
+asio::awaitable<void> Daemon::watch_registry() {
+  boost::system::error_code ec;
+  while (!shutting_down_) {
+    registry_timer_.expires_after(std::chrono::seconds{config_.collection.registry_poll_seconds});
+    co_await registry_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (shutting_down_) break;
+    std::int64_t version = 0;
+    try {
+      version = storage::read_registry_version(config_.database_path());
+    } catch (const std::exception& e) {
+      spdlog::warn("registry: cannot read its version (will retry): {}", e.what());
+      continue;
+    }
+    if (version != registry_version_) apply_registry_change(version);
+  }
+}
+
+// Reloads the enabled meters: new channels get workers, the scheduler's next cycles read the new
+// set (reads already queued for a removed meter still run once), Modbus meters are re-resolved.
+// Runs on the io thread; the registry read takes milliseconds per thousand meters.
+void Daemon::apply_registry_change(std::int64_t version) {
+  std::vector<storage::MeterRecord> meters;
+  try {
+    meters = storage::StoreReader(config_.database_path()).meters(true);
+  } catch (const std::exception& e) {
+    spdlog::warn("registry: version {} not loaded (will retry): {}", version, e.what());
+    return;
+  }
+  registry_version_ = version;
+  const auto targets = targets_of(meters, config_.collection);
+  std::map<std::string, collection::MeterTarget> by_id;
+  for (const auto& t : targets) by_id.emplace(t.meter_id, t);
+  int added = 0;
+  int changed = 0;
+  for (const auto& [id, t] : by_id) {
+    const auto old = targets_by_id_.find(id);
+    if (old == targets_by_id_.end()) {
+      ++added;
+    } else if (old->second.channel_key != t.channel_key || old->second.address != t.address ||
+               old->second.protocol != t.protocol || old->second.utc_offset_minutes != t.utc_offset_minutes) {
+      ++changed;
+    }
+  }
+  int removed = 0;
+  for (const auto& [id, t] : targets_by_id_) removed += by_id.contains(id) ? 0 : 1;
+  targets_by_id_ = std::move(by_id);
+  build_workers(targets);
+  assign_direct_limits(targets);
+  start_modbus(meters);
+  if (scheduler_) scheduler_->set_meters(targets);
+  const auto summary = fmt::format("registry version {}: {} enabled meter(s), {} added, {} removed, {} changed",
+                                   version, targets.size(), added, removed, changed);
+  spdlog::info("{}", summary);
+  try {
+    writer_->audit("headend", "registry_reloaded", summary);
+  } catch (const std::exception& e) {
+    spdlog::error("registry reload: audit failed: {}", e.what());
   }
 }
 
@@ -324,7 +464,8 @@ void Daemon::dispatch(ReadJob job) {
   // No worker can reach this channel kind: fail the job without touching any wire.
   JobReport report;
   report.attempts.push_back({1, collection::Outcome::unsupported,
-                             "channel " + job.meter.channel_key + " is not a tcp:// channel", clock_.now(), 0});
+                             "channel " + job.meter.channel_key + " is neither tcp:// nor a valid serial://",
+                             clock_.now(), 0});
   report.job = std::move(job);
   asio::post(io_, [this, r = std::move(report)]() mutable { on_report(std::move(r)); });
 }
@@ -417,6 +558,7 @@ void Daemon::begin_shutdown(int exit_code) {
 
 asio::awaitable<void> Daemon::shutdown() {
   if (scheduler_) scheduler_->stop();
+  registry_timer_.cancel();
   for (auto& [key, worker] : workers_) worker->stop();
   if (modbus_) modbus_->stop();
   boost::system::error_code ec;
@@ -446,10 +588,9 @@ asio::awaitable<void> Daemon::shutdown() {
 
 int Daemon::run() {
   open_store();
-  std::vector<std::string> skipped;
+  registry_version_ = storage::read_registry_version(config_.database_path());
   const auto meters = storage::StoreReader(config_.database_path()).meters(true);
-  const auto targets = to_targets(meters, skipped);
-  for (const auto& s : skipped) spdlog::warn("registry: {}", s);
+  const auto targets = targets_of(meters, config_.collection);
   spdlog::info("daemon {}: {} enabled meter(s), state {}, clock {}", config_.daemon.id, targets.size(),
                config_.daemon.state_dir.string(),
                clock_.is_accelerated() ? fmt::format("accelerated x{}", clock_.speed()) : std::string("real"));
@@ -458,6 +599,7 @@ int Daemon::run() {
   for (const auto& t : targets) targets_by_id_.emplace(t.meter_id, t);
   start_monitor();
   build_workers(targets);
+  assign_direct_limits(targets);
   start_modbus(meters);
   status_pool_ = std::make_unique<asio::thread_pool>(1);
 
@@ -470,20 +612,7 @@ int Daemon::run() {
       io_.get_executor(), clock_, options, targets, [this](ReadJob job) { dispatch(std::move(job)); },
       [this](const collection::CycleReport& r) { on_cycle(r); });
 
-  for (auto& [key, worker] : workers_) {
-    ++running_workers_;
-    asio::co_spawn(io_, worker->run(), [this, key = key](std::exception_ptr e) {
-      --running_workers_;
-      if (running_workers_ == 0) workers_done_.cancel();
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::critical("channel {}: worker failed: {}", key, ex.what());
-      }
-      begin_shutdown(kExitRuntimeFailure);
-    });
-  }
+  for (const auto& [key, worker] : workers_) start_worker(key);
   const auto first_boundary = collection::first_boundary_at_or_after(clock_.now(), options.interval);
   queue_catch_up(targets, first_boundary);
   asio::co_spawn(io_, scheduler_->run(first_boundary), [this](std::exception_ptr e) {
@@ -494,6 +623,9 @@ int Daemon::run() {
       spdlog::critical("scheduler failed: {}", ex.what());
     }
     begin_shutdown(kExitRuntimeFailure);
+  });
+  asio::co_spawn(io_, watch_registry(), [](std::exception_ptr e) {
+    if (e) spdlog::error("registry watch stopped unexpectedly; registry changes need a restart");
   });
   wait_for_signal();
 

@@ -117,12 +117,33 @@ TEST_CASE("each bad config names the file, the key and the reason", "[config]") 
       {"[modbus]\nthreads = 2\n", "test.toml: [modbus] threads (line 2): unknown key"},
       {"[collection]\ncatch_up_hours = -1\n", "[collection] catch_up_hours (line 2): must be in 0..1488, got -1"},
       {"[kafka]\nenabled = true\nbrokrs = \"k:9092\"\n", "test.toml: [kafka] brokrs (line 3)"},
+      {"[collection.timeouts]\ndlt645_1997_ms = 5\n",
+       "test.toml: [collection.timeouts] dlt645_1997_ms (line 2): must be in 10..60000, got 5"},
+      {"[collection.timeouts]\niec_ms = 500\n", "test.toml: [collection.timeouts] iec_ms (line 2): unknown key"},
+      {"[collection]\nregistry_poll_seconds = 0\n", "[collection] registry_poll_seconds (line 2): must be in 1..3600"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
     const auto message = error_of(c.text);
     CHECK_THAT(message, Catch::Contains(c.expected));
   }
+}
+
+TEST_CASE("per-protocol response timeouts default to response_timeout_ms", "[config]") {
+  const auto defaults = parse_config("[collection]\nresponse_timeout_ms = 900\n", "test.toml", kBase);
+  CHECK(defaults.collection.response_timeout_ms_for("dlt645-2007") == 900);
+  CHECK(defaults.collection.response_timeout_ms_for("dlt645-1997") == 900);
+  CHECK(defaults.collection.response_timeout_ms_for("modbus-rtu") == 900);
+  CHECK(defaults.collection.idle_close_seconds == 0);
+  CHECK(defaults.collection.registry_poll_seconds == 5);
+  CHECK(defaults.collection.register_tolerance_seconds == 120);
+  const auto set = parse_config(
+      "[collection]\nidle_close_seconds = 300\n[collection.timeouts]\ndlt645_1997_ms = 3000\nmodbus_ms = 700\n",
+      "test.toml", kBase);
+  CHECK(set.collection.response_timeout_ms_for("dlt645-2007") == 1500);
+  CHECK(set.collection.response_timeout_ms_for("dlt645-1997") == 3000);
+  CHECK(set.collection.response_timeout_ms_for("modbus-tcp") == 700);
+  CHECK(set.collection.idle_close_seconds == 300);
 }
 
 TEST_CASE("load_config reads a file and names it in errors", "[config]") {
