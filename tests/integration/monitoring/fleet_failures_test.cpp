@@ -85,6 +85,18 @@ TEST_CASE("monitoring: injected failures show up exactly, with reasons, everywhe
     for (const auto& r : m["reasons"]) CHECK(r["category"] == category);
     CHECK(m["last_failure"]["category"] == category);
   }
+  // The refusing gateway's meters: every failed boundary is connection_refused (the collection
+  // keeps that reason through its reconnect backoff), a transport reason.
+  for (const auto* id : {"gw007-m0001", "gw007-m0002", "gw007-m0003"}) {
+    if (!failing_by_id.count(id)) continue;
+    const auto& m = failing_by_id.at(id);
+    INFO(id << ": " << m.dump());
+    CHECK(m["main_reason"] == "connection_refused (transport)");
+    REQUIRE(m["reasons"].size() == 1);
+    CHECK(m["reasons"][0]["outcome"] == "connection_refused");
+    CHECK(m["reasons"][0]["boundaries"] == m["boundaries_failed_transport"]);
+    CHECK(m["last_failure"]["outcome"] == "connection_refused");
+  }
   if (failing_by_id.count("gw002-m0001")) CHECK(failing_by_id.at("gw002-m0001")["reasons"][0]["outcome"] == "timeout");
   if (failing_by_id.count("gw003-m0002")) CHECK(failing_by_id.at("gw003-m0002")["reasons"][0]["outcome"] == "bad_frame");
   if (failing_by_id.count("gw004-m0003")) {
@@ -144,6 +156,10 @@ TEST_CASE("monitoring: injected failures show up exactly, with reasons, everywhe
         std::string::npos);
   CHECK(metrics.find("outcome=\"bad_frame\",category=\"meter\"") != std::string::npos);
   CHECK(metrics.find("outcome=\"timeout\",category=\"transport\"") != std::string::npos);
+  CHECK(metrics.find("ami_kpi_failure_reasons{outcome=\"connection_refused\",category=\"transport\"}") !=
+        std::string::npos);
+  CHECK(metrics.find("ami_read_attempts_total{gateway=\"" + fleet.gateway(7) +
+                     "\",outcome=\"connection_refused\",category=\"transport\"}") != std::string::npos);
   CHECK(metrics.find("ami_channel_queue_depth{gateway=\"" + fleet.gateway(1) + "\"}") != std::string::npos);
   CHECK(metrics.find("ami_store_rows_total{kind=\"reads\"}") != std::string::npos);
   CHECK(metrics.find("gw00") == std::string::npos);  // no meter id in any label
@@ -167,6 +183,7 @@ TEST_CASE("monitoring: injected failures show up exactly, with reasons, everywhe
     CHECK((line.find(",no,") != std::string::npos) == should_fail);
     CHECK((line.find(",yes,") != std::string::npos) == !should_fail);
     if (should_fail) CHECK(line.find("(" + kFailing.at(id) + ")") != std::string::npos);
+    if (id.rfind("gw007-", 0) == 0) CHECK(line.find(",connection_refused (transport),") != std::string::npos);
   }
   CHECK(meter_lines == kGateways * kMetersPerGateway);
 
@@ -178,6 +195,7 @@ TEST_CASE("monitoring: injected failures show up exactly, with reasons, everywhe
   const auto text = fleet.headendctl({"status", "--day", kDay});
   CHECK(text.find(fleet.gateway(7)) != std::string::npos);
   CHECK(text.find("down") != std::string::npos);
+  CHECK(text.find("connection_refused (transport)") != std::string::npos);
 
   // --- The on-demand POST is guarded by the token.
   const auto unauthorized =
