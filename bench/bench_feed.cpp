@@ -3,9 +3,10 @@
 //   BM_FeedDecodeBatch/<n>:   bytes -> DelimitedReader -> ServerMessage (consumer side).
 //   BM_FeedServerLoopback/<batch>/<store>: the daemon's FeedServer on 127.0.0.1 streams 200,000
 //     intervals to a consumer in this process that decodes every batch and acknowledges it (the
-//     server stores each ack as the consumer's durable cursor). store 0 = in-memory FeedStore (the
-//     server and wire alone), store 1 = the real SQLite staging store (StoreReader::read_feed and
-//     set_consumer_cursor with synchronous=FULL), pre-filled through StoreWriter.
+//     server reads and encodes on its store thread and persists the acks as the consumer's durable
+//     cursor in coalesced writes). store 0 = in-memory FeedStore (the server and wire alone),
+//     store 1 = the real SQLite staging store (StoreReader::read_feed and set_consumer_cursor with
+//     synchronous=FULL), pre-filled through StoreWriter.
 // Items are intervals. Run: see docs/PERFORMANCE.md "Billing feed".
 #include <benchmark/benchmark.h>
 
@@ -238,7 +239,7 @@ void BM_FeedServerLoopback(benchmark::State& state) {
   state.counters["intervals_per_s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_FeedServerLoopback)
-    ->ArgsProduct({{100, 1000}, {0, 1}})
+    ->ArgsProduct({{100, 1000, 5000}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MeasureProcessCPUTime();
