@@ -113,7 +113,7 @@ TEST_CASE("feed crash safety: kill -9 the daemon 22 times with a consumer attach
 
 TEST_CASE("feed offline consumer: away for a simulated day, it receives everything it missed, in order per meter",
           "[integration][feed][offline]") {
-  FeedRun run("feed_offline_day", 1800, "2026-01-05T00:00:00Z", 3);
+  FeedRun run("feed_offline_day", 4800, "2026-01-05T00:00:00Z", 3);
   run.start_simulator();
   run.start_daemon_and_wait_for_feed();
   const auto& audit = FeedRun::consumers()[1];
