@@ -10,6 +10,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -73,6 +75,66 @@ struct StoredRead {
 std::int64_t to_ms(UtcMillis t) { return t.time_since_epoch().count(); }
 std::int64_t to_s(UtcSeconds t) { return t.time_since_epoch().count(); }
 
+// Rows of one table waiting to be inserted in the transaction in progress. Full groups go in as
+// one multi-row "INSERT ... VALUES (...), (...)", so SQLite's per-statement work (step, halt,
+// reset) is paid once per group instead of per row; the rest go in one by one. Only for rows
+// nothing on this connection reads before flush() (the owner flushes before such queries and
+// before commit).
+class BufferedInsert {
+ public:
+  // `head`: "INSERT INTO t (c1, ...)"; `tail`: what follows the values (e.g. "ON CONFLICT ...").
+  BufferedInsert(std::string_view head, std::string_view tail, std::size_t columns, std::size_t rows_per_insert)
+      : columns_(columns),
+        group_values_(columns * rows_per_insert),
+        group_sql_(sql(head, tail, rows_per_insert)),
+        single_sql_(sql(head, tail, 1)) {}
+
+  // One row of `columns` values. True when a full group is pending (time to flush()).
+  bool add(std::initializer_list<std::optional<std::int64_t>> row) {
+    values_.insert(values_.end(), row.begin(), row.end());
+    return values_.size() >= group_values_;
+  }
+
+  // Inserts everything pending; returns the rows SQLite inserted.
+  std::int64_t flush(Database& db) {
+    std::int64_t inserted = 0;
+    std::size_t done = 0;
+    for (; values_.size() - done >= group_values_; done += group_values_) {
+      inserted += bind_and_run(db.prepare(group_sql_), done, group_values_);
+    }
+    for (; done < values_.size(); done += columns_) inserted += bind_and_run(db.prepare(single_sql_), done, columns_);
+    values_.clear();
+    return inserted;
+  }
+
+  [[nodiscard]] std::size_t pending_rows() const { return values_.size() / columns_; }
+  void clear() { values_.clear(); }
+
+ private:
+  std::string sql(std::string_view head, std::string_view tail, std::size_t rows) const {
+    std::string group = "(";
+    for (std::size_t c = 0; c < columns_; ++c) group += c == 0 ? "?" : ", ?";
+    group += ")";
+    std::string text(head);
+    text += " VALUES ";
+    for (std::size_t r = 0; r < rows; ++r) text += r == 0 ? group : ", " + group;
+    text += " ";
+    text += tail;
+    return text;
+  }
+
+  std::int64_t bind_and_run(Statement& insert, std::size_t first, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) insert.bind(static_cast<int>(i + 1), values_[first + i]);
+    return insert.run();
+  }
+
+  std::size_t columns_;
+  std::size_t group_values_;
+  std::string group_sql_;
+  std::string single_sql_;
+  std::vector<std::optional<std::int64_t>> values_;
+};
+
 bool is_busy(const SqliteError& error) {
   const int primary = error.code() & 0xff;
   return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
@@ -133,6 +195,13 @@ struct StoreWriter::Impl {
   std::int64_t newest_boundary_seen = 0;
   WriterStats delta;  // counts of the transaction in progress
   std::optional<vee::WriterHook> vee_hook;  // VEE in the transaction (StoreOptions::vee)
+  // Outbox rows and in-order reads of the transaction in progress, inserted in groups (nothing
+  // reads outbox on this connection inside a data transaction; reads are flushed before a query).
+  BufferedInsert pending_outbox{
+      "INSERT INTO outbox (sequence, end_unix, meter_key, channel, version, collected_at_ms)", "", 6, 64};
+  BufferedInsert pending_reads{
+      "INSERT INTO reads (meter_key, channel, boundary, register_wh, collected_at_ms, source, meter_time_ms)",
+      "ON CONFLICT (meter_key, channel, boundary) DO NOTHING", 7, 64};
 
   Statement& hot(const char* sql) {
     Statement*& slot = hot_statements[sql];
@@ -298,6 +367,8 @@ struct StoreWriter::Impl {
     registry_version = -1;
     delta = WriterStats{};
     silent_estimated.clear();
+    pending_outbox.clear();
+    pending_reads.clear();
     if (vee_hook) vee_hook->clear();
   }
 
@@ -325,6 +396,7 @@ struct StoreWriter::Impl {
       for (const auto& row : job.audit) insert_audit(row.actor, row.action, row.detail);
     }
     apply_vee_hook();
+    flush_pending();
     finish_latest_reads();
     if (head_sequence != head_before) {
       hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
@@ -472,12 +544,48 @@ struct StoreWriter::Impl {
 
   std::optional<StoredRead> stored_read(std::int64_t meter_key, EnergyChannel channel,
                                         std::int64_t boundary) {
+    flush_pending_reads();  // this batch's reads must be visible
     auto query = StatementGuard(hot(
         "SELECT register_wh, collected_at_ms FROM reads "
         "WHERE boundary = ? AND meter_key = ? AND channel = ?"));
     query->bind(1, boundary).bind(2, meter_key).bind(3, static_cast<int>(channel));
     if (!query->step()) return std::nullopt;
     return StoredRead{query->column_int64(0), query->column_int64(1)};
+  }
+
+  // An out-of-order read, inserted at once (derivation queries its neighbours next). False when
+  // a read already stands at that boundary (counted as duplicate or conflict).
+  bool insert_read_now(const BoundaryRead& read, const MeterInfo& meter, std::int64_t boundary,
+                       std::optional<std::int64_t> meter_time_ms) {
+    flush_pending_reads();
+    const int inserted =
+        hot(
+              "INSERT INTO reads (meter_key, channel, boundary, register_wh, collected_at_ms, "
+              "source, meter_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (meter_key, channel, boundary) DO NOTHING")
+            .bind(1, meter.key)
+            .bind(2, static_cast<int>(read.channel))
+            .bind(3, boundary)
+            .bind(4, read.register_wh)
+            .bind(5, to_ms(read.collected_at))
+            .bind(6, static_cast<int>(read.source))
+            .bind(7, meter_time_ms)
+            .run();
+    if (inserted == 0) {
+      const auto existing = stored_read(meter.key, read.channel, boundary);
+      if (existing && existing->register_wh == read.register_wh) {
+        delta.reads_duplicate += 1;
+      } else {
+        delta.reads_conflicting += 1;
+        insert_audit("store", "read_conflict",
+                     "meter '" + read.meter_id + "' " + std::string(to_string(read.channel)) +
+                         " at " + format_utc(read.boundary) + ": kept " +
+                         std::to_string(existing ? existing->register_wh : 0) + " Wh, ignored " +
+                         std::to_string(read.register_wh) + " Wh");
+      }
+      return false;
+    }
+    return true;
   }
 
   void apply_read(const BoundaryRead& read) {
@@ -506,32 +614,15 @@ struct StoreWriter::Impl {
       return;
     }
     LatestRead& newest = latest_read(meter->key, read.channel);
-    const int inserted =
-        hot(
-              "INSERT INTO reads (meter_key, channel, boundary, register_wh, collected_at_ms, "
-              "source, meter_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
-              "ON CONFLICT (meter_key, channel, boundary) DO NOTHING")
-            .bind(1, meter->key)
-            .bind(2, static_cast<int>(read.channel))
-            .bind(3, boundary)
-            .bind(4, read.register_wh)
-            .bind(5, to_ms(read.collected_at))
-            .bind(6, static_cast<int>(read.source))
-            .bind(7, read.meter_time ? std::optional<std::int64_t>(to_ms(*read.meter_time))
-                                     : std::nullopt)
-            .run();
-    if (inserted == 0) {
-      const auto existing = stored_read(meter->key, read.channel, boundary);
-      if (existing && existing->register_wh == read.register_wh) {
-        delta.reads_duplicate += 1;
-      } else {
-        delta.reads_conflicting += 1;
-        insert_audit("store", "read_conflict",
-                     "meter '" + read.meter_id + "' " + std::string(to_string(read.channel)) +
-                         " at " + format_utc(read.boundary) + ": kept " +
-                         std::to_string(existing ? existing->register_wh : 0) + " Wh, ignored " +
-                         std::to_string(read.register_wh) + " Wh");
+    const std::optional<std::int64_t> meter_time_ms =
+        read.meter_time ? std::optional<std::int64_t>(to_ms(*read.meter_time)) : std::nullopt;
+    if (!newest.exists || boundary > newest.boundary) {
+      // Newer than anything stored for this channel (the usual, in-order case): cannot collide.
+      if (pending_reads.add({meter->key, static_cast<std::int64_t>(read.channel), boundary, read.register_wh,
+                             to_ms(read.collected_at), static_cast<std::int64_t>(read.source), meter_time_ms})) {
+        flush_pending_reads();
       }
+    } else if (!insert_read_now(read, *meter, boundary, meter_time_ms)) {
       return;
     }
     delta.reads_stored += 1;
@@ -669,17 +760,32 @@ struct StoreWriter::Impl {
       delta.intervals_suspect += 1;
       return true;
     }
-    hot("INSERT INTO outbox (sequence, end_unix, meter_key, channel, version, collected_at_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(1, *sequence)
-        .bind(2, row.end)
-        .bind(3, row.meter_key)
-        .bind(4, static_cast<int>(row.channel))
-        .bind(5, row.version)
-        .bind(6, row.collected_at_ms)
-        .run();
+    if (pending_outbox.add({*sequence, row.end, row.meter_key, static_cast<std::int64_t>(row.channel),
+                            row.version, row.collected_at_ms})) {
+      pending_outbox.flush(db);
+    }
     head_sequence += 1;
     return true;
+  }
+
+  // Before commit: everything buffered goes in, in the same transaction.
+  void flush_pending() {
+    flush_pending_reads();
+    pending_outbox.flush(db);
+  }
+
+  void flush_pending_reads() {
+    const std::size_t expected = pending_reads.pending_rows();
+    if (expected == 0) return;
+    const std::int64_t inserted = pending_reads.flush(db);
+    if (inserted != static_cast<std::int64_t>(expected)) {
+      // Only reads newer than the channel's newest stored read are buffered: another writer on
+      // this file must have stored some meanwhile. Theirs are kept (first write wins).
+      spdlog::warn("storage: {} of {} new reads already stored by another writer; kept the stored ones",
+                   static_cast<std::int64_t>(expected) - inserted, expected);
+      delta.reads_stored -= static_cast<std::uint64_t>(static_cast<std::int64_t>(expected) - inserted);
+      delta.reads_duplicate += static_cast<std::uint64_t>(static_cast<std::int64_t>(expected) - inserted);
+    }
   }
 
   // ---- VEE in the transaction (owned by the vee engineer; docs/VEE.md "In the writer") ----
@@ -787,6 +893,7 @@ struct StoreWriter::Impl {
             .bind(1, static_cast<std::int64_t>(head_sequence))
             .run();
       }
+      flush_pending();
       transaction.commit();
     } catch (...) {
       forget_transaction_state(head_before);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <iterator>
+#include <string_view>
+#include <utility>
 
 #include "storage/vee/versioning.hpp"
 
@@ -33,13 +35,26 @@ PassResult WriterHook::take() {
     clear();
     return result;
   }
-  // Sorted by (meter, channel, boundary) so each span finds its reads without a full scan.
+  // Only the channels that have a span need their batch reads as anchors (usually a few in a
+  // hundred): pick those out first, so the sort does not move every read of the batch.
   const auto key_less = [](const BoundaryRead& a, const BoundaryRead& b) {
     if (a.meter_id != b.meter_id) return a.meter_id < b.meter_id;
     if (a.channel != b.channel) return a.channel < b.channel;
     return a.boundary < b.boundary;
   };
-  std::sort(batch_reads_.begin(), batch_reads_.end(), key_less);
+  std::vector<std::pair<std::string_view, EnergyChannel>> span_channels;
+  span_channels.reserve(spans_.size());
+  for (const auto& span : spans_) span_channels.emplace_back(span.meter.meter_id, span.last.channel);
+  std::sort(span_channels.begin(), span_channels.end());
+  std::vector<const BoundaryRead*> anchors_in_batch;
+  for (const auto& read : batch_reads_) {
+    if (std::binary_search(span_channels.begin(), span_channels.end(),
+                           std::pair<std::string_view, EnergyChannel>{read.meter_id, read.channel})) {
+      anchors_in_batch.push_back(&read);
+    }
+  }
+  const auto pointer_less = [&](const BoundaryRead* a, const BoundaryRead* b) { return key_less(*a, *b); };
+  std::sort(anchors_in_batch.begin(), anchors_in_batch.end(), pointer_less);
   for (const auto& span : spans_) {
     RunInput in;
     in.spec = channel_spec(span.meter, span.last.channel);
@@ -47,11 +62,11 @@ PassResult WriterHook::take() {
     BoundaryRead probe = span.first;
     probe.meter_id = span.meter.meter_id;
     probe.channel = span.last.channel;
-    for (auto it = std::upper_bound(batch_reads_.begin(), batch_reads_.end(), probe, key_less);
-         it != batch_reads_.end() && it->meter_id == probe.meter_id && it->channel == probe.channel &&
-         it->boundary <= span.last.boundary;
+    for (auto it = std::upper_bound(anchors_in_batch.begin(), anchors_in_batch.end(), &probe, pointer_less);
+         it != anchors_in_batch.end() && (*it)->meter_id == probe.meter_id && (*it)->channel == probe.channel &&
+         (*it)->boundary <= span.last.boundary;
          ++it) {
-      in.reads.push_back(register_read(*it));
+      in.reads.push_back(register_read(**it));
     }
     in.from = span.first.boundary;
     in.to = span.last.boundary;

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <thread>
@@ -278,4 +279,37 @@ TEST_CASE("a second writer on the same file does not hide the first writer's uns
   daemon.flush();
   // The daemon still holds unsynced changes, so the recovery mark must be back.
   CHECK(unsynced_from() == at_minutes(0).time_since_epoch().count());
+}
+
+// In-order reads are inserted in groups (BufferedInsert in store_writer.cpp): an out-of-order
+// read, a repeat and a conflicting read in the same batch must still see the grouped ones.
+TEST_CASE("grouped read inserts are visible to out-of-order, repeated and conflicting reads of the same batch") {
+  TempDb db("writer-grouped-reads");
+  StoreWriter writer(db.options());
+  writer.import_meters(meters(1), "test");
+  std::vector<BoundaryRead> batch;
+  for (int i = 0; i < 100; ++i) {
+    if (i != 50) batch.push_back(read_at("M0", 15 * i, 10 * i));  // more than one group of 64
+  }
+  batch.push_back(read_at("M0", 15 * 50, 500));  // the gap, filled out of order
+  batch.push_back(read_at("M0", 15 * 10, 100));  // identical repeat
+  batch.push_back(read_at("M0", 15 * 20, 999));  // conflicts with the stored 200
+  writer.submit(std::move(batch), {});
+  writer.flush();
+
+  const auto stats = writer.stats();
+  CHECK(stats.reads_stored == 100);
+  CHECK(stats.reads_duplicate == 1);
+  CHECK(stats.reads_conflicting == 1);
+  StoreReader reader(db.path());
+  const auto feed = reader.read_feed(0, 200);
+  std::vector<std::int64_t> ends;
+  for (const auto& reading : feed) {
+    CHECK(reading.value_wh() == 10);
+    ends.push_back(reading.end_unix());
+  }
+  std::sort(ends.begin(), ends.end());
+  std::vector<std::int64_t> expected;
+  for (int i = 1; i < 100; ++i) expected.push_back(at_minutes(15 * i).time_since_epoch().count());
+  CHECK(ends == expected);  // every interval between the 100 reads, the gap's two included
 }
