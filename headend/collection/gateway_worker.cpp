@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "headend/collection/clock_sync_exchange.hpp"
 #include "headend/collection/register_read.hpp"
 
 namespace ami::collection {
@@ -138,6 +139,12 @@ asio::awaitable<AttemptReport> GatewayWorker::attempt_registers_1997(const ReadJ
 
 asio::awaitable<void> GatewayWorker::execute(ReadJob job) {
   JobReport report;
+  if (job.clock != ClockCommand::none) {  // meter clock work: one attempt (clock_sync_exchange.hpp)
+    co_await run_clock_job(*channel_, clock_, clock_policy_, job, report);
+    report.job = std::move(job);
+    on_report_(std::move(report));
+    co_return;
+  }
   const int max_attempts = 1 + retry_.retries;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     AttemptReport a;

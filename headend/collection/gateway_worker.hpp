@@ -21,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "headend/collection/clock_sync.hpp"
 #include "headend/collection/concurrency_limit.hpp"
 #include "headend/collection/read_job.hpp"
 #include "headend/collection/tcp_gateway_channel.hpp"
@@ -44,6 +45,8 @@ class GatewayWorker {
   void stop();
 
   [[nodiscard]] std::size_t queued() const { return queue_.size(); }
+  // Password and operator code for clock jobs that set the time (ClockCommand::set_time).
+  void set_clock_policy(const ClockPolicy& policy) { clock_policy_ = policy; }
   [[nodiscard]] Dlt645Channel& channel() { return *channel_; }
   // A channel that reaches one meter directly shares the daemon-wide cap on such reads (nullptr:
   // no cap, a gateway's bus serialises itself). Call on the io thread, between jobs.
@@ -63,6 +66,7 @@ class GatewayWorker {
   asio::steady_timer wake_;         // new job, stop, or the next job's spread slot
   asio::steady_timer retry_timer_;  // backoff between attempts; only stop() cuts it short
   bool stopping_ = false;
+  ClockPolicy clock_policy_;
   ConcurrencyLimit* limit_ = nullptr;
 };
 

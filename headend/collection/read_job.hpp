@@ -31,6 +31,10 @@ struct MeterTarget {
 // Lower runs first: an operator's on-demand read, then scheduled reads, then backfill.
 enum class Priority : int { on_demand = 0, scheduled = 1, backfill = 2 };
 
+// Meter clock work (headend/collection/clock_sync.hpp) instead of the load-profile read:
+// read the clock (04000101 + 04000102), broadcast time sync (08H), or set the time (14H 04000102).
+enum class ClockCommand : int { none = 0, read, broadcast, set_time };
+
 struct ReadJob {
   MeterTarget meter;
   UtcSeconds boundary{};
@@ -40,6 +44,7 @@ struct ReadJob {
   UtcMillis not_before{};      // simulated time; the spread window places each meter here
   UtcMillis retry_deadline{};  // simulated time; no retry starts after it (first attempts always run)
   int records = 2;             // load-profile records read, ending at `boundary` (backfill reads more)
+  ClockCommand clock = ClockCommand::none;
 };
 
 struct AttemptReport {
@@ -55,6 +60,8 @@ struct JobReport {
   std::vector<AttemptReport> attempts;
   std::vector<RegisterSnapshot> snapshots;  // what the meter returned (also on missing_record)
   UtcMillis collected_at{};                 // simulated time the usable reply arrived
+  std::optional<UtcMillis> meter_clock;     // ClockCommand::read: the meter's clock (UTC) at collected_at
+  std::optional<UtcSeconds> clock_sent;     // broadcast / set_time: the time sent (UTC)
   std::optional<RegisterSnapshot> current;  // register reads (1997): the registers as read, stamped with
                                             // the read time; what an on-demand read shows, never stored
   [[nodiscard]] Outcome final_outcome() const { return attempts.empty() ? Outcome::cancelled : attempts.back().outcome; }

@@ -131,6 +131,27 @@ void read_registry(const toml::table& t, DaemonConfig& c, const std::string& sou
   r.reject_unknown_keys();
 }
 
+// [collection.clock]: meter clock sync (docs/COLLECTION.md).
+void read_collection_clock(const toml::table& t, DaemonConfig::Collection::ClockSync& k, const std::string& source) {
+  TableReader r(t, "collection.clock", source);
+  r.read_bool("enabled", k.enabled);
+  r.read_int("read_every_hours", k.read_every_hours, 1, 24 * 31);
+  r.read_int("tolerance_seconds", k.tolerance_seconds, 1, 86'400);
+  r.read_bool("correct", k.correct);
+  r.read_int("max_correction_seconds", k.max_correction_seconds, 1, 86'400);
+  if (k.max_correction_seconds < k.tolerance_seconds)
+    r.fail("max_correction_seconds", t.get("max_correction_seconds"), "must not be smaller than tolerance_seconds");
+  if (r.read_string("method", k.method) && k.method != "broadcast" && k.method != "individual")
+    r.fail("method", t.get("method"), fmt::format("'{}' is not broadcast or individual", k.method));
+  for (const auto key : {"password", "operator_code"}) {
+    auto& out = std::string_view(key) == "password" ? k.password : k.operator_code;
+    if (r.read_string(key, out) &&
+        (out.size() != 8 || out.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
+      r.fail(key, t.get(key), fmt::format("'{}' is not 8 hex digits", out));
+  }
+  r.reject_unknown_keys();
+}
+
 void read_collection(const toml::table& t, DaemonConfig& c, const std::string& source) {
   TableReader r(t, "collection", source);
   auto& k = c.collection;
@@ -154,7 +175,8 @@ void read_collection(const toml::table& t, DaemonConfig& c, const std::string& s
     r.fail("reconnect_backoff_max_ms", t.get("reconnect_backoff_max_ms"),
            "must not be smaller than reconnect_backoff_ms");
   r.read_int("max_outstanding_cycles", k.max_outstanding_cycles, 1, 96);
-  r.read_int("catch_up_hours", k.catch_up_hours, 0, 24 * 62);
+  r.read_int("backfill_days", k.backfill_days, 0, 62);
+  if (r.find("clock")) read_collection_clock(sub_table(t, "clock", source), k.clock, source);
   r.read_int("idle_close_seconds", k.idle_close_seconds, 0, 86'400);
   r.read_int("registry_poll_seconds", k.registry_poll_seconds, 1, 3600);
   r.read_int("register_tolerance_seconds", k.register_tolerance_seconds, 1, 3600);

@@ -57,7 +57,18 @@ struct DaemonConfig {
     int reconnect_backoff_ms = 500;
     int reconnect_backoff_max_ms = 10'000;
     int max_outstanding_cycles = 4;  // the scheduler waits rather than queue more unfinished cycles
-    int catch_up_hours = 24;         // at start-up, backfill gaps up to this old from meter memory (0: off)
+    int backfill_days = 3;           // gaps up to this old are read back from meter memory (0: off)
+    // [collection.clock] (docs/COLLECTION.md): meter clock reads, skew flags, bounded correction.
+    struct ClockSync {
+      bool enabled = true;
+      int read_every_hours = 24;
+      int tolerance_seconds = 60;
+      bool correct = true;
+      int max_correction_seconds = 300;
+      std::string method = "broadcast";  // broadcast (08H) | individual (14H write with password)
+      std::string password = "02000000";  // individual: PA P0 P1 P2 as 8 hex digits (level 02)
+      std::string operator_code = "00000000";
+    } clock;
     int idle_close_seconds = 0;      // close a DL/T 645 connection unused this long, real time (0: never)
     int registry_poll_seconds = 5;   // how often the running daemon looks for registry changes, real time
     int register_tolerance_seconds = 120;  // 1997 register reads count for B when done by B + this

@@ -1,5 +1,6 @@
 #include "headend/daemon/daemon.hpp"
 
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -10,7 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "headend/collection/gateway_worker.hpp"
-#include "headend/collection/catch_up.hpp"
+#include "headend/collection/backfill_coordinator.hpp"
+#include "headend/collection/clock_sync.hpp"
 #include "headend/collection/modbus_collector.hpp"
 #include "headend/collection/scheduler.hpp"
 #include "headend/daemon/records.hpp"
@@ -101,7 +103,8 @@ class Daemon {
   void assign_direct_limits(const std::vector<collection::MeterTarget>& targets);
   asio::awaitable<void> watch_registry();
   void apply_registry_change(std::int64_t version);
-  void queue_catch_up(const std::vector<collection::MeterTarget>& targets, UtcSeconds first_boundary);
+  void on_clock_report(const JobReport& report);
+  collection::ClockPolicy clock_policy() const;
   void build_workers(const std::vector<collection::MeterTarget>& targets);
   void dispatch(ReadJob job);
   void on_report(JobReport report);
@@ -124,6 +127,8 @@ class Daemon {
   std::map<std::string, std::unique_ptr<GatewayWorker>> workers_;
   std::unique_ptr<collection::ModbusCollector> modbus_;  // Modbus meters: register reads on worker threads
   std::unique_ptr<collection::Scheduler> scheduler_;
+  std::unique_ptr<collection::BackfillCoordinator> backfill_;  // gaps -> backfill reads (docs/COLLECTION.md)
+  std::unique_ptr<collection::ClockSupervisor> clocks_;        // meter clocks: read, flag, correct, audit
   std::unique_ptr<monitor::Monitor> monitor_;  // [monitor]: dashboard, JSON API, /metrics
   std::map<std::string, collection::MeterTarget> targets_by_id_;  // on-demand reads look meters up here
   std::multimap<std::string, std::function<void(monitor::OnDemandResult)>> on_demand_waiting_;  // io thread
@@ -194,27 +199,50 @@ void Daemon::start_kafka() {
   spdlog::info("kafka: relaying the outbox to topic {} on {}", config_.kafka.topic, config_.kafka.brokers);
 }
 
-// After downtime: read the boundaries each meter missed from its load-profile memory, behind
-// the scheduled reads (backfill priority).
-void Daemon::queue_catch_up(const std::vector<collection::MeterTarget>& targets, UtcSeconds first_boundary) {
-  if (config_.collection.catch_up_hours <= 0) return;
-  const auto interval = std::chrono::minutes{config_.collection.interval_minutes};
-  const auto lookback = std::chrono::hours{config_.collection.catch_up_hours};
-  storage::StoreReader reader(config_.database_path());
-  std::size_t jobs = 0;
-  std::size_t meters = 0;
-  for (const auto& t : targets) {
-    if (t.protocol != "dlt645-2007" || !workers_.contains(t.channel_key)) continue;
-    const auto reads = reader.reads(t.meter_id, storage::EnergyChannel::forward_active, first_boundary - lookback,
-                                    first_boundary);
-    const auto last = reads.empty() ? std::nullopt : std::optional<UtcSeconds>(reads.back().boundary);
-    auto planned = collection::plan_catch_up(t, last, first_boundary, interval, lookback, clock_.now());
-    if (planned.empty()) continue;
-    ++meters;
-    jobs += planned.size();
-    for (auto& job : planned) dispatch(std::move(job));
+// [collection.clock] as the clock supervisor and the workers need it.
+collection::ClockPolicy Daemon::clock_policy() const {
+  const auto& c = config_.collection.clock;
+  collection::ClockPolicy p;
+  p.enabled = c.enabled;
+  p.read_every = std::chrono::hours{c.read_every_hours};
+  p.tolerance = std::chrono::seconds{c.tolerance_seconds};
+  p.correct = c.correct;
+  p.max_correction = std::chrono::seconds{c.max_correction_seconds};
+  p.method = c.method == "individual" ? collection::ClockMethod::individual : collection::ClockMethod::broadcast;
+  const auto hex4 = [](const std::string& text) {  // validated as 8 hex digits by the config
+    std::array<std::uint8_t, 4> out{};
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = static_cast<std::uint8_t>(std::stoul(text.substr(2 * i, 2), nullptr, 16));
+    return out;
+  };
+  p.password = hex4(c.password);
+  p.operator_code = hex4(c.operator_code);
+  p.send_delay = std::chrono::milliseconds{config_.collection.inter_frame_gap_ms};
+  return p;
+}
+
+// A finished clock job: audit rows for every write, follow-up jobs (correction, verification).
+void Daemon::on_clock_report(const JobReport& report) {
+  std::vector<collection::MeterTarget> bus;
+  for (const auto& [id, t] : targets_by_id_)
+    if (t.channel_key == report.job.meter.channel_key) bus.push_back(t);
+  auto follow_up = clocks_->on_report(report, bus, clock_.now());
+  if (report.meter_clock)
+    spdlog::info("clock: meter {} skew {} ms", report.job.meter.meter_id,
+                 (*report.meter_clock - report.collected_at).count());
+  else if (!report.ok())
+    spdlog::warn("clock: meter {} {}: {}", report.job.meter.meter_id, collection::to_string(report.final_outcome()),
+                 report.attempts.empty() ? std::string{} : report.attempts.back().detail);
+  for (auto& entry : follow_up.audit) {
+    spdlog::info("clock: {} {}", entry.action, entry.detail);
+    try {
+      writer_->audit(std::move(entry.actor), std::move(entry.action), std::move(entry.detail));
+    } catch (const std::exception& e) {
+      spdlog::critical("store failed, shutting down: {}", e.what());
+      begin_shutdown(kExitRuntimeFailure);
+    }
   }
-  if (jobs > 0) spdlog::info("catch-up: {} backfill read(s) for {} meter(s) that missed boundaries", jobs, meters);
+  for (auto& job : follow_up.jobs) dispatch(std::move(job));
 }
 
 // Creates the Modbus collector on the first Modbus meter (at start-up or a registry change) and
@@ -350,6 +378,7 @@ void Daemon::build_workers(const std::vector<collection::MeterTarget>& targets) 
     }
     workers_[t.channel_key] = std::make_unique<GatewayWorker>(io_.get_executor(), clock_, std::move(channel), retry,
                                                               [this](JobReport r) { on_report(std::move(r)); });
+    workers_[t.channel_key]->set_clock_policy(clock_policy());
     if (scheduler_) start_worker(t.channel_key);  // a channel added while running
   }
 }
@@ -450,6 +479,13 @@ void Daemon::apply_registry_change(std::int64_t version) {
 }
 
 void Daemon::dispatch(ReadJob job) {
+  // A due clock read goes just before the meter's scheduled read, so that read (and the VEE
+  // flags on its intervals) carries the skew measured now, before any correction.
+  if (clocks_ && job.source == storage::ReadSource::scheduled && job.clock == collection::ClockCommand::none)
+    if (auto clock_job = clocks_->read_if_due(job.meter, job.boundary, clock_.now())) {
+      clock_job->not_before = job.not_before - std::chrono::milliseconds{1};
+      dispatch(std::move(*clock_job));
+    }
   if (modbus_ && storage::is_modbus(job.meter.protocol)) {
     modbus_->enqueue(std::move(job));
     return;
@@ -471,9 +507,18 @@ void Daemon::dispatch(ReadJob job) {
 }
 
 void Daemon::on_report(JobReport report) {
+  if (report.job.clock != collection::ClockCommand::none) {  // not a reading: no attempts row, no KPI
+    sample_queue_depth(report.job.meter.channel_key);
+    on_clock_report(report);
+    return;
+  }
   std::vector<storage::BoundaryRead> reads;
   std::vector<storage::AttemptRecord> attempts;
   to_store_records(report, reads, attempts);
+  // The meter's clock as last measured: VEE flags reads taken while it is off (docs/COLLECTION.md).
+  if (const auto skew = clocks_ ? clocks_->skew_of(report.job.meter.meter_id) : std::nullopt)
+    for (auto& r : reads) r.meter_time = r.collected_at + *skew;
+  if (backfill_) backfill_->on_report(report);
   if (monitor_) monitor_->record_attempts(attempts);
   sample_queue_depth(report.job.meter.channel_key);
   if (report.job.source == storage::ReadSource::on_demand) finish_on_demand(report);
@@ -614,7 +659,11 @@ int Daemon::run() {
 
   for (const auto& [key, worker] : workers_) start_worker(key);
   const auto first_boundary = collection::first_boundary_at_or_after(clock_.now(), options.interval);
-  queue_catch_up(targets, first_boundary);
+  backfill_ = std::make_unique<collection::BackfillCoordinator>(
+      io_.get_executor(), config_.database_path(),
+      collection::BackfillOptions{options.interval, std::chrono::hours{24 * config_.collection.backfill_days}},
+      [this](ReadJob job) { dispatch(std::move(job)); });
+  clocks_ = std::make_unique<collection::ClockSupervisor>(clock_policy());
   asio::co_spawn(io_, scheduler_->run(first_boundary), [this](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -630,6 +679,7 @@ int Daemon::run() {
   wait_for_signal();
 
   io_.run();
+  if (backfill_) backfill_->stop();
 
   status_pool_->join();
   kafka_.reset();  // stop(): waits up to [kafka] flush_timeout_ms for outstanding deliveries

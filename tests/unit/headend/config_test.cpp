@@ -115,7 +115,7 @@ TEST_CASE("each bad config names the file, the key and the reason", "[config]") 
       {"[daemon\n", "test.toml: line 1"},
       {"[modbus]\nworkers = 0\n", "test.toml: [modbus] workers (line 2): must be in 1..64, got 0"},
       {"[modbus]\nthreads = 2\n", "test.toml: [modbus] threads (line 2): unknown key"},
-      {"[collection]\ncatch_up_hours = -1\n", "[collection] catch_up_hours (line 2): must be in 0..1488, got -1"},
+      {"[collection]\nbackfill_days = 63\n", "[collection] backfill_days (line 2): must be in 0..62, got 63"},
       {"[kafka]\nenabled = true\nbrokrs = \"k:9092\"\n", "test.toml: [kafka] brokrs (line 3)"},
       {"[collection.timeouts]\ndlt645_1997_ms = 5\n",
        "test.toml: [collection.timeouts] dlt645_1997_ms (line 2): must be in 10..60000, got 5"},

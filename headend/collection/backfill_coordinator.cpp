@@ -1,0 +1,70 @@
+#include "headend/collection/backfill_coordinator.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "storage/store_reader.hpp"
+
+namespace ami::collection {
+
+BackfillCoordinator::BackfillCoordinator(asio::any_io_executor io, std::filesystem::path database,
+                                         BackfillOptions options, std::function<void(ReadJob)> dispatch)
+    : io_(std::move(io)), database_(std::move(database)), options_(options), dispatch_(std::move(dispatch)) {}
+
+BackfillCoordinator::~BackfillCoordinator() { stop(); }
+
+void BackfillCoordinator::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  pool_.join();
+  reader_.reset();
+}
+
+void BackfillCoordinator::on_report(const JobReport& report) {
+  const auto& job = report.job;
+  if (stopped_ || options_.depth.count() <= 0 || job.clock != ClockCommand::none ||
+      job.source == storage::ReadSource::on_demand || job.meter.protocol != "dlt645-2007")
+    return;
+  if (!report.ok()) {
+    scanned_.erase(job.meter.meter_id);
+    return;
+  }
+  if (job.source != storage::ReadSource::scheduled || !scanned_.insert(job.meter.meter_id).second) return;
+  ++scans_;
+  asio::post(pool_, [this, meter = job.meter, boundary = job.boundary, now = report.collected_at] {
+    scan(meter, boundary, now);
+  });
+}
+
+// Pool thread.
+void BackfillCoordinator::scan(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now) {
+  std::vector<ReadJob> jobs;
+  try {
+    if (!reader_) reader_ = std::make_unique<storage::StoreReader>(database_);
+    const auto window_start = backfill_window_start(now, options_);
+    StoredBoundaries stored;
+    for (const auto& r : reader_->reads(meter.meter_id, storage::EnergyChannel::forward_active, window_start,
+                                        boundary - options_.interval - std::chrono::seconds{1}))
+      stored.boundaries.push_back(r.boundary);
+    stored.read_before_window =
+        stored.boundaries.empty() || stored.boundaries.front() > window_start
+            ? !reader_->reads(meter.meter_id, storage::EnergyChannel::forward_active, UtcSeconds{},
+                              window_start - std::chrono::seconds{1})
+                   .empty()
+            : true;
+    jobs = plan_backfill(meter, stored, boundary - options_.interval, options_, now);
+  } catch (const std::exception& e) {
+    spdlog::warn("backfill: meter {}: store query failed, scanning again at its next read: {}", meter.meter_id,
+                 e.what());
+    asio::post(io_, [this, id = meter.meter_id] { scanned_.erase(id); });
+    return;
+  }
+  if (jobs.empty()) return;
+  spdlog::info("backfill: meter {}: {} read(s) for boundaries missing before {}", meter.meter_id, jobs.size(),
+               format_utc(boundary - options_.interval));
+  asio::post(io_, [this, jobs = std::move(jobs)]() mutable {
+    if (stopped_) return;
+    for (auto& job : jobs) dispatch_(std::move(job));
+  });
+}
+
+}  // namespace ami::collection

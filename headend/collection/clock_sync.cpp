@@ -1,0 +1,246 @@
+#include "headend/collection/clock_sync.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "headend/collection/boundary_read.hpp"
+#include "protocols/dlt645/bcd.hpp"
+#include "protocols/dlt645/catalogue.hpp"
+#include "protocols/dlt645/read.hpp"
+
+namespace ami::collection {
+namespace {
+
+constexpr std::uint8_t kFnWrite = 0x14;
+
+std::string seconds_text(std::chrono::milliseconds d) { return fmt::format("{:+.1f} s", static_cast<double>(d.count()) / 1000.0); }
+
+}  // namespace
+
+std::string_view to_string(ClockVerdict verdict) {
+  switch (verdict) {
+    case ClockVerdict::in_tolerance: return "in_tolerance";
+    case ClockVerdict::correct: return "correct";
+    case ClockVerdict::flag_no_correction: return "flagged_correction_off";
+    case ClockVerdict::flag_beyond_max: return "flagged_beyond_max_correction";
+    case ClockVerdict::flag_corrected_recently: return "flagged_corrected_recently";
+  }
+  return "unknown";
+}
+
+ClockVerdict decide_clock(std::chrono::milliseconds skew, const ClockPolicy& policy,
+                          std::optional<UtcMillis> last_correction, UtcMillis now) {
+  const auto magnitude = std::chrono::abs(skew);
+  if (magnitude <= policy.tolerance) return ClockVerdict::in_tolerance;
+  if (!policy.correct) return ClockVerdict::flag_no_correction;
+  if (magnitude > policy.max_correction) return ClockVerdict::flag_beyond_max;
+  if (last_correction && now - *last_correction < policy.min_between_corrections)
+    return ClockVerdict::flag_corrected_recently;
+  return ClockVerdict::correct;
+}
+
+bool broadcast_allowed(const std::vector<BusMeterClock>& bus, const ClockPolicy& policy, std::string& why_not) {
+  for (const auto& m : bus) {
+    if (m.utc_offset_minutes != bus.front().utc_offset_minutes) {
+      why_not = fmt::format("meters on the bus keep different UTC offsets ({} min, {} has {} min)",
+                            bus.front().utc_offset_minutes, m.meter_id, m.utc_offset_minutes);
+      return false;
+    }
+    if (m.skew && std::chrono::abs(*m.skew) > policy.max_correction) {
+      why_not = fmt::format("meter {} on the bus is {} off, beyond max_correction {} s", m.meter_id,
+                            seconds_text(*m.skew), policy.max_correction.count());
+      return false;
+    }
+  }
+  return true;
+}
+
+dlt645::Frame make_clock_read_request(const dlt645::Address& address, std::uint32_t di) {
+  return dlt645::make_read_request(address, di);
+}
+
+bool is_clock_read_reply(std::uint32_t di, const dlt645::Frame& reply) {
+  if (!reply.control.from_meter() || reply.control.function() != dlt645::kFnRead) return false;
+  if (reply.control.abnormal()) return true;
+  const auto read = dlt645::parse_read_reply(reply);
+  return read && read->di == di;
+}
+
+ClockFieldResult interpret_clock_reply(std::uint32_t di, const dlt645::Frame& reply) {
+  ClockFieldResult result;
+  if (reply.control.abnormal()) {
+    result.outcome = Outcome::meter_error;
+    result.detail = abnormal_reply_detail(reply);
+    return result;
+  }
+  const auto read = dlt645::parse_read_reply(reply);
+  const auto* item = dlt645::find_data_item(dlt645::Edition::v2007, di);
+  if (!read || read->di != di || item == nullptr) {
+    result.detail = fmt::format("reply is not a {:08X} read reply", di);
+    return result;
+  }
+  std::vector<dlt645::FieldValue> fields;
+  const auto status = dlt645::decode_value(*item, read->value, fields);
+  if (status.error != dlt645::ValueError::none || fields.empty() || !fields.front().available) {
+    result.detail = fmt::format("{:08X} value unusable: {} at byte {}", di, dlt645::to_string(status.error),
+                                status.offset);
+    return result;
+  }
+  result.outcome = Outcome::ok;
+  result.value = fields.front().time;
+  return result;
+}
+
+std::optional<UtcMillis> meter_clock_utc(const dlt645::MeterDateTime& date, const dlt645::MeterDateTime& time,
+                                         int utc_offset_minutes) {
+  dlt645::MeterDateTime local = date;
+  local.hour = time.hour;
+  local.minute = time.minute;
+  local.second = time.second;
+  const auto utc = dlt645::to_utc(local, utc_offset_minutes);
+  if (!utc) return std::nullopt;
+  return UtcMillis{*utc} + std::chrono::milliseconds{500};
+}
+
+std::optional<dlt645::Frame> make_time_broadcast(UtcSeconds utc, int utc_offset_minutes) {
+  return dlt645::make_broadcast_time_sync(dlt645::to_meter_time(utc, utc_offset_minutes));
+}
+
+dlt645::Frame make_time_set_request(const dlt645::Address& address, UtcSeconds utc, int utc_offset_minutes,
+                                    const ClockPolicy& policy) {
+  const auto local = dlt645::to_meter_time(utc, utc_offset_minutes);
+  std::array<std::uint8_t, 3> value{};  // ss mm hh, BCD
+  const int parts[] = {local.second, local.minute, local.hour};
+  for (std::size_t i = 0; i < value.size(); ++i)
+    dlt645::encode_bcd(static_cast<std::uint64_t>(parts[i]), std::span<std::uint8_t>(&value[i], 1));
+  return dlt645::make_write_request(address, kDiMeterTime, policy.password, policy.operator_code, value);
+}
+
+std::string abnormal_reply_detail(const dlt645::Frame& reply) {
+  return reply.data.empty() ? std::string("abnormal reply without ERR byte")
+                            : fmt::format("ERR {:02X}: {}", reply.data[0], describe_err_2007(reply.data[0]));
+}
+
+bool is_write_reply(const dlt645::Frame& reply) {
+  return reply.control.from_meter() && reply.control.function() == kFnWrite;
+}
+
+ReadJob ClockSupervisor::clock_job(const MeterTarget& meter, ClockCommand command, UtcSeconds boundary,
+                                   UtcMillis now) const {
+  ReadJob job;
+  job.meter = meter;
+  job.boundary = boundary;
+  job.clock = command;
+  job.priority = Priority::scheduled;  // among the cycle's reads, so the reading is fresh
+  job.not_before = now;
+  job.retry_deadline = now;  // one attempt: a failed clock job is retried later, not in a loop
+  return job;
+}
+
+std::optional<ReadJob> ClockSupervisor::read_if_due(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now) {
+  if (!policy_.enabled || meter.protocol != "dlt645-2007") return std::nullopt;
+  auto& s = states_[meter.meter_id];
+  if (s.in_flight) return std::nullopt;
+  if (s.last_read_at && now - *s.last_read_at < policy_.read_every) return std::nullopt;
+  if (s.last_read_attempt_at && (!s.last_read_at || *s.last_read_attempt_at > *s.last_read_at) &&
+      now - *s.last_read_attempt_at < policy_.retry_failed_read_after)
+    return std::nullopt;
+  s.in_flight = true;
+  s.last_read_attempt_at = now;
+  return clock_job(meter, ClockCommand::read, boundary, now);
+}
+
+ClockSupervisor::FollowUp ClockSupervisor::on_report(const JobReport& report, const std::vector<MeterTarget>& bus,
+                                                      UtcMillis now) {
+  FollowUp out;
+  auto& s = states_[report.job.meter.meter_id];
+  s.in_flight = false;
+  if (report.job.clock == ClockCommand::read) {
+    on_reading(report, bus, now, out);
+  } else {
+    on_correction(report, bus, now, out);
+  }
+  return out;
+}
+
+void ClockSupervisor::on_reading(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now,
+                                 FollowUp& out) {
+  const auto& meter = report.job.meter;
+  auto& s = states_[meter.meter_id];
+  if (!report.ok() || !report.meter_clock) return;  // tried again after retry_failed_read_after
+  const auto skew = std::chrono::duration_cast<std::chrono::milliseconds>(*report.meter_clock - report.collected_at);
+  s.last_read_at = now;
+  s.skew = skew;
+  const auto previous = s.verdict;
+  s.verdict = decide_clock(skew, policy_, s.last_correction_at, now);
+  const bool flagged = s.verdict != ClockVerdict::in_tolerance;
+  if (flagged && previous != s.verdict)
+    out.audit.push_back({"clock_sync", "meter_clock_flagged",
+                         fmt::format("meter={} skew={} tolerance={} s max_correction={} s verdict={}", meter.meter_id,
+                                     seconds_text(skew), policy_.tolerance.count(), policy_.max_correction.count(),
+                                     to_string(s.verdict))});
+  if (s.verdict != ClockVerdict::correct) return;
+  if (policy_.method == ClockMethod::broadcast) {
+    std::vector<BusMeterClock> clocks;
+    for (const auto& m : bus) clocks.push_back({m.meter_id, m.utc_offset_minutes, skew_of(m.meter_id)});
+    std::string why_not;
+    if (!broadcast_allowed(clocks, policy_, why_not)) {
+      s.verdict = ClockVerdict::flag_beyond_max;
+      out.audit.push_back({"clock_sync", "meter_clock_not_corrected",
+                           fmt::format("meter={} skew={} broadcast withheld: {}", meter.meter_id, seconds_text(skew),
+                                       why_not)});
+      return;
+    }
+  }
+  s.in_flight = true;
+  out.jobs.push_back(clock_job(meter,
+                               policy_.method == ClockMethod::broadcast ? ClockCommand::broadcast : ClockCommand::set_time,
+                               report.job.boundary, now));
+}
+
+void ClockSupervisor::on_correction(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now,
+                                    FollowUp& out) {
+  const auto& meter = report.job.meter;
+  auto& s = states_[meter.meter_id];
+  const bool broadcast = report.job.clock == ClockCommand::broadcast;
+  // The meter's clock when the time was sent, as last measured.
+  const auto sent_at = report.clock_sent ? UtcMillis{*report.clock_sent} : now;
+  const auto old_meter_time = s.skew ? std::optional<UtcMillis>(sent_at + *s.skew) : std::nullopt;
+  const auto& last = report.attempts.empty() ? AttemptReport{} : report.attempts.back();
+  out.audit.push_back(
+      {"clock_sync", broadcast ? "meter_time_broadcast" : "meter_time_set",
+       fmt::format("meter={} channel={} asked_by=clock_sync policy (skew {} beyond tolerance {} s, max correction {} s) "
+                   "method={} old_meter_time={} new_time={} outcome={}{}{}",
+                   meter.meter_id, meter.channel_key, s.skew ? seconds_text(*s.skew) : std::string("unknown"),
+                   policy_.tolerance.count(), policy_.max_correction.count(), broadcast ? "broadcast_08H" : "write_14H",
+                   old_meter_time ? format_utc_ms(*old_meter_time) : std::string("unknown"),
+                   report.clock_sent ? format_utc(*report.clock_sent) : std::string("not sent"),
+                   to_string(report.final_outcome()), last.detail.empty() ? "" : ": ", last.detail)});
+  if (!report.ok()) return;  // the next due read measures again
+  // A broadcast sets every meter on the bus: each counts as corrected and is measured afresh.
+  for (const auto& m : bus) {
+    if (!broadcast && m.meter_id != meter.meter_id) continue;
+    auto& other = states_[m.meter_id];
+    other.last_correction_at = now;
+    other.skew.reset();
+    other.last_read_at.reset();
+  }
+  s.last_correction_at = now;
+  s.skew.reset();
+  s.last_read_at.reset();
+  s.in_flight = true;
+  out.jobs.push_back(clock_job(meter, ClockCommand::read, report.job.boundary, now));  // verify
+}
+
+std::optional<std::chrono::milliseconds> ClockSupervisor::skew_of(const std::string& meter_id) const {
+  const auto it = states_.find(meter_id);
+  return it == states_.end() ? std::nullopt : it->second.skew;
+}
+
+const MeterClockState* ClockSupervisor::state(const std::string& meter_id) const {
+  const auto it = states_.find(meter_id);
+  return it == states_.end() ? nullptr : &it->second;
+}
+
+}  // namespace ami::collection

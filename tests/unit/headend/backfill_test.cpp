@@ -1,0 +1,103 @@
+// plan_backfill (headend/collection/backfill.hpp): which load-profile reads fill a meter's gaps.
+#include <catch2/catch.hpp>
+
+#include "headend/collection/backfill.hpp"
+
+using namespace ami;
+using namespace ami::collection;
+using namespace std::chrono_literals;
+
+namespace {
+MeterTarget backfill_meter() {
+  MeterTarget m;
+  m.meter_id = "m1";
+  m.protocol = "dlt645-2007";
+  m.channel_key = "tcp://127.0.0.1:1";
+  return m;
+}
+const MeterTarget kBackfillMeter = backfill_meter();
+UtcSeconds utc(const char* t) { return *parse_utc(t); }
+UtcMillis utc_ms(const char* t) { return UtcMillis{utc(t)}; }
+BackfillOptions depth(std::chrono::hours h) { return {15min, h}; }
+StoredBoundaries stored(std::vector<const char*> times, bool before = false) {
+  StoredBoundaries s;
+  for (const auto* t : times) s.boundaries.push_back(utc(t));
+  s.read_before_window = before;
+  return s;
+}
+// (first record, last record) of each job.
+std::vector<std::pair<UtcSeconds, UtcSeconds>> spans(const std::vector<ReadJob>& jobs) {
+  std::vector<std::pair<UtcSeconds, UtcSeconds>> out;
+  for (const auto& j : jobs) out.emplace_back(j.boundary - j.interval * (j.records - 1), j.boundary);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("backfill after daemon downtime reads the gap in chunks that each re-read the boundary before them",
+          "[backfill]") {
+  // Stored up to 00:00; the first scheduled read at 03:00 covers 02:45 and 03:00.
+  const auto jobs = plan_backfill(kBackfillMeter, stored({"2026-01-05T00:00:00Z"}), utc("2026-01-05T02:45:00Z"),
+                                  depth(72h), utc_ms("2026-01-05T03:00:05Z"));
+  // Missing 00:15 .. 02:30 = 10 boundaries, 7 new per request: 00:00->01:45, 01:45->02:30.
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0].boundary == utc("2026-01-05T01:45:00Z"));
+  CHECK(jobs[0].records == 8);
+  CHECK(jobs[1].boundary == utc("2026-01-05T02:30:00Z"));
+  CHECK(jobs[1].records == 4);
+  for (const auto& j : jobs) {
+    CHECK(j.source == storage::ReadSource::backfill);
+    CHECK(j.priority == Priority::backfill);
+    CHECK(j.clock == ClockCommand::none);
+    CHECK(j.meter.meter_id == "m1");
+    CHECK(j.not_before == utc_ms("2026-01-05T03:00:05Z"));
+  }
+}
+
+TEST_CASE("backfill fills every hole between stored reads, not only the newest gap", "[backfill]") {
+  // A meter offline twice: 01:00..01:30 missing, then 04:15..05:45 missing; read at 06:15 again.
+  const auto s = stored({"2026-01-05T00:00:00Z", "2026-01-05T00:15:00Z", "2026-01-05T00:30:00Z", "2026-01-05T00:45:00Z",
+                         "2026-01-05T01:45:00Z", "2026-01-05T02:00:00Z", "2026-01-05T04:00:00Z"});
+  // 02:15 .. 03:45 are missing too (stored jumps from 02:00 to 04:00).
+  const auto jobs = plan_backfill(kBackfillMeter, s, utc("2026-01-05T06:00:00Z"), depth(72h),
+                                  utc_ms("2026-01-05T06:15:03Z"));
+  const std::vector<std::pair<UtcSeconds, UtcSeconds>> expected = {
+      {utc("2026-01-05T00:45:00Z"), utc("2026-01-05T01:30:00Z")},  // 3 new
+      {utc("2026-01-05T02:00:00Z"), utc("2026-01-05T03:45:00Z")},  // 7 new
+      {utc("2026-01-05T04:00:00Z"), utc("2026-01-05T05:45:00Z")},  // 7 new
+  };
+  CHECK(spans(jobs) == expected);
+}
+
+TEST_CASE("backfill reads nothing when nothing is missing or the meter was never read", "[backfill]") {
+  const auto now = utc_ms("2026-01-05T03:00:05Z");
+  CHECK(plan_backfill(kBackfillMeter, stored({"2026-01-05T02:30:00Z"}), utc("2026-01-05T02:45:00Z"), depth(72h), now)
+            .empty());
+  CHECK(plan_backfill(kBackfillMeter, stored({}), utc("2026-01-05T02:45:00Z"), depth(72h), now).empty());
+  // Reads stored only after the first one: nothing before the meter's history starts.
+  CHECK(plan_backfill(kBackfillMeter, stored({"2026-01-05T02:00:00Z", "2026-01-05T02:15:00Z", "2026-01-05T02:30:00Z"}),
+                      utc("2026-01-05T02:45:00Z"), depth(72h), now)
+            .empty());
+  // One boundary missing: one job of two records.
+  const auto one =
+      plan_backfill(kBackfillMeter, stored({"2026-01-05T02:15:00Z"}), utc("2026-01-05T02:45:00Z"), depth(72h), now);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].boundary == utc("2026-01-05T02:30:00Z"));
+  CHECK(one[0].records == 2);
+}
+
+TEST_CASE("backfill does not reach further back than the depth", "[backfill]") {
+  const auto now = utc_ms("2026-01-05T02:50:00Z");
+  CHECK(backfill_window_start(now, depth(2h)) == utc("2026-01-05T00:45:00Z"));
+  // Last read long before the window: the window edge is re-read, everything after it is read.
+  const auto jobs = plan_backfill(kBackfillMeter, stored({}, true), utc("2026-01-05T02:45:00Z"), depth(2h), now);
+  REQUIRE_FALSE(jobs.empty());
+  CHECK(spans(jobs).front().first == utc("2026-01-05T00:45:00Z"));
+  CHECK(jobs.back().boundary == utc("2026-01-05T02:30:00Z"));
+  // Three days deep (the default) after a day offline: 95 boundaries in 14 requests.
+  const auto day = plan_backfill(kBackfillMeter, stored({"2026-01-04T02:30:00Z"}), utc("2026-01-05T02:30:00Z"),
+                                 depth(72h), utc_ms("2026-01-05T02:45:05Z"));
+  int boundaries = 0;
+  for (const auto& j : day) boundaries += j.records - 1;
+  CHECK(boundaries == 95);
+  CHECK(day.size() == 14);
+}
