@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/sqlite.hpp"
 #include "storage/store_writer.hpp"
 
 namespace {
@@ -67,6 +68,23 @@ void submit_boundary(StoreWriter& writer, const std::vector<std::string>& ids, U
   }
 }
 
+// Registers MTR100000.. and returns their ids.
+std::vector<std::string> import_bench_meters(StoreWriter& writer, std::size_t meter_count) {
+  std::vector<std::string> ids;
+  std::vector<MeterRecord> meters;
+  for (std::size_t i = 0; i < meter_count; ++i) {
+    MeterRecord m;
+    m.meter_id = "MTR" + std::to_string(100000 + i);
+    m.protocol = "dlt645-2007";
+    m.channel = "tcp://10.0.0.1:8899";
+    m.address = std::to_string(100000000000 + i);
+    ids.push_back(m.meter_id);
+    meters.push_back(std::move(m));
+  }
+  writer.import_meters(meters, "bench");
+  return ids;
+}
+
 void BM_StoreWriterIngest(benchmark::State& state) {
   const auto meter_count = static_cast<std::size_t>(state.range(0));
   const bool with_attempts = state.range(1) != 0;
@@ -78,18 +96,7 @@ void BM_StoreWriterIngest(benchmark::State& state) {
     StoreOptions options;
     options.path = path;
     StoreWriter writer(options);
-    std::vector<std::string> ids;
-    std::vector<MeterRecord> meters;
-    for (std::size_t i = 0; i < meter_count; ++i) {
-      MeterRecord m;
-      m.meter_id = "MTR" + std::to_string(100000 + i);
-      m.protocol = "dlt645-2007";
-      m.channel = "tcp://10.0.0.1:8899";
-      m.address = std::to_string(100000000000 + i);
-      ids.push_back(m.meter_id);
-      meters.push_back(std::move(m));
-    }
-    writer.import_meters(meters, "bench");
+    const auto ids = import_bench_meters(writer, meter_count);
     auto boundary = *parse_utc("2026-01-05T00:00:00Z");
     submit_boundary(writer, ids, boundary, 0, false);
     writer.flush();
@@ -120,5 +127,43 @@ BENCHMARK(BM_StoreWriterIngest)
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
+
+// Disk footprint (docs/STORAGE.md "Size"): `days` of 15-minute boundaries for `meters` meters, each
+// read with one attempt row, no pruning; then the file size (WAL checkpointed at close) per
+// meter-day, and per table/index from SQLite's dbstat. Time is not the point: one iteration.
+void BM_StoreBytesPerMeterDay(benchmark::State& state) {
+  const auto meter_count = static_cast<std::size_t>(state.range(0));
+  const auto days = state.range(1);
+  const auto path = bench_db_path();
+  for (auto _ : state) {
+    remove_db(path);
+    {
+      StoreOptions options;
+      options.path = path;
+      StoreWriter writer(options);
+      const auto ids = import_bench_meters(writer, meter_count);
+      auto boundary = *parse_utc("2026-01-05T00:00:00Z");
+      for (std::int64_t k = 0; k <= days * 96; ++k) {
+        submit_boundary(writer, ids, boundary, 250 * k, true);
+        boundary += std::chrono::minutes{15};
+      }
+      writer.flush();
+    }
+    const double meter_days = static_cast<double>(meter_count) * static_cast<double>(days);
+    state.counters["bytes_per_meter_day"] = static_cast<double>(std::filesystem::file_size(path)) / meter_days;
+    Database db(path, false, 1000);
+    try {
+      auto query = db.query("SELECT name, sum(pgsize) FROM dbstat GROUP BY name");
+      while (query->step()) {
+        state.counters["bytes_" + query->column_text(0)] = static_cast<double>(query->column_int64(1)) / meter_days;
+      }
+    } catch (const SqliteError&) {
+      // SQLite built without dbstat: the total above still stands.
+    }
+  }
+  remove_db(path);
+}
+
+BENCHMARK(BM_StoreBytesPerMeterDay)->Args({1000, 2})->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
