@@ -16,7 +16,7 @@ namespace ami::storage {
 
 namespace {
 
-constexpr std::array<std::string_view, 12> columns{
+constexpr std::array<std::string_view, 12> registry_columns{
     "meter_id",    "protocol",   "channel",  "address",
     "model",       "ct_ratio",   "pt_ratio", "utc_offset_minutes",
     "usage_point", "interval_minutes", "enabled", "tags"};
@@ -153,7 +153,7 @@ RegistryParseResult parse_registry_csv(std::string_view text, std::string_view f
   bool header_ok = true;
   for (std::size_t i = 0; i < row.fields.size(); ++i) {
     const std::string& name = row.fields[i];
-    if (std::find(columns.begin(), columns.end(), std::string_view{name}) == columns.end()) {
+    if (std::find(registry_columns.begin(), registry_columns.end(), std::string_view{name}) == registry_columns.end()) {
       add_error(header_line, name, "unknown column '" + name + "'");
       header_ok = false;
     } else if (!index.emplace(name, i).second) {
@@ -248,9 +248,9 @@ RegistryParseResult read_registry_csv_file(const std::filesystem::path& path) {
 
 std::string format_registry_csv(const std::vector<MeterRecord>& meters) {
   std::string out;
-  for (std::size_t i = 0; i < columns.size(); ++i) {
+  for (std::size_t i = 0; i < registry_columns.size(); ++i) {
     if (i > 0) out += ',';
-    out += columns[i];
+    out += registry_columns[i];
   }
   out += '\n';
   for (const auto& m : meters) {
