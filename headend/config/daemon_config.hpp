@@ -94,7 +94,7 @@ struct DaemonConfig {
     std::uint16_t listen_port = 7700;
     std::vector<FeedConsumerConfig> consumers;
     int max_unacked_batches = 4;
-    int batch_size = 100;
+    int batch_size = 1000;
   } feed;
 
   struct Status {
@@ -108,7 +108,7 @@ struct DaemonConfig {
     std::string listen_host = "127.0.0.1";
     std::uint16_t listen_port = 8080;
     std::string api_token;              // bearer token for POST (on-demand read); empty disables POST
-    int utc_offset_minutes = 480;       // the KPI day's time zone
+    int utc_offset_minutes = 480;       // which day is "today"; each meter's own day follows its registry offset
     int deadline_minutes = 360;         // on time = stored before D+1 00:00 + this
     int chronic_days = 3;
     int grace_seconds = 900;            // a boundary counts as expected this long after it passed
