@@ -51,7 +51,7 @@ class DaemonVeeRun {
         << "[registry]\nimport_csv = \"" << (dir_ / "meters.csv").string() << "\"\n"
         << "[collection]\nsettle_seconds = 20\nspread_window_seconds = 30\nresponse_timeout_ms = 300\n"
         << "retries = 1\nretry_backoff_ms = 20\nreconnect_backoff_ms = 50\nreconnect_backoff_max_ms = 200\n"
-        << "catch_up_hours = 0\n"
+        << "backfill_days = 0\n"
         << "[feed]\nlisten = \"127.0.0.1:" << ami::test::free_tcp_port() << "\"\n"
         << "[[feed.consumers]]\nname = \"billing\"\ntoken = \"t\"\n"
         << "[status]\nprint_cycle_lines = false\n"
