@@ -24,7 +24,7 @@ namespace ami::monitor::test {
 // the daemon reads the day's first boundary.
 inline constexpr const char* kSimStart = "2026-01-04T15:59:00Z";
 inline constexpr const char* kDay = "2026-01-05";
-inline constexpr std::int64_t kSpeed = 90;  // 15 simulated minutes per 10 real seconds
+inline constexpr std::int64_t kSpeed = 180;  // 15 simulated minutes per 5 real seconds
 inline constexpr const char* kToken = "field-ops-token";
 inline constexpr int kGraceSeconds = 120;
 
