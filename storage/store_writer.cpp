@@ -1134,6 +1134,25 @@ ImportResult StoreWriter::import_meters(const std::vector<MeterRecord>& meters,
       [this, &meters, &actor] { return impl_->import_meters(meters, actor); });
 }
 
+void StoreWriter::ensure_consumers(const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (name.empty()) throw std::invalid_argument("ensure_consumers: empty consumer name");
+  }
+  impl_->run_task<void>([this, &names] {
+    Transaction transaction(impl_->db);
+    for (const auto& name : names) {
+      impl_->db
+          .prepare(
+              "INSERT OR IGNORE INTO consumer_cursors (name, sequence, updated_at_ms) "
+              "VALUES (?, 0, ?)")
+          .bind(1, name)
+          .bind(2, to_ms(impl_->options.clock.now()))
+          .run();
+    }
+    transaction.commit();
+  });
+}
+
 PruneStats StoreWriter::prune(const RetentionPolicy& policy, UtcSeconds now) {
   PruneStats result;
   Impl& impl = *impl_;
@@ -1151,8 +1170,15 @@ PruneStats StoreWriter::prune(const RetentionPolicy& policy, UtcSeconds now) {
 
   // Reads pruning keeps the rows latest_reads names, so it must be complete first.
   impl.run_task<void>([&impl] { impl.sync_latest_reads_now(); });
-  const auto acked = impl.run_task<std::optional<std::int64_t>>(
-      [&impl] { return impl.db.query_int64("SELECT min(sequence) FROM consumer_cursors"); });
+  const auto acked = impl.run_task<std::optional<std::int64_t>>([&impl, &policy] {
+    // A configured consumer without a row has read nothing yet: it counts as cursor 0.
+    for (const auto& name : policy.consumers) {
+      auto cursor = impl.db.query("SELECT 1 FROM consumer_cursors WHERE name = ?");
+      cursor->bind(1, name);
+      if (!cursor->step()) return std::optional<std::int64_t>{0};
+    }
+    return impl.db.query_int64("SELECT min(sequence) FROM consumer_cursors");
+  });
   if (acked) {
     const std::int64_t cutoff_ms = (now_s - policy.keep_intervals.count()) * 1000;
     result.outbox_rows =

@@ -69,8 +69,11 @@ struct StoreOptions {
 // collected before `now - keep_intervals` go, together with their intervals; suspect (never
 // published) intervals ending before that go too; raw reads before `now - keep_reads` go except
 // the newest per (meter, channel), which derivation still needs; attempts and audit rows by age.
-// With no consumer cursor at all nothing published is pruned.
+// With no consumer cursor at all nothing published is pruned. A configured consumer without a
+// cursor row (never connected, or its first acks lost in a crash) counts as cursor 0, so it
+// holds back every outbox row.
 struct RetentionPolicy {
+  std::vector<std::string> consumers;  // configured feed consumers ([[feed.consumers]] names)
   std::chrono::seconds keep_intervals{std::chrono::hours{24 * 7}};
   std::chrono::seconds keep_reads{std::chrono::hours{24 * 7}};
   std::chrono::seconds keep_attempts{std::chrono::hours{24 * 7}};
@@ -141,6 +144,11 @@ class StoreWriter {
   // All-or-nothing: validates every record first (storage/registry.hpp) and throws
   // std::invalid_argument naming the first bad meter without writing anything.
   ImportResult import_meters(const std::vector<MeterRecord>& meters, const std::string& actor);
+
+  // Gives every named consumer without a cursor row the cursor 0 (INSERT OR IGNORE; existing
+  // cursors are untouched), so pruning waits for it. Runs on the writer thread; blocks until done.
+  // The daemon calls it at start with the configured [[feed.consumers]].
+  void ensure_consumers(const std::vector<std::string>& names);
 
   // Deletes what the policy allows (see RetentionPolicy); blocks until done.
   PruneStats prune(const RetentionPolicy& policy, UtcSeconds now);

@@ -92,6 +92,11 @@ class Daemon {
 
  private:
   void open_store();
+  std::vector<std::string> configured_consumer_names() const {
+    std::vector<std::string> names;
+    for (const auto& consumer : config_.feed.consumers) names.push_back(consumer.name);
+    return names;
+  }
   void start_kafka();
   void start_feed_server();
   void start_monitor();
@@ -159,6 +164,8 @@ void Daemon::open_store() {
     throw StartupError(fmt::format("database {}: {}", config_.database_path().string(), e.what()), kExitStartupFailure);
   }
   if (config_.registry.import_csv) import_registry(*writer_, *config_.registry.import_csv);
+  // A configured consumer that never acknowledged anything must hold back retention (cursor 0).
+  writer_->ensure_consumers(configured_consumer_names());
 }
 
 void Daemon::start_feed_server() {
@@ -570,6 +577,7 @@ void Daemon::maintain_store(UtcSeconds boundary) {
     storage::RetentionPolicy policy;
     policy.keep_intervals = policy.keep_reads = policy.keep_attempts = std::chrono::days{config_.storage.retention_days};
     policy.keep_audit = std::chrono::days{config_.storage.audit_retention_days};
+    policy.consumers = configured_consumer_names();
     const auto pruned = writer_->prune(policy, now);
     if (pruned.outbox_rows + pruned.intervals + pruned.reads + pruned.attempts + pruned.audit_rows > 0)
       spdlog::info("retention: pruned {} outbox row(s), {} interval(s), {} read(s), {} attempt(s), {} audit row(s)",

@@ -158,3 +158,37 @@ TEST_CASE("a published row beyond any consumer's cursor is never pruned, however
   // The intervals behind the unacknowledged rows are still there for the slow consumer.
   CHECK(reader.intervals("A", EnergyChannel::forward_active, at_minutes(0), at_minutes(48 * 60)).size() == 142);
 }
+
+TEST_CASE("a configured consumer without a cursor row keeps every published row") {
+  TempDb db("retention-configured");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  two_days_of_reads(writer, "A");
+  StoreReader reader(db.path());
+  reader.set_consumer_cursor("billing", 192);  // the only consumer that ever connected
+  auto policy = one_day_policy();
+  policy.consumers = {"billing", "never-connected"};
+  // Without a row "never-connected" counts as cursor 0: a year later nothing published goes.
+  const auto stats = writer.prune(policy, at_minutes(365 * 24 * 60));
+  CHECK(stats.outbox_rows == 0);
+  CHECK(reader.oldest_sequence() == 1u);
+  CHECK(reader.read_feed(0, 1000).size() == 192);
+  CHECK(reader.intervals("A", EnergyChannel::forward_active, at_minutes(0), at_minutes(48 * 60)).size() == 192);
+}
+
+TEST_CASE("ensure_consumers seeds cursor 0 for new names and leaves existing cursors alone") {
+  TempDb db("retention-ensure");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  two_days_of_reads(writer, "A");
+  StoreReader reader(db.path());
+  reader.set_consumer_cursor("billing", 192);
+  writer.ensure_consumers({"billing", "audit"});
+  CHECK(reader.consumer_cursor("billing") == std::optional<std::uint64_t>{192});
+  CHECK(reader.consumer_cursor("audit") == std::optional<std::uint64_t>{0});
+  CHECK_THROWS_AS(writer.ensure_consumers({""}), std::invalid_argument);
+  // The seeded row holds pruning back even with a policy that names no consumer.
+  const auto stats = writer.prune(one_day_policy(), at_minutes(365 * 24 * 60));
+  CHECK(stats.outbox_rows == 0);
+  CHECK(reader.oldest_sequence() == 1u);
+}
