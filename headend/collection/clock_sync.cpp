@@ -56,6 +56,20 @@ bool broadcast_allowed(const std::vector<BusMeterClock>& bus, const ClockPolicy&
   return true;
 }
 
+bool near_local_midnight(UtcMillis now, std::chrono::milliseconds skew, int utc_offset_minutes,
+                         const ClockPolicy& policy) {
+  using std::chrono::milliseconds;
+  constexpr milliseconds day = std::chrono::hours{24};
+  const milliseconds margin = policy.max_correction + std::chrono::seconds{60};
+  const milliseconds offset = std::chrono::minutes{utc_offset_minutes};
+  const auto too_close = [&](UtcMillis utc) {
+    auto since_midnight = (utc.time_since_epoch() + offset) % day;
+    if (since_midnight < milliseconds::zero()) since_midnight += day;
+    return since_midnight < margin || day - since_midnight < margin;
+  };
+  return too_close(now) || too_close(now + skew);
+}
+
 dlt645::Frame make_clock_read_request(const dlt645::Address& address, std::uint32_t di) {
   return dlt645::make_read_request(address, di);
 }
@@ -192,6 +206,14 @@ void ClockSupervisor::on_reading(const JobReport& report, const std::vector<Mete
                                        why_not)});
       return;
     }
+  } else if (near_local_midnight(now, skew, meter.utc_offset_minutes, policy_)) {
+    // The 14H write carries no date. Measured again after retry_failed_read_after, clear of midnight.
+    out.audit.push_back({"clock_sync", "meter_clock_not_corrected",
+                         fmt::format("meter={} skew={} time set withheld: near local midnight (within "
+                                     "max_correction + 60 s; the 14H write carries no date)",
+                                     meter.meter_id, seconds_text(skew))});
+    s.last_read_at.reset();
+    return;
   }
   s.in_flight = true;
   out.jobs.push_back(clock_job(meter,

@@ -70,6 +70,13 @@ struct BusMeterClock {
 // True when an 08H broadcast on this bus corrects nobody beyond max_correction; `why_not` otherwise.
 bool broadcast_allowed(const std::vector<BusMeterClock>& bus, const ClockPolicy& policy, std::string& why_not);
 
+// True when the true local time (`now` at `utc_offset_minutes`) or the meter's local time
+// (now + skew) is within max_correction + 60 s of local midnight. A 14H time write carries no date,
+// so a correction across midnight would move the meter a whole day: it is not sent then.
+// (08H broadcast carries the full date and time and does not need this rule.)
+bool near_local_midnight(UtcMillis now, std::chrono::milliseconds skew, int utc_offset_minutes,
+                         const ClockPolicy& policy);
+
 // --- wire (DL/T 645-2007) ---
 inline constexpr std::uint32_t kDiMeterDate = 0x04000101;  // YYMMDDWW
 inline constexpr std::uint32_t kDiMeterTime = 0x04000102;  // hhmmss
@@ -92,6 +99,7 @@ std::optional<UtcMillis> meter_clock_utc(const dlt645::MeterDateTime& date, cons
 // 08H broadcast carrying `utc` in the meter's local time (nullopt outside 2000..2099).
 std::optional<dlt645::Frame> make_time_broadcast(UtcSeconds utc, int utc_offset_minutes);
 // 14H write of 04000102 (hhmmss) = `utc` in local time, with the policy's password and operator.
+// Only the time: the caller keeps clear of local midnight (near_local_midnight).
 dlt645::Frame make_time_set_request(const dlt645::Address& address, UtcSeconds utc, int utc_offset_minutes,
                                     const ClockPolicy& policy);
 // The 94H / D4H reply to a 14H write from the meter.

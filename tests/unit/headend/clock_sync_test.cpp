@@ -283,3 +283,47 @@ TEST_CASE("[collection.clock] and backfill_days: defaults, values, errors naming
     }
   }
 }
+
+TEST_CASE("supervisor: an individual time set is withheld near local midnight and retried later; broadcast is not",
+          "[clock_sync]") {
+  ClockPolicy p;
+  p.tolerance = 60s;
+  p.max_correction = 300s;
+  p.method = ClockMethod::individual;
+  // UTC+8: local midnight is 16:00Z; the margin is 300 s + 60 s.
+  CHECK(near_local_midnight(clock_at("2026-01-05T15:57:00Z"), -120'000ms, 480, p));  // true time 23:57
+  CHECK(near_local_midnight(clock_at("2026-01-05T16:05:00Z"), 0ms, 480, p));         // true time 00:05
+  CHECK(near_local_midnight(clock_at("2026-01-05T15:50:00Z"), 250'000ms, 480, p));   // meter shows 23:54:10
+  CHECK_FALSE(near_local_midnight(clock_at("2026-01-06T00:03:00Z"), 0ms, -480, p));  // UTC-8: local 16:03
+  CHECK(near_local_midnight(clock_at("2026-01-06T08:03:00Z"), 0ms, -480, p));        // UTC-8: local 00:03
+  CHECK_FALSE(near_local_midnight(clock_at("2026-01-05T15:50:00Z"), 120'000ms, 480, p));  // 23:52 both: clear
+  CHECK_FALSE(near_local_midnight(clock_at("2026-01-05T10:00:00Z"), 250'000ms, 480, p));
+
+  ClockSupervisor individual(p);
+  const auto a = clock_meter("a");
+  auto now = clock_at("2026-01-05T15:57:00Z");
+  REQUIRE(individual.read_if_due(a, *parse_utc("2026-01-05T15:45:00Z"), now));
+  auto follow = individual.on_report(clock_read_report(a, now, -120'000ms), {a}, now);
+  CHECK(follow.jobs.empty());
+  bool withheld = false;
+  for (const auto& e : follow.audit)
+    withheld = withheld || (e.action == "meter_clock_not_corrected" &&
+                            e.detail.find("near local midnight") != std::string::npos);
+  CHECK(withheld);
+  CHECK(individual.skew_of("a") == -120'000ms);  // still flagged: reads carry the meter's clock
+  // Retried at the next clock read (after retry_failed_read_after), clear of midnight: corrected.
+  CHECK_FALSE(individual.read_if_due(a, *parse_utc("2026-01-05T16:00:00Z"), now + 15min));
+  now += 60min;
+  REQUIRE(individual.read_if_due(a, *parse_utc("2026-01-05T16:45:00Z"), now));
+  follow = individual.on_report(clock_read_report(a, now, -120'000ms), {a}, now);
+  REQUIRE(follow.jobs.size() == 1);
+  CHECK(follow.jobs[0].clock == ClockCommand::set_time);
+
+  // 08H carries the date: a broadcast is sent near midnight too.
+  p.method = ClockMethod::broadcast;
+  ClockSupervisor broadcast(p);
+  now = clock_at("2026-01-05T15:57:00Z");
+  follow = broadcast.on_report(clock_read_report(a, now, -120'000ms), {a}, now);
+  REQUIRE(follow.jobs.size() == 1);
+  CHECK(follow.jobs[0].clock == ClockCommand::broadcast);
+}
