@@ -70,4 +70,59 @@ std::vector<ReadJob> plan_backfill(const MeterTarget& meter, const StoredBoundar
   return jobs;
 }
 
+bool BackfillTracker::on_report(const JobReport& report) {
+  auto& m = meters_[report.job.meter.meter_id];
+  const auto outcome = report.final_outcome();
+  if (report.job.source == storage::ReadSource::backfill) {
+    if (m.outstanding > 0) --m.outstanding;
+    if (outcome == Outcome::missing_record || outcome == Outcome::meter_error) {
+      const auto& job = report.job;
+      // The chunk's first record re-reads the boundary before it, which belongs to the chunk before.
+      for (int i = 0; i < std::max(1, job.records - 1); ++i) m.unfillable.insert(job.boundary - job.interval * i);
+      // Bounded: the window holds at most depth / interval boundaries; the oldest go first.
+      const auto cap = static_cast<std::size_t>(options_.depth / options_.interval) + 1;
+      while (m.unfillable.size() > cap) m.unfillable.erase(m.unfillable.begin());
+    } else if (outcome != Outcome::ok && outcome != Outcome::cancelled) {
+      m.rescan = true;
+    }
+    return false;
+  }
+  if (!report.ok()) {
+    if (outcome != Outcome::cancelled) m.rescan = true;
+    return false;
+  }
+  if ((m.scanned && !m.rescan) || m.outstanding > 0) return false;
+  m.scanned = true;
+  m.rescan = false;
+  m.outstanding = 1;  // the scan itself
+  return true;
+}
+
+void BackfillTracker::scan_done(const std::string& meter_id, std::size_t jobs_dispatched, bool failed) {
+  auto& m = meters_[meter_id];
+  if (m.outstanding > 0) --m.outstanding;
+  m.outstanding += jobs_dispatched;
+  if (failed) m.rescan = true;
+}
+
+std::vector<UtcSeconds> BackfillTracker::unfillable(const std::string& meter_id, UtcSeconds window_start) {
+  const auto it = meters_.find(meter_id);
+  if (it == meters_.end()) return {};
+  auto& set = it->second.unfillable;
+  set.erase(set.begin(), set.lower_bound(window_start));
+  return {set.begin(), set.end()};
+}
+
+std::size_t BackfillTracker::outstanding(const std::string& meter_id) const {
+  const auto it = meters_.find(meter_id);
+  return it == meters_.end() ? 0 : it->second.outstanding;
+}
+
+void add_unfillable(StoredBoundaries& stored, const std::vector<UtcSeconds>& unfillable) {
+  auto& b = stored.boundaries;
+  b.insert(b.end(), unfillable.begin(), unfillable.end());
+  std::sort(b.begin(), b.end());
+  b.erase(std::unique(b.begin(), b.end()), b.end());
+}
+
 }  // namespace ami::collection

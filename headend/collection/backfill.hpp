@@ -16,6 +16,9 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "headend/collection/read_job.hpp"
@@ -41,5 +44,42 @@ UtcSeconds backfill_window_start(UtcMillis now, const BackfillOptions& options);
 // cover (a read at B covers B - interval and B).
 std::vector<ReadJob> plan_backfill(const MeterTarget& meter, const StoredBoundaries& stored, UtcSeconds covered_from,
                                    const BackfillOptions& options, UtcMillis now);
+
+// When a meter's gaps are looked for, per meter (the daemon's BackfillCoordinator keeps one).
+// A meter is scanned at its first good scheduled read, and again at a good scheduled read after a
+// failure that a later read can mend (a failed scheduled read; a backfill read that failed on the
+// transport or with a bad frame), but only once none of its backfill reads (nor a scan) is
+// outstanding, so chunks still queued are never planned twice. Boundaries of a backfill read the
+// meter answered with missing_record or an abnormal reply (meter_error: e.g. it was powered off
+// then) are remembered as unfillable and never planned again (bounded: only boundaries inside the
+// backfill window are kept).
+// Threads: one thread (the daemon's io thread). Nothing throws.
+class BackfillTracker {
+ public:
+  explicit BackfillTracker(BackfillOptions options) : options_(options) {}
+
+  // A finished load-profile job (scheduled or backfill) of a meter backfill serves. True: scan the
+  // meter now; the scan counts as outstanding until scan_done().
+  bool on_report(const JobReport& report);
+  // The scan of `meter_id` ended with `jobs_dispatched` backfill reads; `failed`: the store query failed.
+  void scan_done(const std::string& meter_id, std::size_t jobs_dispatched, bool failed);
+  // The meter's unfillable boundaries inside the window starting at `window_start` (ascending);
+  // older ones are forgotten.
+  std::vector<UtcSeconds> unfillable(const std::string& meter_id, UtcSeconds window_start);
+  [[nodiscard]] std::size_t outstanding(const std::string& meter_id) const;
+
+ private:
+  struct MeterBackfill {
+    bool scanned = false;        // scanned since the daemon started
+    bool rescan = false;         // a failure since the last scan that a later read can mend
+    std::size_t outstanding = 0;  // backfill reads dispatched and not reported, plus a scan running
+    std::set<UtcSeconds> unfillable;
+  };
+  BackfillOptions options_;
+  std::map<std::string, MeterBackfill, std::less<>> meters_;
+};
+
+// Boundaries the meter cannot supply are planned as if stored: merged into `stored`.
+void add_unfillable(StoredBoundaries& stored, const std::vector<UtcSeconds>& unfillable);
 
 }  // namespace ami::collection

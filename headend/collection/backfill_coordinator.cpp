@@ -8,7 +8,7 @@ namespace ami::collection {
 
 BackfillCoordinator::BackfillCoordinator(asio::any_io_executor io, std::filesystem::path database,
                                          BackfillOptions options, std::function<void(ReadJob)> dispatch)
-    : io_(std::move(io)), database_(std::move(database)), options_(options), dispatch_(std::move(dispatch)) {}
+    : io_(std::move(io)), database_(std::move(database)), options_(options), dispatch_(std::move(dispatch)), tracker_(options) {}
 
 BackfillCoordinator::~BackfillCoordinator() { stop(); }
 
@@ -24,19 +24,18 @@ void BackfillCoordinator::on_report(const JobReport& report) {
   if (stopped_ || options_.depth.count() <= 0 || job.clock != ClockCommand::none ||
       job.source == storage::ReadSource::on_demand || job.meter.protocol != "dlt645-2007")
     return;
-  if (!report.ok()) {
-    scanned_.erase(job.meter.meter_id);
-    return;
-  }
-  if (job.source != storage::ReadSource::scheduled || !scanned_.insert(job.meter.meter_id).second) return;
+  if (!tracker_.on_report(report)) return;
   ++scans_;
-  asio::post(pool_, [this, meter = job.meter, boundary = job.boundary, now = report.collected_at] {
-    scan(meter, boundary, now);
+  const auto window_start = backfill_window_start(report.collected_at, options_);
+  asio::post(pool_, [this, meter = job.meter, boundary = job.boundary, now = report.collected_at,
+                     unfillable = tracker_.unfillable(job.meter.meter_id, window_start)] {
+    scan(meter, boundary, now, unfillable);
   });
 }
 
 // Pool thread.
-void BackfillCoordinator::scan(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now) {
+void BackfillCoordinator::scan(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now,
+                               const std::vector<UtcSeconds>& unfillable) {
   std::vector<ReadJob> jobs;
   try {
     if (!reader_) reader_ = std::make_unique<storage::StoreReader>(database_);
@@ -51,18 +50,20 @@ void BackfillCoordinator::scan(const MeterTarget& meter, UtcSeconds boundary, Ut
                               window_start - std::chrono::seconds{1})
                    .empty()
             : true;
+    add_unfillable(stored, unfillable);
     jobs = plan_backfill(meter, stored, boundary - options_.interval, options_, now);
   } catch (const std::exception& e) {
     spdlog::warn("backfill: meter {}: store query failed, scanning again at its next read: {}", meter.meter_id,
                  e.what());
-    asio::post(io_, [this, id = meter.meter_id] { scanned_.erase(id); });
+    asio::post(io_, [this, id = meter.meter_id] { tracker_.scan_done(id, 0, true); });
     return;
   }
-  if (jobs.empty()) return;
-  spdlog::info("backfill: meter {}: {} read(s) for boundaries missing before {}", meter.meter_id, jobs.size(),
-               format_utc(boundary - options_.interval));
-  asio::post(io_, [this, jobs = std::move(jobs)]() mutable {
+  if (!jobs.empty())
+    spdlog::info("backfill: meter {}: {} read(s) for boundaries missing before {}", meter.meter_id, jobs.size(),
+                 format_utc(boundary - options_.interval));
+  asio::post(io_, [this, id = meter.meter_id, jobs = std::move(jobs)]() mutable {
     if (stopped_) return;
+    tracker_.scan_done(id, jobs.size(), false);
     for (auto& job : jobs) dispatch_(std::move(job));
   });
 }

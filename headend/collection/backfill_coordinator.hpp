@@ -1,13 +1,14 @@
 // Backfill (补抄) in the running daemon: decides WHEN to look for a meter's gaps and turns what the
 // store holds into backfill reads (plan_backfill, backfill.hpp).
 //
-// A meter's gaps are looked for at its first successful scheduled read after the daemon started
-// (gaps from daemon downtime) and at its first successful scheduled read after any failed read,
-// scheduled or backfill (the meter or its gateway was offline, or a backfill read failed): the
-// store's reads of the last `depth` are fetched on this object's own thread (SQLite off the io
-// thread), planned, and the jobs handed to `dispatch` on the io thread. A scan may re-plan
-// boundaries whose reads are still queued or not yet committed: the store ignores identical
-// repeats, so this costs a read, never a wrong value.
+// A meter's gaps are looked for when BackfillTracker (backfill.hpp) says so: at its first
+// successful scheduled read after the daemon started (gaps from daemon downtime) and at a
+// successful scheduled read after a failure a later read can mend, once none of its backfill reads
+// is still outstanding; boundaries the meter answered missing_record / meter_error for are not
+// planned again. The store's reads of the last `depth` are fetched on this object's own thread
+// (SQLite off the io thread), planned, and the jobs handed to `dispatch` on the io thread. Every
+// dispatched job must come back through on_report() (cancelled included), or the meter is never
+// scanned again.
 //
 // Threads: construct, on_report() and stop() on the io_context's thread; `dispatch` is called
 // there too. stop() waits for a scan in progress. Errors: a failed store query is logged and the
@@ -17,7 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <set>
+#include <vector>
 #include <string>
 
 #include "headend/collection/backfill.hpp"
@@ -45,13 +46,13 @@ class BackfillCoordinator {
   [[nodiscard]] std::size_t scans_started() const { return scans_; }
 
  private:
-  void scan(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now);
+  void scan(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now, const std::vector<UtcSeconds>& unfillable);
 
   asio::any_io_executor io_;
   std::filesystem::path database_;
   BackfillOptions options_;
   std::function<void(ReadJob)> dispatch_;
-  std::set<std::string, std::less<>> scanned_;  // meters scanned since their last failure
+  BackfillTracker tracker_;  // io thread only
   asio::thread_pool pool_{1};
   std::unique_ptr<storage::StoreReader> reader_;  // pool thread only
   std::size_t scans_ = 0;

@@ -101,3 +101,69 @@ TEST_CASE("backfill does not reach further back than the depth", "[backfill]") {
   CHECK(boundaries == 95);
   CHECK(day.size() == 14);
 }
+
+namespace {
+JobReport backfill_report(storage::ReadSource source, const char* boundary, Outcome outcome, int records = 2) {
+  JobReport r;
+  r.job.meter = kBackfillMeter;
+  r.job.boundary = utc(boundary);
+  r.job.source = source;
+  r.job.records = records;
+  r.attempts.push_back({1, outcome, "", utc_ms(boundary), 5});
+  r.collected_at = utc_ms(boundary);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("backfill tracker: no rescan while backfill reads are outstanding; a transport failure rescans after",
+          "[backfill]") {
+  BackfillTracker tracker(depth(72h));
+  const auto scheduled = storage::ReadSource::scheduled;
+  const auto backfill = storage::ReadSource::backfill;
+  REQUIRE(tracker.on_report(backfill_report(scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));  // first good read
+  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T10:15:00Z", Outcome::ok)));  // scan running
+  tracker.scan_done("m1", 3, false);
+  CHECK(tracker.outstanding("m1") == 3);
+  // One chunk times out while two are still queued: no new scan, so nothing is planned twice.
+  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-04T10:00:00Z", Outcome::timeout, 33)));
+  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T10:30:00Z", Outcome::ok)));
+  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-04T18:00:00Z", Outcome::ok, 33)));
+  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T10:45:00Z", Outcome::ok)));
+  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-05T02:00:00Z", Outcome::ok, 33)));
+  CHECK(tracker.outstanding("m1") == 0);
+  // All back, the last failure was the transport: the next good scheduled read scans again, once.
+  CHECK(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:00:00Z", Outcome::ok)));
+  tracker.scan_done("m1", 0, false);
+  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:15:00Z", Outcome::ok)));
+  // A failed scheduled read leaves a gap: the next good one scans.
+  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:30:00Z", Outcome::unreachable)));
+  CHECK(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:45:00Z", Outcome::ok)));
+  tracker.scan_done("m1", 0, true);  // the store query failed: scanned again at the next good read
+  CHECK(tracker.on_report(backfill_report(scheduled, "2026-01-05T12:00:00Z", Outcome::ok)));
+}
+
+TEST_CASE("backfill tracker: boundaries the meter cannot supply are not planned again", "[backfill]") {
+  BackfillTracker tracker(depth(24h));
+  const auto backfill = storage::ReadSource::backfill;
+  REQUIRE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));
+  tracker.scan_done("m1", 1, false);
+  // The meter was powered off 08:45..09:30: it has no records for the chunk 08:45 (re-read) .. 09:30.
+  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-05T09:30:00Z", Outcome::missing_record, 4)));
+  CHECK(tracker.outstanding("m1") == 0);
+  // Not a failure a later read mends: no rescan.
+  CHECK_FALSE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:15:00Z", Outcome::ok)));
+  const auto unfillable = tracker.unfillable("m1", utc("2026-01-04T10:00:00Z"));
+  CHECK(unfillable == std::vector<UtcSeconds>{utc("2026-01-05T09:00:00Z"), utc("2026-01-05T09:15:00Z"),
+                                              utc("2026-01-05T09:30:00Z")});
+  // A later scan (after a failed scheduled read) plans around them.
+  auto s = stored({"2026-01-05T08:45:00Z"});
+  add_unfillable(s, unfillable);
+  CHECK(plan_backfill(kBackfillMeter, s, utc("2026-01-05T09:45:00Z"), depth(24h), utc_ms("2026-01-05T10:00:00Z"))
+            .empty());
+  const auto without = plan_backfill(kBackfillMeter, stored({"2026-01-05T08:45:00Z"}),
+                                     utc("2026-01-05T09:45:00Z"), depth(24h), utc_ms("2026-01-05T10:00:00Z"));
+  CHECK_FALSE(without.empty());
+  // Bounded: boundaries older than the window are forgotten.
+  CHECK(tracker.unfillable("m1", utc("2026-01-05T09:15:00Z")).size() == 2);
+  CHECK(tracker.unfillable("m1", utc("2026-01-05T09:15:00Z")).front() == utc("2026-01-05T09:15:00Z"));
+}
