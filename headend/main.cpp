@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "headend: %s\n", e.what());
       throw CLI::RuntimeError(2);
     }
+    // Deprecated keys still accepted: said on stderr whatever the log level, --check-config included.
+    for (const auto& warning : config.warnings) std::fprintf(stderr, "headend: warning: %s\n", warning.c_str());
     const auto clock = ami::resolve_clock(clock_spec);
     if (check_only) {
       std::printf("%s: OK (daemon %s, state %s, feed %s:%u, %zu consumer(s))\n", config_path.c_str(),

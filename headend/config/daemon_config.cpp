@@ -176,6 +176,18 @@ void read_collection(const toml::table& t, DaemonConfig& c, const std::string& s
            "must not be smaller than reconnect_backoff_ms");
   r.read_int("max_outstanding_cycles", k.max_outstanding_cycles, 1, 96);
   r.read_int("backfill_days", k.backfill_days, 0, 62);
+  // catch_up_hours (before backfill, 4fb8f95): still accepted so an old config starts; hours -> days, rounded up.
+  int catch_up_hours = -1;
+  r.read_int("catch_up_hours", catch_up_hours, 0, 62 * 24);
+  if (catch_up_hours >= 0) {
+    if (t.get("backfill_days"))
+      r.fail("catch_up_hours", t.get("catch_up_hours"),
+             "deprecated and replaced by backfill_days; give only backfill_days");
+    k.backfill_days = (catch_up_hours + 23) / 24;
+    c.warnings.push_back(fmt::format("{}: [collection] catch_up_hours{} is deprecated: read as backfill_days = {} "
+                                     "(hours rounded up to days); replace it with backfill_days",
+                                     source, where(*t.get("catch_up_hours")), k.backfill_days));
+  }
   if (r.find("clock")) read_collection_clock(sub_table(t, "clock", source), k.clock, source);
   r.read_int("idle_close_seconds", k.idle_close_seconds, 0, 86'400);
   r.read_int("registry_poll_seconds", k.registry_poll_seconds, 1, 3600);

@@ -33,6 +33,9 @@ struct FeedConsumerConfig {
 
 struct DaemonConfig {
   std::filesystem::path source_file;  // the file this came from ("<memory>" for parse_config text)
+  // Deprecated keys that were accepted, one line each naming the file, table and key (the caller
+  // shows them: headend prints them on stderr at startup).
+  std::vector<std::string> warnings;
 
   struct Daemon {
     std::string id = "headend-1";

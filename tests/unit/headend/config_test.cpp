@@ -116,6 +116,9 @@ TEST_CASE("each bad config names the file, the key and the reason", "[config]") 
       {"[modbus]\nworkers = 0\n", "test.toml: [modbus] workers (line 2): must be in 1..64, got 0"},
       {"[modbus]\nthreads = 2\n", "test.toml: [modbus] threads (line 2): unknown key"},
       {"[collection]\nbackfill_days = 63\n", "[collection] backfill_days (line 2): must be in 0..62, got 63"},
+      {"[collection]\nbackfill_days = 2\ncatch_up_hours = 24\n",
+       "[collection] catch_up_hours (line 3): deprecated and replaced by backfill_days; give only backfill_days"},
+      {"[collection]\ncatch_up_hours = -1\n", "[collection] catch_up_hours (line 2): must be in 0..1488, got -1"},
       {"[kafka]\nenabled = true\nbrokrs = \"k:9092\"\n", "test.toml: [kafka] brokrs (line 3)"},
       {"[collection.timeouts]\ndlt645_1997_ms = 5\n",
        "test.toml: [collection.timeouts] dlt645_1997_ms (line 2): must be in 10..60000, got 5"},
@@ -293,4 +296,18 @@ TEST_CASE("bad [vee] and [storage] values name the key", "[config][vee]") {
     INFO(text);
     CHECK_THAT(error_of(text), Catch::Matchers::Contains(expected));
   }
+}
+
+TEST_CASE("deprecated [collection] catch_up_hours is read as backfill_days rounded up, with a warning",
+          "[config]") {
+  auto c = parse_config("[collection]\ncatch_up_hours = 25\n", "old.toml", kBase);
+  CHECK(c.collection.backfill_days == 2);
+  REQUIRE(c.warnings.size() == 1);
+  CHECK(c.warnings[0].find("old.toml: [collection] catch_up_hours (line 2) is deprecated") != std::string::npos);
+  CHECK(c.warnings[0].find("backfill_days = 2") != std::string::npos);
+  c = parse_config("[collection]\ncatch_up_hours = 24\n", "old.toml", kBase);
+  CHECK(c.collection.backfill_days == 1);
+  c = parse_config("[collection]\ncatch_up_hours = 0\n", "old.toml", kBase);
+  CHECK(c.collection.backfill_days == 0);
+  CHECK(parse_config("[collection]\nbackfill_days = 5\n", "new.toml", kBase).warnings.empty());
 }
