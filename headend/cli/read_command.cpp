@@ -1,5 +1,6 @@
 #include "headend/cli/read_command.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <memory>
 
@@ -29,34 +30,70 @@ struct ReadOptions {
 };
 
 // One POST to the daemon's API; returns (HTTP status, body). Throws CLI::RuntimeError(1) when the
-// daemon cannot be reached or does not answer in time.
+// daemon cannot be reached or does not answer within the timeout. Asynchronous operations, because
+// the stream's expiry only applies to them (a blocking connect/read could wait forever); run_for()
+// bounds the whole exchange, the name lookup included.
 std::pair<unsigned, std::string> post_read(const daemon::DaemonConfig& config, const ReadOptions& o) {
   asio::io_context io;
   boost::beast::tcp_stream stream(io);
-  stream.expires_after(std::chrono::seconds{o.timeout_seconds});
+  asio::ip::tcp::resolver resolver(io);
+  const auto timeout = std::chrono::seconds{o.timeout_seconds};
   const auto where = fmt::format("{}:{}", config.monitor.listen_host, config.monitor.listen_port);
-  try {
-    asio::ip::tcp::resolver resolver(io);
-    stream.connect(resolver.resolve(config.monitor.listen_host, std::to_string(config.monitor.listen_port)));
-    bhttp::request<bhttp::string_body> request{bhttp::verb::post, "/api/v1/meters/" + o.meter_id + "/read", 11};
-    request.set(bhttp::field::host, where);
-    request.set(bhttp::field::authorization, "Bearer " + config.monitor.api_token);
-    request.set(bhttp::field::content_type, "application/json");
-    request.body() = "{}";
-    request.prepare_payload();
-    bhttp::write(stream, request);
-    boost::beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> response;
-    bhttp::read(stream, buffer, response);
-    return {response.result_int(), response.body()};
-  } catch (const boost::system::system_error& e) {
-    read_failed(fmt::format("daemon API at {}: {} (is the daemon running with [monitor] on?)", where,
-                            e.code().message()),
-                1);
+  bhttp::request<bhttp::string_body> request{
+      bhttp::verb::post, "/api/v1/meters/" + percent_encode_segment(o.meter_id) + "/read", 11};
+  request.set(bhttp::field::host, where);
+  request.set(bhttp::field::authorization, "Bearer " + config.monitor.api_token);
+  request.set(bhttp::field::content_type, "application/json");
+  request.body() = "{}";
+  request.prepare_payload();
+  boost::beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> response;
+  boost::system::error_code failure;
+  bool answered = false;
+  const auto on_read = [&](boost::system::error_code ec, std::size_t) {
+    failure = ec;
+    answered = !ec;
+  };
+  const auto on_written = [&](boost::system::error_code ec, std::size_t) {
+    if (ec) failure = ec;
+    else bhttp::async_read(stream, buffer, response, on_read);
+  };
+  const auto on_connected = [&](boost::system::error_code ec, const asio::ip::tcp::endpoint&) {
+    if (ec) failure = ec;
+    else bhttp::async_write(stream, request, on_written);
+  };
+  resolver.async_resolve(config.monitor.listen_host, std::to_string(config.monitor.listen_port),
+                         [&](boost::system::error_code ec, const asio::ip::tcp::resolver::results_type& results) {
+                           if (ec) {
+                             failure = ec;
+                             return;
+                           }
+                           stream.expires_after(timeout);
+                           stream.async_connect(results, on_connected);
+                         });
+  io.run_for(timeout + std::chrono::seconds{1});
+  if (!answered && !failure) failure = asio::error::timed_out;
+  if (failure) {
+    const auto why = failure == boost::beast::error::timeout || failure == asio::error::timed_out
+                         ? fmt::format("no answer within {} s", o.timeout_seconds)
+                         : failure.message();
+    read_failed(fmt::format("daemon API at {}: {} (is the daemon running with [monitor] on?)", where, why), 1);
   }
+  return {response.result_int(), response.body()};
 }
 
 }  // namespace
+
+std::string percent_encode_segment(std::string_view text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) out.push_back(ch);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
 
 void add_read_command(CLI::App& app) {
   auto o = std::make_shared<ReadOptions>();

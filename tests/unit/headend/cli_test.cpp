@@ -6,6 +6,8 @@
 
 #include "headend/cli/feed_commands.hpp"
 #include "headend/cli/meters_commands.hpp"
+#include "headend/cli/read_command.hpp"
+#include "headend/runtime/asio.hpp"
 #include "storage/registry.hpp"
 #include "storage/registry_csv.hpp"
 #include "storage/store_reader.hpp"
@@ -18,6 +20,7 @@ int run_cli(std::vector<std::string> args) {
   app.require_subcommand(1);
   ami::cli::add_meters_commands(app);
   ami::cli::add_feed_commands(app);
+  ami::cli::add_read_command(app);
   std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
   try {
     app.parse(args);
@@ -162,4 +165,25 @@ TEST_CASE("meters add, update, disable, enable, remove and replace change the re
     INFO(action);
     CHECK(actions.contains(action));
   }
+}
+
+TEST_CASE("read gives up after --timeout-seconds when the daemon accepts but never answers", "[cli]") {
+  const auto dir = std::filesystem::path(AMI_TEST_TMP_DIR) / "cli_read_timeout";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // Listening, never accepting: connect completes (backlog) and the request is written, no reply comes.
+  ami::asio::io_context io;
+  ami::asio::ip::tcp::acceptor silent(io, {ami::asio::ip::make_address("127.0.0.1"), 0});
+  const auto config = dir / "headend.toml";
+  std::ofstream(config) << "[daemon]\nstate_dir = \"state\"\n[monitor]\nenabled = true\nlisten = \"127.0.0.1:"
+                        << silent.local_endpoint().port() << "\"\napi_token = \"t\"\n";
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(run_cli({"read", "m1", "--config", config.string(), "--timeout-seconds", "1"}) == 1);
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::seconds{1});  // it waited, then gave up
+}
+
+TEST_CASE("read puts the meter id into the API path percent-encoded", "[cli]") {
+  CHECK(ami::cli::percent_encode_segment("gw001-m0001") == "gw001-m0001");
+  CHECK(ami::cli::percent_encode_segment("a/b c?d#%") == "a%2Fb%20c%3Fd%23%25");
+  CHECK(ami::cli::percent_encode_segment("\xE7\x94\xB5") == "%E7%94%B5");
 }
