@@ -40,11 +40,32 @@ Dlt645Channel::Dlt645Channel(asio::any_io_executor executor, std::string key, Se
   serial_port_.emplace(executor);
 }
 
+namespace {
+// True when the channel URL's query names `key` ("serial:///dev/ttyS0?baud=1200&parity=E").
+bool serial_query_names(std::string_view channel, std::string_view key) {
+  const auto q = channel.find('?');
+  if (q == std::string_view::npos) return false;
+  auto query = channel.substr(q + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto item = query.substr(0, amp);
+    if (item.substr(0, item.find('=')) == key) return true;
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return false;
+}
+}  // namespace
+
 std::optional<SerialSettings> parse_serial_channel(std::string_view channel, std::string& error) {
-  // One parser for serial:// channels: the Modbus RTU one (same registry syntax and keys).
+  // One parser for serial:// channels: the Modbus RTU one (same registry syntax and keys); only
+  // the defaults differ: DL/T 645 buses run 2400 baud 8E1, Modbus RTU 9600 8N1.
   const auto spec = modbus::parse_channel("modbus-rtu", channel, error);
   if (!spec) return std::nullopt;
-  return SerialSettings{spec->device, spec->baud, spec->parity, spec->data_bits, spec->stop_bits};
+  SerialSettings settings{spec->device, spec->baud, spec->parity, spec->data_bits, spec->stop_bits};
+  if (!serial_query_names(channel, "baud")) settings.baud = 2400;
+  if (!serial_query_names(channel, "parity")) settings.parity = 'E';
+  return settings;
 }
 
 bool Dlt645Channel::link_open() const { return serial_port_ ? serial_port_->is_open() : socket_.is_open(); }

@@ -69,6 +69,7 @@ struct SerialSettings {
 
 // "serial:///dev/ttyUSB0?baud=2400&parity=E&stop=1[&data=8]" -> settings; std::nullopt with
 // `error` naming the field otherwise (the registry validates channels, so this is a safety net).
+// Defaults are DL/T 645's 2400 baud, 8 data bits, even parity, 1 stop bit (8E1), not Modbus' 9600 8N1.
 std::optional<SerialSettings> parse_serial_channel(std::string_view channel, std::string& error);
 
 class Dlt645Channel {

@@ -331,3 +331,22 @@ TEST_CASE("a serial port that cannot be opened is unreachable and names the devi
   CHECK_FALSE(parse_serial_channel("serial:///dev/ttyS0?baud=fast", error));
   CHECK_FALSE(error.empty());
 }
+
+TEST_CASE("a DL/T 645 serial:// channel defaults to 2400 baud 8E1, not Modbus' 9600 8N1", "[channel]") {
+  std::string error;
+  const auto defaults = parse_serial_channel("serial:///dev/ttyS0", error);
+  REQUIRE(defaults);
+  CHECK(defaults->device == "/dev/ttyS0");
+  CHECK(defaults->baud == 2400);
+  CHECK(defaults->parity == 'E');
+  CHECK(defaults->data_bits == 8);
+  CHECK(defaults->stop_bits == 1);
+  const auto given = parse_serial_channel("serial:///dev/ttyS0?stop=1&baud=1200&parity=N", error);
+  REQUIRE(given);
+  CHECK(given->baud == 1200);
+  CHECK(given->parity == 'N');
+  const auto baud_only = parse_serial_channel("serial:///dev/ttyS0?baud=9600", error);
+  REQUIRE(baud_only);
+  CHECK(baud_only->baud == 9600);
+  CHECK(baud_only->parity == 'E');
+}
