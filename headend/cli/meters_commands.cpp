@@ -99,7 +99,8 @@ storage::MeterRecord existing_meter(const std::string& command, const std::files
 }
 
 // Writes `records` in one all-or-nothing registry transaction (a running daemon picks the change
-// up within [collection] registry_poll_seconds) plus one audit row saying what the operator did.
+// up within [collection] registry_poll_seconds), then one audit row saying what the operator did
+// (a second transaction: StoreWriter commits audit rows with its next batch).
 void write_registry(const std::string& command, const std::filesystem::path& db,
                     const std::vector<storage::MeterRecord>& records, const std::string& action,
                     const std::string& detail) {
