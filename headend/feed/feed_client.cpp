@@ -17,13 +17,14 @@ bool FeedClient::run_until(const bool& done, std::chrono::milliseconds timeout) 
     io_.run_one_until(deadline);
   }
   if (done) return true;
+  // The operation may complete in the meantime: cancelling only aborts it if it is still pending,
+  // so the handler's error code (operation_aborted or not) says whether it timed out.
   boost::system::error_code ignored;
   socket_.cancel(ignored);
-  // Let the cancelled operation's handler run so the socket is idle again.
   io_.restart();
   while (!done && io_.run_one() > 0) {
   }
-  return false;
+  return done;
 }
 
 void FeedClient::connect(std::chrono::milliseconds timeout) {
@@ -35,7 +36,10 @@ void FeedClient::connect(std::chrono::milliseconds timeout) {
     ec = e;
     done = true;
   });
-  if (!run_until(done, timeout)) throw FeedClientError(fmt::format("{}: connect timed out", endpoint()));
+  if (!run_until(done, timeout) || ec == asio::error::operation_aborted) {
+    close();
+    throw FeedClientError(fmt::format("{}: connect timed out", endpoint()));
+  }
   if (ec) throw FeedClientError(fmt::format("{}: connect failed: {}", endpoint(), ec.message()));
 }
 
@@ -46,10 +50,14 @@ void FeedClient::send_raw(std::string_view bytes, std::chrono::milliseconds time
     ec = e;
     done = true;
   });
-  if (!run_until(done, timeout)) throw FeedClientError(fmt::format("{}: send timed out", endpoint()));
+  // A write that completed after the deadline is a success. One cut short may have left part of a
+  // message on the wire, so the connection is closed rather than reused.
+  if (!run_until(done, timeout) || ec == asio::error::operation_aborted) {
+    close();
+    throw FeedClientError(fmt::format("{}: send timed out (connection closed)", endpoint()));
+  }
   if (ec) throw FeedClientError(fmt::format("{}: send failed: {}", endpoint(), ec.message()));
 }
-
 void FeedClient::send(const v1::ClientMessage& message, std::chrono::milliseconds timeout) {
   std::string out;
   append_delimited(message.SerializeAsString(), out);
@@ -90,11 +98,13 @@ std::optional<v1::ServerMessage> FeedClient::next(std::chrono::milliseconds time
       n = size;
       done = true;
     });
-    if (!run_until(done, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now))) return std::nullopt;
-    if (ec == asio::error::operation_aborted) return std::nullopt;
+    const bool ran = run_until(done, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+    // Bytes that arrived are kept even when the deadline passed meanwhile: dropping them would
+    // desynchronise the length-delimited stream.
+    if (ran && n > 0) reader_.feed(std::string_view(buffer.data(), n));
+    if (!ran || ec == asio::error::operation_aborted) return std::nullopt;
     if (ec == asio::error::eof) throw FeedClientError(fmt::format("{}: server closed the connection", endpoint()));
     if (ec) throw FeedClientError(fmt::format("{}: receive failed: {}", endpoint(), ec.message()));
-    reader_.feed(std::string_view(buffer.data(), n));
   }
 }
 

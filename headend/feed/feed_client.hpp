@@ -4,7 +4,8 @@
 // Threads: one thread at a time per FeedClient (it runs its own private io_context).
 // Errors: connect(), subscribe(), send() and next() throw FeedClientError with a message naming
 // the server and what went wrong (refused, closed, garbage, an Error from the server); next()
-// returns std::nullopt only on timeout.
+// returns std::nullopt only on timeout (bytes that arrived meanwhile are kept for the next call).
+// A send that times out part-way closes the connection (part of a message may be on the wire).
 #pragma once
 
 #include <chrono>
@@ -42,7 +43,9 @@ class FeedClient {
   [[nodiscard]] std::string endpoint() const { return host_ + ":" + std::to_string(port_); }
 
  private:
-  // Runs the private io_context until `done` or the timeout; on timeout cancels the socket's ops.
+  // Runs the private io_context until `done` or the timeout; on timeout cancels the socket's ops
+  // and runs until their handlers ran. Returns whether the handler ran; a handler that ran with
+  // operation_aborted timed out, one with any other result completed (maybe just after the deadline).
   bool run_until(const bool& done, std::chrono::milliseconds timeout);
 
   std::string host_;

@@ -419,3 +419,15 @@ TEST_CASE("feed: a failed cursor write is retried, the consumer is not disturbed
   REQUIRE(second);
   CHECK(second->intervals(0).sequence() == 4);
 }
+
+TEST_CASE("feed client: a send cut short by its timeout closes the connection", "[feed][client]") {
+  // A peer that never reads: the kernel accepts the connection, the socket buffers fill up.
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  feed::FeedClient c("127.0.0.1", acceptor.local_endpoint().port());
+  c.connect(2s);
+  const std::string big(64 * 1024 * 1024, 'x');  // far beyond what loopback buffers hold
+  CHECK_THROWS_WITH(c.send_raw(big, 200ms), Catch::Contains("send timed out"));
+  // Part of the bytes are on the wire: the connection is gone rather than left half-written.
+  CHECK_THROWS_WITH(c.next(200ms), Catch::Contains("receive failed"));
+}
