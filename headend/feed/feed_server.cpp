@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -61,7 +62,12 @@ class ConsumerCursorBook : public std::enable_shared_from_this<ConsumerCursorBoo
     bool dirty = false;
   };
   using Cursors = std::vector<std::pair<std::string, std::uint64_t>>;
-  using Failures = std::vector<std::pair<std::size_t, std::string>>;  // index into Cursors, reason
+  struct Failure {
+    std::size_t index = 0;  // into Cursors
+    std::string reason;
+    bool retry = true;      // false: the store refused the value (std::invalid_argument)
+  };
+  using Failures = std::vector<Failure>;
 
   void arm_timer() {
     if (timer_armed_) return;
@@ -108,8 +114,10 @@ class ConsumerCursorBook : public std::enable_shared_from_this<ConsumerCursorBoo
           for (std::size_t i = 0; i < cursors.size(); ++i) {
             try {
               store.set_consumer_cursor(cursors[i].first, cursors[i].second);
+            } catch (const std::invalid_argument& e) {
+              failures.push_back({i, e.what(), false});  // the store refuses this cursor: retrying cannot help
             } catch (const std::exception& e) {
-              failures.emplace_back(i, e.what());
+              failures.push_back({i, e.what(), true});
             }
           }
           return failures;
@@ -117,8 +125,14 @@ class ConsumerCursorBook : public std::enable_shared_from_this<ConsumerCursorBoo
         [self = shared_from_this(), cursors](StoreOutcome<Failures> outcome) {
           self->write_in_flight_ = false;
           if (outcome.value) {
-            for (const auto& [index, reason] : *outcome.value)
-              self->retry_later(cursors[index].first, cursors[index].second, reason);
+            for (const auto& failure : *outcome.value) {
+              const auto& [consumer, sequence] = cursors[failure.index];
+              if (failure.retry) {
+                self->retry_later(consumer, sequence, failure.reason);
+              } else {
+                self->drop(consumer, sequence, failure.reason);
+              }
+            }
           }
           if (self->flush_again_) {
             self->flush_again_ = false;
@@ -134,6 +148,14 @@ class ConsumerCursorBook : public std::enable_shared_from_this<ConsumerCursorBoo
     auto& entry = entries_[consumer];
     if (entry.sequence == sequence && !entry.dirty) entry.dirty = true;
     arm_timer();
+  }
+
+  // A refused cursor is forgotten unless a newer ack replaced it, so latest() no longer hands a
+  // sequence the store never accepted to the next from_cursor subscription.
+  void drop(const std::string& consumer, std::uint64_t sequence, const std::string& reason) {
+    spdlog::error("feed: storing consumer '{}' cursor {} refused ({}); dropped", consumer, sequence, reason);
+    const auto it = entries_.find(consumer);
+    if (it != entries_.end() && it->second.sequence == sequence && !it->second.dirty) entries_.erase(it);
   }
 
   asio::any_io_executor executor_;
@@ -317,8 +339,9 @@ class FeedSession : public std::enable_shared_from_this<FeedSession> {
     }
     const auto next = outcome.value->next_sequence;
     next_sequence_ = next;
-    last_acked_ = next - 1;
-    last_sent_ = next - 1;
+    // Nothing beyond the head exists yet, so nothing beyond it counts as sent: an Ack for a
+    // sequence past the head (a from_sequence ahead of the store) is refused, never stored.
+    last_acked_ = last_sent_ = std::min<std::uint64_t>(next - 1, outcome.value->head_sequence);
     v1::ServerMessage reply;
     auto* message = reply.mutable_subscribed();
     message->set_daemon_id(options_.daemon_id);

@@ -5,6 +5,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "headend/feed/feed_client.hpp"
@@ -67,6 +68,10 @@ class MemoryFeedStore final : public feed::FeedStore {
       --failing_cursor_writes_;
       throw std::runtime_error("disk I/O error (injected)");
     }
+    if (refused_cursor_writes_ > 0) {
+      --refused_cursor_writes_;
+      throw std::invalid_argument("cursor beyond the head (injected)");
+    }
     cursors_[std::string(consumer)] = sequence;
   }
 
@@ -77,6 +82,11 @@ class MemoryFeedStore final : public feed::FeedStore {
   void fail_cursor_writes(int n) {
     std::lock_guard lock(mutex_);
     failing_cursor_writes_ = n;
+  }
+  // The store refuses the next n cursor writes as it refuses a sequence beyond its head.
+  void refuse_cursor_writes(int n) {
+    std::lock_guard lock(mutex_);
+    refused_cursor_writes_ = n;
   }
   // While closed, a cursor write blocks (a disk that does not come back from fsync).
   void set_cursor_gate(bool closed) {
@@ -92,6 +102,7 @@ class MemoryFeedStore final : public feed::FeedStore {
   std::condition_variable gate_changed_;
   int cursor_writes_ = 0;
   int failing_cursor_writes_ = 0;
+  int refused_cursor_writes_ = 0;
   bool cursor_gate_closed_ = false;
   std::vector<v1::IntervalReading> rows_;
   std::map<std::string, std::uint64_t> cursors_;
@@ -327,6 +338,23 @@ TEST_CASE("feed: an ack beyond what was sent is a protocol error", "[feed]") {
   CHECK_FALSE(f.store.consumer_cursor("billing"));
 }
 
+TEST_CASE("feed: a subscription from beyond the head cannot acknowledge past the head", "[feed]") {
+  ServerFixture f(4, 100);
+  f.publish(2);
+  auto c = f.client();
+  auto s = subscribe("billing", "s3cret");
+  s.set_from_sequence(10);
+  CHECK(c->subscribe(s, 3s).resume_sequence() == 10);
+  // Sequences 3..9 do not exist yet: acknowledging them would skip them once they are committed.
+  c->ack(9, 2s);
+  const auto e = expect_error_then_close(*c);
+  CHECK(e.code() == v1::Error::CODE_BAD_REQUEST);
+  CHECK_THAT(e.message(), Catch::Contains("Ack 9 is beyond the last sequence sent (2)"));
+  CHECK_FALSE(f.store.consumer_cursor("billing"));
+  auto again = f.client();
+  CHECK(again->subscribe(subscribe("billing", "s3cret"), 3s).resume_sequence() == 1);
+}
+
 TEST_CASE("feed: an idle subscription gets heartbeats with the head sequence", "[feed]") {
   ServerFixture f(4, 100);
   f.publish(1);
@@ -418,6 +446,26 @@ TEST_CASE("feed: a failed cursor write is retried, the consumer is not disturbed
   const auto second = next_batch(*c, 3s);
   REQUIRE(second);
   CHECK(second->intervals(0).sequence() == 4);
+}
+
+TEST_CASE("feed: a cursor the store refuses is dropped, neither retried nor resumed from", "[feed][cursor]") {
+  ServerFixture f(4, 3, cursor_flush(20ms, 1));
+  f.publish(3);
+  f.store.refuse_cursor_writes(1);
+  auto c = subscribed_billing(f);
+  REQUIRE(next_batch(*c, 3s));
+  c->ack(3, 2s);
+  REQUIRE(within_3s([&] { return f.store.cursor_writes() == 1; }));
+  c->close();
+  // Once the refusal is back on the io thread the book forgets 3: a from_cursor subscription asks
+  // the store, which has no cursor, instead of resuming after a sequence that was never stored.
+  CHECK(within_3s([&] {
+    auto again = f.client();
+    return again->subscribe(subscribe("billing", "s3cret"), 3s).resume_sequence() == 1;
+  }));
+  f.stop_server();  // writes whatever is still dirty: nothing
+  CHECK(f.store.cursor_writes() == 1);
+  CHECK_FALSE(f.store.consumer_cursor("billing"));
 }
 
 TEST_CASE("feed client: a send cut short by its timeout closes the connection", "[feed][client]") {
