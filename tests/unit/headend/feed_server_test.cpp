@@ -479,3 +479,40 @@ TEST_CASE("feed client: a send cut short by its timeout closes the connection", 
   // Part of the bytes are on the wire: the connection is gone rather than left half-written.
   CHECK_THROWS_WITH(c.next(200ms), Catch::Contains("receive failed"));
 }
+
+TEST_CASE("feed client: messages trickling in across many next() timeouts all arrive whole", "[feed][client]") {
+  // A server writing a few bytes at a time while the client polls with 1 ms timeouts: reads keep
+  // completing around the deadlines, and every byte must reach the delimited reader in order.
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  constexpr std::uint64_t kMessages = 300;
+  std::thread server([&] {
+    boost::system::error_code ignored;
+    auto socket = acceptor.accept(ignored);
+    std::string wire;
+    for (std::uint64_t i = 1; i <= kMessages; ++i) {
+      v1::ServerMessage m;
+      m.mutable_heartbeat()->set_head_sequence(i);
+      feed::append_delimited(m.SerializeAsString(), wire);
+    }
+    for (std::size_t at = 0; at < wire.size(); at += 3) {
+      asio::write(socket, asio::buffer(wire.data() + at, std::min<std::size_t>(3, wire.size() - at)), ignored);
+      if (ignored) return;  // the client gave up
+      std::this_thread::sleep_for(50us);
+    }
+    std::this_thread::sleep_for(200ms);  // let the client read everything before the close
+  });
+  feed::FeedClient c("127.0.0.1", acceptor.local_endpoint().port());
+  c.connect(2s);
+  std::uint64_t expected = 1;
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (expected <= kMessages && std::chrono::steady_clock::now() < give_up) {
+    const auto m = c.next(1ms);
+    if (!m) continue;
+    if (!m->has_heartbeat() || m->heartbeat().head_sequence() != expected) break;
+    ++expected;
+  }
+  c.close();
+  server.join();
+  CHECK(expected == kMessages + 1);
+}
