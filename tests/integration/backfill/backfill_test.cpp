@@ -204,7 +204,7 @@ TEST_CASE("backfill: daemon stopped for 2 simulated hours and restarted leaves n
   CHECK(backfilled >= 6);
 }
 
-TEST_CASE("clock sync: skew beyond tolerance is flagged and corrected within limits, audited; beyond the limit only "
+TEST_CASE("clock sync: skew beyond tolerance is flagged and corrected within limits, audited, beyond the limit only "
           "flagged",
           "[integration][clock_sync]") {
   // gw001-m0001 jumps 3 minutes ahead (correctable), gw002-m0001 20 minutes ahead (a technician's job).
@@ -215,6 +215,9 @@ TEST_CASE("clock sync: skew beyond tolerance is flagged and corrected within lim
                   "from = \"2026-01-04T23:00:00Z\"\nuntil = \"2026-01-05T01:00:00Z\"\n",
                   "[collection.clock]\nread_every_hours = 1\ntolerance_seconds = 60\nmax_correction_seconds = 300\n");
   run.start_simulator();
+  // Started before the simulated start, the daemon would read (and correct) the clocks at the
+  // 23:45 boundary already, before the reads this test looks at.
+  run.wait_until("2026-01-05T00:00:00Z", false);
   run.start_daemon();
   run.wait_until("2026-01-05T02:30:00Z");
   INFO("daemon log:\n" << run.daemon_log());

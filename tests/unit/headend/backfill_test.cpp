@@ -115,7 +115,7 @@ JobReport backfill_report(storage::ReadSource source, const char* boundary, Outc
 }
 }  // namespace
 
-TEST_CASE("backfill tracker: no rescan while backfill reads are outstanding; a transport failure rescans after",
+TEST_CASE("backfill tracker: no rescan while backfill reads are outstanding, a transport failure rescans after",
           "[backfill]") {
   BackfillTracker tracker(depth(72h));
   const auto scheduled = storage::ReadSource::scheduled;

@@ -89,7 +89,7 @@ TEST_CASE("a broadcast is withheld when it would correct a meter beyond the limi
   CHECK(why.find("UTC offsets") != std::string::npos);
 }
 
-TEST_CASE("clock replies decode to the meter's UTC time; wrong DI and abnormal replies are reasons", "[clock_sync]") {
+TEST_CASE("clock replies decode to the meter's UTC time, wrong DI and abnormal replies are reasons", "[clock_sync]") {
   const auto meter = clock_meter("m");
   // 2026-01-05 (Monday = 1) 18:30:07 local (UTC+8) = 10:30:07Z.
   const std::uint8_t date_value[] = {0x01, 0x05, 0x01, 0x26};  // WW DD MM YY
@@ -226,7 +226,7 @@ TEST_CASE("supervisor: beyond max correction is flagged for a technician and blo
   CHECK(follow.jobs.empty());
 }
 
-TEST_CASE("supervisor: no clock reads when disabled or for other protocols; failed reads wait before retrying",
+TEST_CASE("supervisor: no clock reads when disabled or for other protocols, failed reads wait before retrying",
           "[clock_sync]") {
   ClockPolicy p;
   p.enabled = false;
@@ -284,7 +284,7 @@ TEST_CASE("[collection.clock] and backfill_days: defaults, values, errors naming
   }
 }
 
-TEST_CASE("supervisor: an individual time set is withheld near local midnight and retried later; broadcast is not",
+TEST_CASE("supervisor: an individual time set is withheld near local midnight and retried later, broadcast is not",
           "[clock_sync]") {
   ClockPolicy p;
   p.tolerance = 60s;

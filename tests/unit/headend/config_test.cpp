@@ -184,7 +184,7 @@ TEST_CASE("the [kafka] table is handed to the Kafka sink's parser", "[config]") 
 }
 
 // [vee] and [storage] (owned by "vee"; docs/VEE.md "In the daemon", docs/STORAGE.md "Retention").
-TEST_CASE("[vee] is off unless present; every knob is read with the VeeConfig defaults", "[config][vee]") {
+TEST_CASE("[vee] is off unless present, every knob is read with the VeeConfig defaults", "[config][vee]") {
   const auto none = parse_config("", "test.toml", kBase);
   CHECK_FALSE(none.vee.enabled);
   CHECK(none.storage.retention_days == 7);
