@@ -225,6 +225,7 @@ void read_feed(const toml::table& t, DaemonConfig& c, const std::string& source)
       TableReader cr(*element.as_table(), table_name, source);
       FeedConsumerConfig consumer;
       if (!cr.read_string("name", consumer.name)) cr.fail("name", &element, "is required");
+      if (consumer.name.empty()) cr.fail("name", element.as_table()->get("name"), "must not be empty");
       if (!cr.read_string("token", consumer.token)) cr.fail("token", &element, "is required");
       if (!names.insert(consumer.name).second)
         cr.fail("name", element.as_table()->get("name"), fmt::format("consumer '{}' is defined twice", consumer.name));

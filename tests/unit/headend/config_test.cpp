@@ -107,6 +107,7 @@ TEST_CASE("each bad config names the file, the key and the reason", "[config]") 
       {"[feed]\nlisten = \"127.0.0.1:99999\"\n", "[feed] listen (line 2): '127.0.0.1:99999' has no valid port"},
       {"[feed]\nbatch_size = 0\n", "[feed] batch_size (line 2): must be in 1..10000, got 0"},
       {"[[feed.consumers]]\nname = \"a\"\n", "[feed.consumers #1] token (line 1): is required"},
+      {"[[feed.consumers]]\nname = \"\"\ntoken = \"t\"\n", "[feed.consumers #1] name (line 2): must not be empty"},
       {"[[feed.consumers]]\nname = \"a\"\ntoken = \"t\"\nrole = \"x\"\n", "[feed.consumers #1] role (line 4): unknown key"},
       {"[[feed.consumers]]\nname = \"a\"\ntoken = \"t\"\n[[feed.consumers]]\nname = \"a\"\ntoken = \"u\"\n",
        "[feed.consumers #2] name (line 5): consumer 'a' is defined twice"},
