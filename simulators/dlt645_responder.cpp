@@ -249,7 +249,10 @@ class ReadContext {
   }
 
   UtcSeconds daily_freeze(unsigned back) const { return local_midnight(meter_now_, offset_) - days{back - 1}; }
-  UtcSeconds hourly_freeze(unsigned back) const { return floor<hours>(meter_now_) - hours{back - 1}; }
+  // Local whole hours (a UTC+5:30 meter freezes at :30 UTC).
+  UtcSeconds hourly_freeze(unsigned back) const {
+    return floor<hours>(meter_now_ + minutes{offset_}) - minutes{offset_} - hours{back - 1};
+  }
 
   // Largest 15-minute average power (W) in the settlement period and the start of that slot.
   std::pair<std::int64_t, UtcSeconds> max_demand(bool forward, unsigned tariff, unsigned settlement_day) const {
@@ -338,17 +341,22 @@ std::optional<Frame> answer_load_profile(SimMeter& meter, const dlt645::Message&
     return dlt645::make_abnormal_reply(address, dlt645::fn2007::read, kErrOther);
   const int offset = meter.spec().utc_offset_minutes;
   const auto period = duration_cast<seconds>(kLoadProfilePeriod);
-  // Memory reaches back kLoadProfileDepth.
+  // A meter without a load profile configured has no records at all (its freezes still answer).
+  if (meter.spec().load_profile_hours <= 0)
+    return dlt645::make_abnormal_reply(address, dlt645::fn2007::read, kErrNoData);
+  // Memory reaches back the meter's load-profile depth (kLoadProfileDepth unless the fleet says less).
   const auto latest = floor_to_interval(floor<seconds>(meter.meter_clock(now)), period);
-  const auto earliest = latest - duration_cast<seconds>(kLoadProfileDepth);
+  const auto earliest = latest - duration_cast<seconds>(hours{meter.spec().load_profile_hours});
   UtcSeconds first = earliest;
   if (*request.di == dlt645::kDiLoadProfileFromTime) {
     if (!request.time) return dlt645::make_abnormal_reply(address, dlt645::fn2007::read, kErrOther);
     const auto start = dlt645::to_utc(*request.time, offset);
     if (!start) return dlt645::make_abnormal_reply(address, dlt645::fn2007::read, kErrOther);
-    // The first record at or after the requested time.
+    // The first record at or after the requested time; a start the memory no longer holds is
+    // "no requested data" (a reply starting later would not answer the time asked for).
     const auto floored = floor_to_interval(*start, period);
-    first = std::max(floored == *start ? floored : floored + period, earliest);
+    first = floored == *start ? floored : floored + period;
+    if (first < earliest) return dlt645::make_abnormal_reply(address, dlt645::fn2007::read, kErrNoData);
   } else if (*request.di == dlt645::kDiLoadProfileLatest) {
     first = std::max(latest - period * (*request.count - 1), earliest);
   }

@@ -19,6 +19,7 @@ void apply_override(const MeterOverride& o, MeterSpec& m) {
   if (o.initial_wh) m.load.initial_wh = *o.initial_wh;
   if (o.dial_modulus_wh) m.dial_modulus_wh = *o.dial_modulus_wh;
   if (o.clock_drift_ppm) m.clock_drift_ppm = *o.clock_drift_ppm;
+  if (o.load_profile_hours) m.load_profile_hours = *o.load_profile_hours;
   if (o.replacement) m.replacement = o.replacement;
 }
 

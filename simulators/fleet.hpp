@@ -49,6 +49,7 @@ struct MeterOverride {
   std::optional<std::int64_t> dial_modulus_wh;
   std::optional<std::int64_t> clock_drift_ppm;
   std::optional<Replacement> replacement;
+  std::optional<int> load_profile_hours;  // 0 = no load profile configured
 };
 
 // A group of identical gateways.
@@ -86,6 +87,9 @@ struct MeterSpec {
   LoadParams load;
   std::int64_t dial_modulus_wh = 1'000'000'000;
   std::int64_t clock_drift_ppm = 0;
+  // DL/T 645-2007 load-profile memory depth: 62 days (24 * 62 h) unless a fleet file says less;
+  // 0 = no load profile configured (06000001 answered "no requested data"; freezes still served).
+  int load_profile_hours = 24 * 62;
   std::optional<Replacement> replacement;
 
   [[nodiscard]] std::string_view model() const;

@@ -98,7 +98,8 @@ FleetFile parse_fleet_toml(std::string_view text, std::string_view source_name) 
   if (spec.groups.empty()) throw std::invalid_argument(source + ": no [[gateway]] tables");
 
   each_table(root, "meter", source, [&](const TableReader& t) {
-    t.allow_only({"id", "initial_wh", "dial_wh", "clock_drift_ppm", "replaced_at", "new_address", "new_unit_id"});
+    t.allow_only({"id", "initial_wh", "dial_wh", "clock_drift_ppm", "load_profile_hours", "replaced_at", "new_address",
+                  "new_unit_id"});
     MeterOverride o;
     const auto id = t.get<std::string>("id");
     if (!id) t.fail("'id' is required");
@@ -106,6 +107,10 @@ FleetFile parse_fleet_toml(std::string_view text, std::string_view source_name) 
     o.initial_wh = t.get<std::int64_t>("initial_wh");
     o.dial_modulus_wh = t.get<std::int64_t>("dial_wh");
     o.clock_drift_ppm = t.get<std::int64_t>("clock_drift_ppm");
+    o.load_profile_hours = t.get<int>("load_profile_hours");
+    if (o.load_profile_hours && (*o.load_profile_hours < 0 || *o.load_profile_hours > 24 * 62))
+      t.fail(fmt::format("'load_profile_hours' must be 0 (no load profile) .. {} (62 days), got {}", 24 * 62,
+                         *o.load_profile_hours));
     if (const auto at = t.get<std::string>("replaced_at")) {
       const auto when = parse_utc(*at);
       if (!when) t.fail(fmt::format("'replaced_at' is not a UTC time: '{}'", *at));

@@ -3,7 +3,8 @@
 //
 //   seed = 42                      listen = "127.0.0.1"     utc_offset_minutes = 480   dial_wh = 0
 //   [[gateway]]  count, meters, protocol, model, base_port, baud, pty_dir
-//   [[meter]]    id, initial_wh, dial_wh, clock_drift_ppm, replaced_at, new_address, new_unit_id
+//   [[meter]]    id, initial_wh, dial_wh, clock_drift_ppm, load_profile_hours, replaced_at, new_address,
+//                new_unit_id
 //   [[fault]]    kind, target, rate, from, until, delay_ms, seconds      (faults.hpp)
 //
 // Pure parsing at the configuration edge: parse_fleet_file()/parse_fleet_toml() throw

@@ -109,6 +109,58 @@ TEST_CASE("daily and hourly freezes hold the registers at their times", "[simula
   CHECK(wh(hourly[0]) == truth_meter.dlt645_registers_at(at("2026-01-10T03:00:00Z")).forward_wh);
 }
 
+TEST_CASE("a meter without a load profile answers 06000001 'no requested data' and still serves its freezes",
+          "[simulators][dlt645]") {
+  FleetSpec spec;
+  spec.seed = 31;
+  spec.groups[0].meters_per_gateway = 3;
+  MeterOverride none;
+  none.id = "gw001-m0001";
+  none.load_profile_hours = 0;
+  MeterOverride short_memory;
+  short_memory.id = "gw001-m0002";
+  short_memory.load_profile_hours = 2;
+  spec.overrides = {none, short_memory};
+  const auto fleet = build_fleet(spec);
+  Dlt645Bus bus(fleet.gateways[0], nullptr);
+  const auto now = at("2026-01-10T05:20:00Z");
+  const auto load_profile = [&](std::size_t index, const char* start) {
+    return exchange(bus,
+                    dlt645::make_load_profile_request(fleet.gateways[0].meters[index].address, 2,
+                                                      dlt645::to_meter_time(*parse_utc(start), 480)),
+                    now);
+  };
+  const auto no_data = [](const std::optional<dlt645::Frame>& reply) {
+    REQUIRE(reply);
+    CHECK(reply->control.abnormal());
+    CHECK(reply->data == std::vector<std::uint8_t>{kErrNoData});
+  };
+  no_data(load_profile(0, "2026-01-10T05:00:00Z"));
+  // Two hours of memory: 03:15 (05:15 - 2 h) is the oldest record kept.
+  no_data(load_profile(1, "2026-01-10T03:00:00Z"));
+  CHECK_FALSE(load_profile(1, "2026-01-10T03:15:00Z")->control.abnormal());
+  CHECK_FALSE(load_profile(2, "2026-01-08T03:00:00Z")->control.abnormal());  // the default 62 days
+  // The freezes of the meter without a load profile equal its truth.
+  const SimMeter truth_meter(fleet.gateways[0].meters[0]);
+  const auto hourly_time = read_fields(bus, Edition::v2007, 0x05040002, 0, now);
+  CHECK(dlt645::to_utc(hourly_time[0].time, 480) == parse_utc("2026-01-10T04:00:00Z"));
+  const auto forward = read_fields(bus, Edition::v2007, 0x05040102, 0, now);
+  const auto reverse = read_fields(bus, Edition::v2007, 0x05040202, 0, now);
+  const auto expected = exposed_registers(truth_meter, at("2026-01-10T04:00:00Z"));
+  CHECK(wh(forward[0]) == expected.forward_wh);
+  CHECK(wh(reverse[0]) == expected.reverse_wh);
+}
+
+TEST_CASE("hourly freezes are on the meter's local whole hours", "[simulators][dlt645]") {
+  FleetSpec spec;
+  spec.seed = 31;
+  spec.utc_offset_minutes = 330;  // UTC+5:30: local hours start at :30 UTC
+  const auto fleet = build_fleet(spec);
+  Dlt645Bus bus(fleet.gateways[0], nullptr);
+  const auto time = read_fields(bus, Edition::v2007, 0x05040001, 0, at("2026-01-10T05:20:00Z"));
+  CHECK(dlt645::to_utc(time[0].time, 330) == parse_utc("2026-01-10T04:30:00Z"));
+}
+
 TEST_CASE("settlement-day registers, tariffs beyond four and reactive energy", "[simulators][dlt645]") {
   const auto fleet = fleet_of(1);
   Dlt645Bus bus(fleet.gateways[0], nullptr);
@@ -195,7 +247,7 @@ TEST_CASE("replacement: new address, registers from zero, truth spans the swap",
   Replacement r;
   r.at = *parse_utc("2026-01-05T06:05:00Z");
   r.new_address = address("000000019001");
-  spec.overrides.push_back(MeterOverride{"gw001-m0002", {}, {}, {}, r});
+  spec.overrides.push_back(MeterOverride{"gw001-m0002", {}, {}, {}, r, {}});
   const auto fleet = build_fleet(spec);
   Dlt645Bus bus(fleet.gateways[0], nullptr);
   const auto before = at("2026-01-05T06:00:00Z");
@@ -233,7 +285,7 @@ TEST_CASE("registers roll over at the configured dial and truth bridges the wrap
   // Start the register so that it wraps during 2026-01-05.
   const auto day_start = probe.registers_at(at("2026-01-05T00:00:00Z")).forward_wh;
   spec.overrides.push_back(
-      MeterOverride{"gw001-m0001", base.load.initial_wh + (100'000'000 - 500 - day_start), {}, {}, {}});
+      MeterOverride{"gw001-m0001", base.load.initial_wh + (100'000'000 - 500 - day_start), {}, {}, {}, {}});
   const auto fleet = build_fleet(spec);
   const auto truth = compute_truth(fleet.gateways[0].meters[0], *parse_utc("2026-01-05T00:00:00Z"),
                                    *parse_utc("2026-01-05T12:00:00Z"), minutes{15});
@@ -250,7 +302,7 @@ TEST_CASE("registers roll over at the configured dial and truth bridges the wrap
 
 TEST_CASE("a drifting meter clock shows in its time and shifts its load-profile memory", "[simulators][dlt645]") {
   FleetSpec spec;
-  spec.overrides.push_back(MeterOverride{"gw001-m0001", {}, {}, 1000, {}});  // 1000 ppm fast: 3.6 s per hour
+  spec.overrides.push_back(MeterOverride{"gw001-m0001", {}, {}, 1000, {}, {}});  // 1000 ppm fast: 3.6 s per hour
   const auto fleet = build_fleet(spec);
   Dlt645Bus bus(fleet.gateways[0], nullptr);
   const auto start = at("2026-01-05T00:00:00Z");

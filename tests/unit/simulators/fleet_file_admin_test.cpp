@@ -32,6 +32,7 @@ meters = 1
 id = "gw001-m0002"
 initial_wh = 123456
 clock_drift_ppm = 40
+load_profile_hours = 0
 [[meter]]
 id = "gw003-m0001"
 replaced_at = "2026-01-05T06:00:00Z"
@@ -54,6 +55,8 @@ rate = 0.25
   CHECK(fleet.gateways[2].meters[3].model() == "DTSU666");
   CHECK(fleet.find_meter("gw001-m0002")->load.initial_wh == 123456);
   CHECK(fleet.find_meter("gw001-m0002")->clock_drift_ppm == 40);
+  CHECK(fleet.find_meter("gw001-m0002")->load_profile_hours == 0);
+  CHECK(fleet.find_meter("gw001-m0001")->load_profile_hours == 24 * 62);
   REQUIRE(fleet.find_meter("gw003-m0001")->replacement);
   CHECK(fleet.find_meter("gw003-m0001")->replacement->new_unit_id == 9);
   REQUIRE(file.faults.size() == 1);
@@ -66,6 +69,8 @@ TEST_CASE("fleet file errors name the table and key", "[simulators][fleet]") {
                     Catch::Contains("f.toml: [[gateway]] #1: unknown key 'meterz'"));
   CHECK_THROWS_WITH(parse_fleet_toml("[[gateway]]\nmeters = \"three\"\n", "f.toml"), Catch::Contains("'meters'"));
   CHECK_THROWS_WITH(parse_fleet_toml("seed = 1\n", "f.toml"), Catch::Contains("no [[gateway]]"));
+  CHECK_THROWS_WITH(parse_fleet_toml("[[gateway]]\n[[meter]]\nid = \"gw001-m0001\"\nload_profile_hours = -1\n", "f.toml"),
+                    Catch::Contains("'load_profile_hours'"));
   CHECK_THROWS_WITH(parse_fleet_toml("[[gateway]]\n[[fault]]\nkind = \"nope\"\n", "f.toml"),
                     Catch::Contains("[[fault]] #1"));
   CHECK_THROWS_WITH(parse_fleet_toml("[[gateway]\n", "f.toml"), Catch::Contains("f.toml"));

@@ -67,7 +67,7 @@ TEST_CASE("bad fleet flags are rejected naming the flag", "[simulators][fleet]")
   spec.groups[0].pty_dir = "/tmp/x";
   CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("modbus-rtu"));
   spec = FleetSpec{};
-  spec.overrides.push_back(MeterOverride{"gw009-m0001", 5, {}, {}, {}});
+  spec.overrides.push_back(MeterOverride{"gw009-m0001", 5, {}, {}, {}, {}});
   CHECK_THROWS_WITH(build_fleet(spec), Catch::Contains("gw009-m0001"));
 }
 
