@@ -5,13 +5,11 @@
 // Run: see docs/PERFORMANCE.md "Storage".
 #include <benchmark/benchmark.h>
 
-#include <time.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "bench/bench_storage_support.hpp"
 #include "storage/sqlite.hpp"
 #include "storage/store_writer.hpp"
 
@@ -19,25 +17,6 @@ namespace {
 
 using namespace ami;
 using namespace ami::storage;
-
-// CPU seconds used by the whole process (writer thread + submitting thread) so far.
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-std::filesystem::path bench_db_path() {
-  return std::filesystem::temp_directory_path() /
-         ("ami_bench_storage_" + std::to_string(::getpid()) + ".db");
-}
-
-void remove_db(const std::filesystem::path& path) {
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    std::error_code ignored;
-    std::filesystem::remove(path.string() + suffix, ignored);
-  }
-}
 
 void submit_boundary(StoreWriter& writer, const std::vector<std::string>& ids, UtcSeconds boundary,
                      std::int64_t register_wh, bool with_attempts) {
@@ -88,8 +67,8 @@ std::vector<std::string> import_bench_meters(StoreWriter& writer, std::size_t me
 void BM_StoreWriterIngest(benchmark::State& state) {
   const auto meter_count = static_cast<std::size_t>(state.range(0));
   const bool with_attempts = state.range(1) != 0;
-  const auto path = bench_db_path();
-  remove_db(path);
+  const auto path = ami::bench::scratch_db_path("ami_bench_storage");
+  ami::bench::remove_scratch_db(path);
   std::int64_t intervals = 0;
   double cpu_seconds = 0;
   {
@@ -101,7 +80,7 @@ void BM_StoreWriterIngest(benchmark::State& state) {
     submit_boundary(writer, ids, boundary, 0, false);
     writer.flush();
     std::int64_t register_wh = 0;
-    const double cpu_before = process_cpu_seconds();
+    const double cpu_before = ami::bench::process_cpu_seconds();
     for (auto _ : state) {
       boundary += std::chrono::minutes{15};
       register_wh += 250;
@@ -109,9 +88,9 @@ void BM_StoreWriterIngest(benchmark::State& state) {
       writer.flush();
       intervals += static_cast<std::int64_t>(meter_count);
     }
-    cpu_seconds = process_cpu_seconds() - cpu_before;
+    cpu_seconds = ami::bench::process_cpu_seconds() - cpu_before;
   }
-  remove_db(path);
+  ami::bench::remove_scratch_db(path);
   state.SetItemsProcessed(intervals);
   state.counters["intervals_per_s"] =
       benchmark::Counter(static_cast<double>(intervals), benchmark::Counter::kIsRate);
@@ -134,9 +113,9 @@ BENCHMARK(BM_StoreWriterIngest)
 void BM_StoreBytesPerMeterDay(benchmark::State& state) {
   const auto meter_count = static_cast<std::size_t>(state.range(0));
   const auto days = state.range(1);
-  const auto path = bench_db_path();
+  const auto path = ami::bench::scratch_db_path("ami_bench_storage");
   for (auto _ : state) {
-    remove_db(path);
+    ami::bench::remove_scratch_db(path);
     {
       StoreOptions options;
       options.path = path;
@@ -161,7 +140,7 @@ void BM_StoreBytesPerMeterDay(benchmark::State& state) {
       // SQLite built without dbstat: the total above still stands.
     }
   }
-  remove_db(path);
+  ami::bench::remove_scratch_db(path);
 }
 
 BENCHMARK(BM_StoreBytesPerMeterDay)->Args({1000, 2})->Iterations(1)->Unit(benchmark::kMillisecond);

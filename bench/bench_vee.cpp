@@ -2,8 +2,6 @@
 // Items = intervals produced by vee::run(). History: 28 days per channel, as the store keeps it.
 // BM_IngestWithVee (further down) measures the whole batched ingest through the real store.
 #include <benchmark/benchmark.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -12,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_storage_support.hpp"
 #include "storage/store_writer.hpp"
 #include "storage/vee/engine.hpp"
 #include "storage/vee/store_adapter.hpp"
@@ -104,26 +103,12 @@ BENCHMARK(BM_vee_one_boundary);
 // Arg 1 = 1: VEE runs inside the writer's transaction (StoreOptions::vee, writer_hook.hpp).
 namespace {
 
-// CPU seconds of the whole process (writer thread included): on a shared, loaded machine wall
-// time says more about the neighbours than about this code.
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 void BM_IngestWithVee(benchmark::State& state) {
   using ami::storage::BoundaryRead;
   const auto meter_count = static_cast<std::size_t>(state.range(0));
   const bool in_writer = state.range(1) != 0;
-  const auto path = std::filesystem::temp_directory_path() / ("ami_bench_vee_" + std::to_string(::getpid()) + ".db");
-  const auto remove_db = [&] {
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::error_code ignored;
-      std::filesystem::remove(path.string() + suffix, ignored);
-    }
-  };
-  remove_db();
+  const auto path = ami::bench::scratch_db_path("ami_bench_vee");
+  ami::bench::remove_scratch_db(path);
   std::int64_t rows = 0;
   double cpu_seconds = 0;
   {
@@ -146,7 +131,7 @@ void BM_IngestWithVee(benchmark::State& state) {
     const vee::VeeConfig config;
     std::int64_t day = 0;
     for (auto _ : state) {
-      const double cpu_before = process_cpu_seconds();
+      const double cpu_before = ami::bench::process_cpu_seconds();
       const auto day_start = start + std::chrono::days{day};
       std::vector<std::vector<vee::RegisterRead>> day_reads(meter_count);
       std::vector<BoundaryRead> chunk;
@@ -191,11 +176,11 @@ void BM_IngestWithVee(benchmark::State& state) {
       }
       writer.submit_intervals(std::move(estimates));
       writer.flush();
-      cpu_seconds += process_cpu_seconds() - cpu_before;
+      cpu_seconds += ami::bench::process_cpu_seconds() - cpu_before;
       ++day;
     }
   }
-  remove_db();
+  ami::bench::remove_scratch_db(path);
   state.SetItemsProcessed(rows);
   state.counters["rows_per_cpu_second"] = static_cast<double>(rows) / cpu_seconds;
 }

@@ -155,7 +155,6 @@ struct KpiQueries::Impl {
   int deadline_minutes = -1;
   std::vector<Meter> meters;  // ordered by meter_id
   std::unordered_map<std::int64_t, std::uint32_t> index_by_key;
-  std::unordered_map<std::string, std::uint32_t> index_by_id;
   std::size_t total_words = 0;
   std::int64_t min_offset_s = 0;
   std::int64_t max_offset_s = 0;
@@ -170,7 +169,6 @@ struct KpiQueries::Impl {
   void reset() {
     meters.clear();
     index_by_key.clear();
-    index_by_id.clear();
     days.clear();
     failure_details.clear();
     registry_version = -1;
@@ -203,7 +201,6 @@ struct KpiQueries::Impl {
       if (meters.empty() || m.offset_s > max_offset_s) max_offset_s = m.offset_s;
       const auto index = static_cast<std::uint32_t>(meters.size());
       index_by_key.emplace(q->column_int64(0), index);
-      index_by_id.emplace(m.id, index);
       meters.push_back(std::move(m));
     }
     registry_version = version;
@@ -295,14 +292,12 @@ struct KpiQueries::Impl {
   // watermarks read there can show up.
   template <class Wanted>
   void attempts_where(const std::string& where, std::int64_t a, std::int64_t b, Wanted&& wanted) {
-    auto q = db.query("SELECT attempt_id, meter_id, boundary, attempt, outcome = 'ok', source, outcome, category "
-                      "FROM attempts WHERE " + where);
+    auto q = db.query("SELECT attempt_id, meter_key, boundary, attempt, outcome = 'ok', source, outcome, category "
+                      "FROM attempt_log WHERE " + where);
     q->bind(1, a).bind(2, b);
-    std::string meter_id;
     while (q->step()) {
-      meter_id = q->column_text(1);
-      const auto it = index_by_id.find(meter_id);
-      if (it == index_by_id.end()) continue;
+      const auto it = index_by_key.find(q->column_int64(1));
+      if (it == index_by_key.end()) continue;
       apply_attempt(it->second, q->column_int64(0), q->column_int64(2), q->column_int64(3), q->column_int64(4) != 0,
                     static_cast<int>(q->column_int64(5)), q->column_text(6), q->column_text(7), wanted);
     }
@@ -338,7 +333,7 @@ struct KpiQueries::Impl {
       deadline_minutes = deadline;
       load_registry(version);
     }
-    const auto attempt_head = db.query_int64("SELECT max(attempt_id) FROM attempts").value_or(0);
+    const auto attempt_head = db.query_int64("SELECT max(attempt_id) FROM attempt_log").value_or(0);
     const auto outbox_head = db.query_int64("SELECT max(sequence) FROM outbox").value_or(0);
     const auto cached = [this](std::int64_t day) { return days.count(day) != 0; };
 
@@ -402,7 +397,7 @@ struct KpiQueries::Impl {
 
   std::optional<LastFailure> failure_detail(std::int64_t attempt_id) {
     if (const auto it = failure_details.find(attempt_id); it != failure_details.end()) return it->second;
-    auto q = db.query("SELECT boundary, started_at_ms, outcome, category, detail FROM attempts WHERE attempt_id = ?1");
+    auto q = db.query("SELECT boundary, started_at_ms, outcome, category, detail FROM attempt_log WHERE attempt_id = ?1");
     q->bind(1, attempt_id);
     if (!q->step()) return std::nullopt;  // removed by retention meanwhile
     LastFailure f{UtcSeconds{std::chrono::seconds{q->column_int64(0)}},
@@ -520,8 +515,10 @@ std::vector<std::pair<std::string, int>> KpiQueries::consecutive_failed_days(Loc
 
 std::vector<AttemptRecord> KpiQueries::recent_attempts(std::string_view meter_id, UtcSeconds since, std::size_t limit) {
   auto& q = impl_->db.prepare(
-      "SELECT meter_id, channel_key, boundary, started_at_ms, latency_ms, attempt, outcome, category, detail, source "
-      "FROM attempts WHERE boundary > ?1 AND meter_id = ?2 ORDER BY boundary DESC, attempt_id DESC LIMIT ?3");
+      "SELECT m.meter_id, c.channel_key, a.boundary, a.started_at_ms, a.latency_ms, a.attempt, a.outcome, a.category, "
+      "a.detail, a.source FROM meters m JOIN attempt_log a ON a.meter_key = m.meter_key "
+      "JOIN attempt_channels c ON c.channel_id = a.channel_id "
+      "WHERE m.meter_id = ?2 AND a.boundary > ?1 ORDER BY a.boundary DESC, a.attempt_id DESC LIMIT ?3");
   q.bind(1, unix_s(since)).bind(2, meter_id).bind(3, static_cast<std::int64_t>(limit));
   std::vector<AttemptRecord> out;
   while (q.step()) {

@@ -10,7 +10,7 @@ namespace {
 
 // Migration N turns a version N-1 database into version N. Append only: a released migration is
 // never edited, because databases in the field were made by it.
-constexpr std::array<const char*, 3> migrations{
+constexpr std::array<const char*, 4> migrations{
     // 1: first schema (registry, raw reads, intervals, outbox, consumer cursors).
     R"sql(
 CREATE TABLE meta (
@@ -135,6 +135,62 @@ CREATE INDEX intervals_suspect_by_end ON intervals (end_unix) WHERE status = 3;
     R"sql(
 CREATE INDEX attempts_by_meter ON attempts (meter_id, boundary);
 CREATE INDEX intervals_flagged_by_end ON intervals (end_unix) WHERE quality_codes <> '';
+)sql",
+    // 4: leaner attempts and the in-order interval fast path. attempts kept the meter id and the
+    // channel key as TEXT in every row and in two text indexes (~115 bytes per attempt);
+    // attempt_log keys them by integer (meter_key, channel_id into attempt_channels). attempt_id
+    // stays the rowid, so it remains monitoring's incremental cursor and retention's handle. A
+    // view named attempts keeps the old columns for ad-hoc SQL and tools. Attempts of meters
+    // not in the registry cannot be keyed: dropped here, refused by the writer from now on
+    // (audit attempt_unknown_meter). latest_reads.intervals_through: the newest interval end
+    // stored for the channel (an estimate may lie beyond the newest read); the writer inserts
+    // an in-order read's interval in groups, without a conflict check, when its end is beyond
+    // it (docs/STORAGE.md "Newest reads").
+    R"sql(
+CREATE TABLE attempt_channels (
+  channel_id  INTEGER PRIMARY KEY,
+  channel_key TEXT    NOT NULL UNIQUE
+);
+INSERT INTO attempt_channels (channel_key) SELECT DISTINCT channel_key FROM attempts ORDER BY channel_key;
+
+CREATE TABLE attempt_log (
+  attempt_id    INTEGER PRIMARY KEY,
+  boundary      INTEGER NOT NULL,
+  meter_key     INTEGER NOT NULL,
+  channel_id    INTEGER NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  latency_ms    INTEGER NOT NULL,
+  attempt       INTEGER NOT NULL,
+  outcome       TEXT    NOT NULL,
+  category      TEXT    NOT NULL,
+  detail        TEXT    NOT NULL,
+  source        INTEGER NOT NULL
+);
+INSERT INTO attempt_log (attempt_id, boundary, meter_key, channel_id, started_at_ms, latency_ms,
+                         attempt, outcome, category, detail, source)
+  SELECT a.attempt_id, a.boundary, m.meter_key, c.channel_id, a.started_at_ms, a.latency_ms,
+         a.attempt, a.outcome, a.category, a.detail, a.source
+  FROM attempts a JOIN meters m ON m.meter_id = a.meter_id
+                  JOIN attempt_channels c ON c.channel_key = a.channel_key;
+DROP TABLE attempts;
+CREATE INDEX attempt_log_by_boundary ON attempt_log (boundary, meter_key);
+CREATE INDEX attempt_log_by_meter ON attempt_log (meter_key, boundary);
+CREATE VIEW attempts AS
+  SELECT a.attempt_id, m.meter_id, c.channel_key, a.boundary, a.started_at_ms, a.latency_ms,
+         a.attempt, a.outcome, a.category, a.detail, a.source
+  FROM attempt_log a JOIN meters m ON m.meter_key = a.meter_key
+                     JOIN attempt_channels c ON c.channel_id = a.channel_id;
+
+ALTER TABLE latest_reads ADD COLUMN intervals_through INTEGER NOT NULL DEFAULT 0;
+-- One pass over the intervals no older than the stalest newest read.
+UPDATE latest_reads SET intervals_through = t.through
+  FROM (SELECT meter_key, channel, max(end_unix) AS through FROM intervals
+        WHERE end_unix >= (SELECT min(boundary) FROM latest_reads) GROUP BY meter_key, channel) AS t
+  WHERE t.meter_key = latest_reads.meter_key AND t.channel = latest_reads.channel;
+-- Channels with intervals but no read have no latest_reads row to say how far they reach; while
+-- this is 1 the writer checks every new channel's first intervals for conflicts (the daemon
+-- writes intervals only for channels with reads, so a database it made keeps 0).
+INSERT INTO meta (key, value) VALUES ('intervals_without_reads', EXISTS (SELECT 1 FROM intervals));
 )sql",
 };
 

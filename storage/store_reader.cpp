@@ -207,11 +207,11 @@ std::vector<BoundaryAttemptSummary> StoreReader::attempt_summaries(UtcSeconds fr
   // Per meter: any ok attempt; else the category of its last attempt decides the failure kind.
   auto query = impl_->db.query(
       "WITH per_meter AS ("
-      "  SELECT a.boundary, a.meter_id, count(*) AS attempts, max(a.category = 'ok') AS any_ok,"
-      "    (SELECT b.category FROM attempts b WHERE b.boundary = a.boundary "
-      "       AND b.meter_id = a.meter_id ORDER BY b.attempt DESC, b.started_at_ms DESC LIMIT 1)"
+      "  SELECT a.boundary, a.meter_key, count(*) AS attempts, max(a.category = 'ok') AS any_ok,"
+      "    (SELECT b.category FROM attempt_log b WHERE b.boundary = a.boundary "
+      "       AND b.meter_key = a.meter_key ORDER BY b.attempt DESC, b.started_at_ms DESC LIMIT 1)"
       "      AS last_category"
-      "  FROM attempts a WHERE a.boundary >= ? AND a.boundary <= ? GROUP BY a.boundary, a.meter_id)"
+      "  FROM attempt_log a WHERE a.boundary >= ? AND a.boundary <= ? GROUP BY a.boundary, a.meter_key)"
       " SELECT boundary, count(*), sum(any_ok),"
       "   sum(NOT any_ok AND last_category = 'transport'),"
       "   sum(NOT any_ok AND last_category = 'meter'), sum(attempts)"

@@ -65,6 +65,11 @@ struct LatestRead {
   std::int64_t boundary = 0;
   std::int64_t register_wh = 0;
   std::int64_t collected_at_ms = 0;
+  // Newest interval end stored for the channel (an estimate may reach past the newest read), and
+  // whether that is known: an in-order interval ending beyond it cannot collide, so it is
+  // inserted in a group without a conflict check.
+  std::int64_t intervals_through = 0;
+  bool through_known = true;
 };
 
 struct StoredRead {
@@ -184,6 +189,11 @@ struct StoreWriter::Impl {
   std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>> silent_estimated;
   std::unordered_map<std::int64_t, LatestRead> latest;  // key: meter_key * 4 + channel
   bool latest_loaded = false;
+  // meta.intervals_without_reads: some channel got intervals before any read, so a channel new
+  // to `latest` may already have intervals (its through is unknown).
+  bool intervals_without_reads = true;
+  std::unordered_map<std::string, std::int64_t> attempt_channel_ids;  // attempt_channels, loaded lazily
+  bool attempt_channels_loaded = false;
   // latest_reads is written back lazily (docs/STORAGE.md "Newest reads"): the dirty entries every
   // few boundaries, meanwhile meta.latest_unsynced_from records the oldest boundary that changed
   // an entry since, so a restart after a crash rescans only the reads from there.
@@ -202,6 +212,13 @@ struct StoreWriter::Impl {
   BufferedInsert pending_reads{
       "INSERT INTO reads (meter_key, channel, boundary, register_wh, collected_at_ms, source, meter_time_ms)",
       "ON CONFLICT (meter_key, channel, boundary) DO NOTHING", 7, 64};
+  // Actual intervals of in-order reads ending past their channel's intervals_through: no version
+  // can exist yet, so no conflict clause (a collision would be a bug and fails the batch).
+  // Flushed before any statement on intervals.
+  BufferedInsert pending_intervals{
+      "INSERT INTO intervals (meter_key, channel, start_unix, end_unix, value_wh, register_start_wh, "
+      "register_end_wh, status, version, collected_at_ms, source, sequence)",
+      "", 12, 64};
 
   Statement& hot(const char* sql) {
     Statement*& slot = hot_statements[sql];
@@ -369,6 +386,9 @@ struct StoreWriter::Impl {
     silent_estimated.clear();
     pending_outbox.clear();
     pending_reads.clear();
+    pending_intervals.clear();
+    attempt_channel_ids.clear();
+    attempt_channels_loaded = false;
     if (vee_hook) vee_hook->clear();
   }
 
@@ -441,14 +461,17 @@ struct StoreWriter::Impl {
     latest_dirty.clear();
     latest_force_sync = false;
     newest_boundary_seen = 0;
+    intervals_without_reads =
+        db.query_int64("SELECT value FROM meta WHERE key = 'intervals_without_reads'").value_or(1) != 0;
     {
       auto query = db.query(
-          "SELECT meter_key, channel, boundary, register_wh, collected_at_ms FROM latest_reads");
+          "SELECT meter_key, channel, boundary, register_wh, collected_at_ms, intervals_through "
+          "FROM latest_reads");
       while (query->step()) {
         const auto channel = static_cast<EnergyChannel>(query->column_int64(1));
         latest[latest_key(query->column_int64(0), channel)] =
             LatestRead{true, false, query->column_int64(2), query->column_int64(3),
-                       query->column_int64(4)};
+                       query->column_int64(4), query->column_int64(5), true};
         newest_boundary_seen = std::max(newest_boundary_seen, query->column_int64(2));
       }
     }
@@ -464,12 +487,32 @@ struct StoreWriter::Impl {
       while (query->step()) {
         const std::int64_t key =
             latest_key(query->column_int64(0), static_cast<EnergyChannel>(query->column_int64(1)));
-        LatestRead& entry = latest[key];
+        LatestRead& entry = latest_read_entry(key);
         if (entry.exists && entry.boundary >= query->column_int64(2)) continue;
         if (!entry.dirty) latest_dirty.push_back(key);
-        entry = LatestRead{true, true, query->column_int64(2), query->column_int64(3),
-                           query->column_int64(4)};
+        entry.exists = true;
+        entry.dirty = true;
+        entry.boundary = query->column_int64(2);
+        entry.register_wh = query->column_int64(3);
+        entry.collected_at_ms = query->column_int64(4);
         newest_boundary_seen = std::max(newest_boundary_seen, entry.boundary);
+      }
+      // Intervals written since then may reach past what latest_reads says.
+      auto intervals = db.query(
+          "SELECT meter_key, channel, max(end_unix) FROM intervals WHERE end_unix >= ? "
+          "GROUP BY meter_key, channel");
+      intervals->bind(1, latest_unsynced_from);
+      while (intervals->step()) {
+        const std::int64_t key =
+            latest_key(intervals->column_int64(0), static_cast<EnergyChannel>(intervals->column_int64(1)));
+        LatestRead& entry = latest_read_entry(key);
+        if (intervals->column_int64(2) <= entry.intervals_through) continue;
+        entry.intervals_through = intervals->column_int64(2);
+        entry.through_known = true;
+        if (entry.exists && !entry.dirty) {
+          latest_dirty.push_back(key);
+          entry.dirty = true;
+        }
       }
     }
     latest_changes_since_sync = latest_dirty.size();
@@ -511,17 +554,19 @@ struct StoreWriter::Impl {
   void save_latest_reads() {
     for (const std::int64_t key : latest_dirty) {
       LatestRead& entry = latest[key];
-      hot("INSERT INTO latest_reads (meter_key, channel, boundary, register_wh, collected_at_ms) "
-          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (meter_key, channel) DO UPDATE SET "
+      entry.dirty = false;
+      if (!entry.exists) continue;  // intervals without a read: nothing to persist
+      hot("INSERT INTO latest_reads (meter_key, channel, boundary, register_wh, collected_at_ms, "
+          "intervals_through) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (meter_key, channel) DO UPDATE SET "
           "boundary = excluded.boundary, register_wh = excluded.register_wh, "
-          "collected_at_ms = excluded.collected_at_ms")
+          "collected_at_ms = excluded.collected_at_ms, intervals_through = excluded.intervals_through")
           .bind(1, key / 4)
           .bind(2, key % 4)
           .bind(3, entry.boundary)
           .bind(4, entry.register_wh)
           .bind(5, entry.collected_at_ms)
+          .bind(6, entry.intervals_through)
           .run();
-      entry.dirty = false;
     }
     latest_dirty.clear();
     latest_unsynced_from = -1;
@@ -539,7 +584,33 @@ struct StoreWriter::Impl {
   }
 
   LatestRead& latest_read(std::int64_t meter_key, EnergyChannel channel) {
-    return latest[latest_key(meter_key, channel)];  // a new entry means: no read stored yet
+    return latest_read_entry(latest_key(meter_key, channel));
+  }
+
+  // A new entry means: no read stored yet (and, unless some channel got intervals before its
+  // first read, no interval either).
+  LatestRead& latest_read_entry(std::int64_t key) {
+    const auto [it, inserted] = latest.try_emplace(key);
+    if (inserted) it->second.through_known = !intervals_without_reads;
+    return it->second;
+  }
+
+  // An interval ending at `end` was written through the VEE seam: keep intervals_through.
+  void note_interval_written(std::int64_t meter_key, EnergyChannel channel, std::int64_t end) {
+    const std::int64_t key = latest_key(meter_key, channel);
+    LatestRead& entry = latest_read_entry(key);
+    if (!entry.exists && !intervals_without_reads) {
+      // No read, so no latest_reads row to remember this in: from now on new channels are checked.
+      intervals_without_reads = true;
+      db.exec("UPDATE meta SET value = 1 WHERE key = 'intervals_without_reads'");
+    }
+    if (end <= entry.intervals_through || (entry.exists && end <= entry.boundary)) return;
+    entry.intervals_through = end;
+    if (!entry.exists) return;
+    if (!entry.dirty) latest_dirty.push_back(key);
+    entry.dirty = true;
+    // Crash recovery rescans intervals from the mark too.
+    if (latest_unsynced_from < 0 || end < latest_unsynced_from) latest_unsynced_from = end;
   }
 
   std::optional<StoredRead> stored_read(std::int64_t meter_key, EnergyChannel channel,
@@ -642,23 +713,30 @@ struct StoreWriter::Impl {
       after = stored_read(meter->key, read.channel, boundary + step);
     }
     if (vee_hook) note_read_for_vee(read, *meter, newest);
+    // No version at `boundary` can exist when it is past everything stored for the channel.
+    const bool interval_is_new =
+        newest.exists && boundary > newest.boundary && newest.through_known && boundary > newest.intervals_through;
     if (!newest.exists || boundary > newest.boundary) {
-      newest = LatestRead{true, newest.dirty, boundary, read.register_wh, collected};
+      newest.exists = true;
+      newest.boundary = boundary;
+      newest.register_wh = read.register_wh;
+      newest.collected_at_ms = collected;
       latest_changed(latest_key(meter->key, read.channel), newest, boundary);
     }
     if (before) {
       derive(read.meter_id, *meter, read.channel, boundary - step, boundary, before->register_wh,
-             read.register_wh, std::max(before->collected_at_ms, collected), read.source);
+             read.register_wh, std::max(before->collected_at_ms, collected), read.source, interval_is_new);
     }
     if (after) {
       derive(read.meter_id, *meter, read.channel, boundary, boundary + step, read.register_wh,
-             after->register_wh, std::max(after->collected_at_ms, collected), read.source);
+             after->register_wh, std::max(after->collected_at_ms, collected), read.source, false);
     }
   }
 
   void derive(const std::string& meter_id, const MeterInfo& meter, EnergyChannel channel,
               std::int64_t start, std::int64_t end, std::int64_t register_start,
-              std::int64_t register_end, std::int64_t collected_at_ms, ReadSource source) {
+              std::int64_t register_end, std::int64_t collected_at_ms, ReadSource source,
+              bool interval_is_new) {
     IntervalRow row;
     row.meter_key = meter.key;
     row.channel = channel;
@@ -686,6 +764,10 @@ struct StoreWriter::Impl {
     }
     row.value_wh = value;
     row.version = 1;
+    if (interval_is_new && row.status == IntervalStatus::actual) {
+      insert_new_actual_interval(row);
+      return;
+    }
     if (!try_insert_interval(row)) {
       // This end already has versions (e.g. a VEE estimate before the backfilled actual).
       const auto current = current_interval(meter.key, channel, end);
@@ -702,8 +784,26 @@ struct StoreWriter::Impl {
     std::int64_t value_wh = 0;
   };
 
+  // Version 1 of an actual interval nothing can collide with, buffered with its outbox row.
+  void insert_new_actual_interval(const IntervalRow& row) {
+    const auto sequence = static_cast<std::int64_t>(head_sequence + 1);
+    if (pending_intervals.add({row.meter_key, static_cast<std::int64_t>(row.channel), row.start, row.end,
+                               row.value_wh, row.register_start_wh, row.register_end_wh,
+                               static_cast<std::int64_t>(row.status), std::int64_t{1}, row.collected_at_ms,
+                               static_cast<std::int64_t>(row.source), sequence})) {
+      pending_intervals.flush(db);
+    }
+    delta.intervals_stored += 1;
+    if (pending_outbox.add({sequence, row.end, row.meter_key, static_cast<std::int64_t>(row.channel),
+                            std::int64_t{1}, row.collected_at_ms})) {
+      pending_outbox.flush(db);
+    }
+    head_sequence += 1;
+  }
+
   std::optional<CurrentVersion> current_interval(std::int64_t meter_key, EnergyChannel channel,
                                                  std::int64_t end) {
+    pending_intervals.flush(db);
     auto query = StatementGuard(hot(
         "SELECT version, status, value_wh FROM intervals "
         "WHERE end_unix = ? AND meter_key = ? AND channel = ? ORDER BY version DESC LIMIT 1"));
@@ -716,6 +816,7 @@ struct StoreWriter::Impl {
 
   void supersede_versions_before(std::int64_t meter_key, EnergyChannel channel, std::int64_t end,
                                  std::int64_t version) {
+    pending_intervals.flush(db);
     hot(
           "UPDATE intervals SET superseded = 1 "
           "WHERE meter_key = ? AND channel = ? AND end_unix = ? AND version < ?")
@@ -732,6 +833,7 @@ struct StoreWriter::Impl {
     const std::optional<std::int64_t> sequence =
         publish ? std::optional<std::int64_t>(static_cast<std::int64_t>(head_sequence + 1))
                 : std::nullopt;
+    pending_intervals.flush(db);
     const int inserted =
         hot(
               "INSERT INTO intervals (meter_key, channel, start_unix, end_unix, value_wh, "
@@ -771,6 +873,7 @@ struct StoreWriter::Impl {
   // Before commit: everything buffered goes in, in the same transaction.
   void flush_pending() {
     flush_pending_reads();
+    pending_intervals.flush(db);
     pending_outbox.flush(db);
   }
 
@@ -823,6 +926,7 @@ struct StoreWriter::Impl {
     static const std::string sql = "SELECT " + std::string(interval_columns) +
                                    " FROM intervals WHERE end_unix = ? AND meter_key = ? AND channel = ? "
                                    "ORDER BY version DESC LIMIT 1";
+    pending_intervals.flush(db);
     auto query = StatementGuard(hot(sql.c_str()));
     query->bind(1, end).bind(2, meter_key).bind(3, static_cast<int>(channel));
     if (!query->step()) return std::nullopt;
@@ -946,15 +1050,37 @@ struct StoreWriter::Impl {
     const auto current = current_interval(meter->key, record.channel, row.end);
     row.version = current ? current->version + 1 : 1;
     supersede_versions_before(meter->key, record.channel, row.end, row.version);
-    try_insert_interval(row);
+    if (try_insert_interval(row)) note_interval_written(meter->key, record.channel, row.end);
+  }
+
+  // The id of a gateway/channel key in attempt_channels, added when new.
+  std::int64_t attempt_channel_id(const std::string& channel_key) {
+    if (!attempt_channels_loaded) {
+      attempt_channel_ids.clear();
+      auto query = db.query("SELECT channel_id, channel_key FROM attempt_channels");
+      while (query->step()) attempt_channel_ids.emplace(query->column_text(1), query->column_int64(0));
+      attempt_channels_loaded = true;
+    }
+    if (const auto it = attempt_channel_ids.find(channel_key); it != attempt_channel_ids.end()) return it->second;
+    hot("INSERT INTO attempt_channels (channel_key) VALUES (?)").bind(1, channel_key).run();
+    const std::int64_t id = db.query_int64("SELECT last_insert_rowid()").value_or(0);
+    attempt_channel_ids.emplace(channel_key, id);
+    return id;
   }
 
   void insert_attempt(const AttemptRecord& attempt) {
+    const MeterInfo* meter = find_meter(attempt.meter_id);
+    if (meter == nullptr) {
+      insert_audit("store", "attempt_unknown_meter",
+                   "attempt for meter '" + attempt.meter_id + "' at " + format_utc(attempt.boundary) +
+                       " dropped: meter not in the registry");
+      return;
+    }
     hot(
-          "INSERT INTO attempts (meter_id, channel_key, boundary, started_at_ms, latency_ms, "
+          "INSERT INTO attempt_log (meter_key, channel_id, boundary, started_at_ms, latency_ms, "
           "attempt, outcome, category, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(1, attempt.meter_id)
-        .bind(2, attempt.channel)
+        .bind(1, meter->key)
+        .bind(2, attempt_channel_id(attempt.channel))
         .bind(3, to_s(attempt.boundary))
         .bind(4, to_ms(attempt.started_at))
         .bind(5, static_cast<std::int64_t>(attempt.latency_ms))
@@ -1194,7 +1320,7 @@ PruneStats StoreWriter::prune(const RetentionPolicy& policy, UtcSeconds now) {
   });
   result.attempts = repeat([&] {
     return impl.delete_chunk(
-        "DELETE FROM attempts WHERE attempt_id IN (SELECT attempt_id FROM attempts "
+        "DELETE FROM attempt_log WHERE attempt_id IN (SELECT attempt_id FROM attempt_log "
         "WHERE boundary < ? LIMIT ?)",
         now_s - policy.keep_attempts.count(), limit);
   });

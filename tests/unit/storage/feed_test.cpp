@@ -165,6 +165,7 @@ TEST_CASE("on_committed reports the new head after commits that publish") {
 TEST_CASE("attempt summaries count meters per boundary by final outcome") {
   TempDb db("feed-attempts");
   StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A"), dlt_meter("B"), dlt_meter("C"), dlt_meter("D")}, "test");
   writer.submit({}, {attempt_for("A", 0, 1, "ok", "ok"),
                      attempt_for("B", 0, 1, "timeout", "transport"),
                      attempt_for("B", 0, 2, "ok", "ok"),

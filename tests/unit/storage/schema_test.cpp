@@ -37,6 +37,16 @@ TEST_CASE("a database made by the first schema upgrades in place") {
     raw.exec("UPDATE meta SET value = 1 WHERE key = 'last_sequence'");
     // Version 2 tables do not exist yet.
     CHECK_THROWS_AS(raw.exec("SELECT count(*) FROM attempts"), SqliteError);
+    // Schema 3 kept attempts with TEXT meter ids; one of a meter the registry never had.
+    migrate(raw, 3);
+    raw.prepare("INSERT INTO attempts (meter_id, channel_key, boundary, started_at_ms, latency_ms, attempt, "
+                "outcome, category, detail, source) VALUES (?, 'tcp://10.0.0.1:8899', ?, ?, 80, 1, 'timeout', "
+                "'transport', 'no reply', 1)")
+        .bind(1, std::string("OLD1")).bind(2, b0).bind(3, b0 * 1000).run();
+    raw.prepare("INSERT INTO attempts (meter_id, channel_key, boundary, started_at_ms, latency_ms, attempt, "
+                "outcome, category, detail, source) VALUES ('GONE', 'tcp://10.0.0.2:8899', ?, ?, 80, 1, 'ok', "
+                "'ok', '', 1)")
+        .bind(1, b0).bind(2, b0 * 1000).run();
   }
 
   StoreWriter writer(db.options());  // migrates 1 -> current
@@ -58,6 +68,14 @@ TEST_CASE("a database made by the first schema upgrades in place") {
   CHECK(feed[1].sequence() == 2);
   CHECK(feed[1].value_wh() == 150);
   CHECK(reader.attempt_summaries(at_minutes(30), at_minutes(30)).size() == 1);
+  // Schema 4: the old attempt of a registered meter moved to attempt_log, the other was dropped.
+  const auto old_attempts = reader.attempt_summaries(at_minutes(0), at_minutes(0));
+  REQUIRE(old_attempts.size() == 1);
+  CHECK(old_attempts[0].meters_failed_transport == 1);
+  CHECK(check.query_int64("SELECT count(*) FROM attempts WHERE meter_id = 'OLD1'") == 2);
+  CHECK(check.query_int64("SELECT count(*) FROM attempt_log") == 2);
+  // latest_reads learnt how far the intervals reach (the one at b0 + 15 min, then the new one).
+  CHECK(check.query_int64("SELECT intervals_through FROM latest_reads") >= b0 + 900);
 }
 
 TEST_CASE("migrating twice is a no-op and a newer database is refused") {
