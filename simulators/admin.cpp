@@ -101,7 +101,11 @@ std::string AdminServer::handle(const std::string& line) {
     const auto cmd = request.at("cmd").get<std::string>();
     if (cmd == "inject") {
       if (!request.contains("fault")) return json{{"ok", false}, {"error", "inject: 'fault' is required"}}.dump();
-      const auto id = faults_.add(parse_fault_rule(request.at("fault")));
+      auto rule = parse_fault_rule(request.at("fault"));
+      if (rule.kind == FaultKind::spike)
+        return json{{"ok", false}, {"error", "inject: a spike changes the meter's registers and its truth: put it in "
+                                             "the fleet file ([[fault]] kind = \"spike\")"}}.dump();
+      const auto id = faults_.add(std::move(rule));
       return json{{"ok", true}, {"id", id}}.dump();
     }
     if (cmd == "remove") {

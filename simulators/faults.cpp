@@ -12,7 +12,7 @@
 namespace ami::sim {
 namespace {
 
-constexpr std::array<std::pair<FaultKind, std::string_view>, 11> kNames{{
+constexpr std::array<std::pair<FaultKind, std::string_view>, 12> kNames{{
     {FaultKind::no_answer, "no_answer"},
     {FaultKind::late_answer, "late_answer"},
     {FaultKind::bad_checksum, "bad_checksum"},
@@ -24,6 +24,7 @@ constexpr std::array<std::pair<FaultKind, std::string_view>, 11> kNames{{
     {FaultKind::modbus_exception_0b, "modbus_exception_0b"},
     {FaultKind::refuse_connections, "refuse_connections"},
     {FaultKind::drop_connections, "drop_connections"},
+    {FaultKind::spike, "spike"},
 }};
 
 std::uint64_t hash_text(std::string_view s) {
@@ -56,7 +57,8 @@ std::optional<FaultKind> parse_fault_kind(std::string_view text) {
 
 FaultRule parse_fault_rule(const nlohmann::json& j) {
   if (!j.is_object()) throw std::invalid_argument("a fault must be a JSON object");
-  static constexpr std::array<std::string_view, 7> kFields{"kind", "target", "rate", "from", "until", "delay_ms", "seconds"};
+  static constexpr std::array<std::string_view, 8> kFields{"kind",  "target",   "rate",    "from",
+                                                           "until", "delay_ms", "seconds", "wh"};
   for (const auto& [key, value] : j.items())
     if (std::find(kFields.begin(), kFields.end(), key) == kFields.end())
       throw std::invalid_argument(fmt::format("fault: unknown field '{}'", key));
@@ -84,7 +86,8 @@ FaultRule parse_fault_rule(const nlohmann::json& j) {
   if (j.contains("until")) rule.until = parse_time_field(j, "until");
   if (rule.from && rule.until && *rule.until <= *rule.from)
     throw std::invalid_argument("fault 'until' must be after 'from'");
-  for (const auto& [field, out] : {std::pair{"delay_ms", &rule.delay_ms}, std::pair{"seconds", &rule.seconds}}) {
+  for (const auto& [field, out] :
+       {std::pair{"delay_ms", &rule.delay_ms}, std::pair{"seconds", &rule.seconds}, std::pair{"wh", &rule.wh}}) {
     if (!j.contains(field)) continue;
     if (!j.at(field).is_number_integer()) throw std::invalid_argument(fmt::format("fault '{}' must be an integer", field));
     *out = j.at(field).get<std::int64_t>();
@@ -93,6 +96,10 @@ FaultRule parse_fault_rule(const nlohmann::json& j) {
     throw std::invalid_argument("fault late_answer needs 'delay_ms' within 1..600000");
   if (rule.kind == FaultKind::clock_jump && rule.seconds == 0)
     throw std::invalid_argument("fault clock_jump needs a non-zero 'seconds'");
+  if (rule.kind == FaultKind::spike && (rule.wh <= 0 || rule.wh > 10'000'000 || !rule.from || !rule.until ||
+                                        *rule.until - *rule.from > std::chrono::days{31} || rule.rate != 1.0))
+    throw std::invalid_argument(
+        "fault spike needs 'wh' within 1..10000000, 'from' and 'until' at most 31 days apart, and no 'rate' below 1");
   return rule;
 }
 
@@ -102,7 +109,19 @@ nlohmann::json to_json(const FaultRule& rule) {
   if (rule.until) j["until"] = format_utc(*rule.until);
   if (rule.kind == FaultKind::late_answer) j["delay_ms"] = rule.delay_ms;
   if (rule.kind == FaultKind::clock_jump) j["seconds"] = rule.seconds;
+  if (rule.kind == FaultKind::spike) j["wh"] = rule.wh;
   return j;
+}
+
+void apply_spikes(const std::vector<FaultRule>& rules, Fleet& fleet) {
+  for (const auto& rule : rules) {
+    if (rule.kind != FaultKind::spike) continue;
+    for (auto& gateway : fleet.gateways) {
+      for (auto& meter : gateway.meters) {
+        if (FaultSet::targets(rule, gateway.id, meter.id)) meter.spikes.push_back(Spike{*rule.from, *rule.until, rule.wh});
+      }
+    }
+  }
 }
 
 std::uint64_t FaultSet::add(FaultRule rule) {

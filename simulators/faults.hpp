@@ -20,6 +20,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "protocols/common/clock.hpp"
+#include "simulators/fleet.hpp"
 
 namespace ami::sim {
 
@@ -35,6 +36,7 @@ enum class FaultKind : std::uint8_t {
   modbus_exception_0b, // the gateway answers exception 0x0B (target device failed to respond)
   refuse_connections,  // gateway: accepts and closes at once
   drop_connections,    // gateway: closes the connection instead of answering
+  spike,               // the meter consumes `wh` extra, spread evenly over [from, until) (fleet file only)
 };
 std::string_view to_string(FaultKind k);
 std::optional<FaultKind> parse_fault_kind(std::string_view text);
@@ -48,6 +50,7 @@ struct FaultRule {
   std::optional<UtcSeconds> until;
   std::int64_t delay_ms = 0;     // late_answer
   std::int64_t seconds = 0;      // clock_jump
+  std::int64_t wh = 0;           // spike: extra forward energy over the window
 };
 
 // {"kind":"no_answer","target":"gw001-m0002","rate":0.5,"from":"2026-...Z","until":"...","delay_ms":..,"seconds":..}
@@ -57,6 +60,11 @@ nlohmann::json to_json(const FaultRule& rule);
 struct FaultCounters {
   std::uint64_t injected = 0;  // times a rule fired
 };
+
+// Spike rules change what a meter really consumes, so they belong to the register model (and the
+// truth), not to request handling: each spike rule of `rules` is added to the MeterSpec::spikes of
+// the meters it targets. Called once on the fleet of a fleet file, before anything reads it.
+void apply_spikes(const std::vector<FaultRule>& rules, Fleet& fleet);
 
 class FaultSet {
  public:
@@ -76,6 +84,7 @@ class FaultSet {
   [[nodiscard]] std::uint64_t injected_total() const;
 
  private:
+  friend void apply_spikes(const std::vector<FaultRule>& rules, Fleet& fleet);
   static bool targets(const FaultRule& rule, std::string_view gateway_id, std::string_view meter_id);
   static bool active(const FaultRule& rule, UtcMillis now);
 

@@ -42,6 +42,13 @@ struct Replacement {
   int new_unit_id = 0;          // Modbus; 0 = keep
 };
 
+// Extra energy a meter really consumes: `wh` spread evenly over [from, until) (a spike fault).
+struct Spike {
+  UtcSeconds from;
+  UtcSeconds until;
+  std::int64_t wh = 0;
+};
+
 // Per-meter settings a fleet file may override (by meter id).
 struct MeterOverride {
   std::string id;
@@ -91,6 +98,7 @@ struct MeterSpec {
   // 0 = no load profile configured (06000001 answered "no requested data"; freezes still served).
   int load_profile_hours = 24 * 62;
   std::optional<Replacement> replacement;
+  std::vector<Spike> spikes;  // from [[fault]] kind = "spike" (apply_spikes, faults.hpp)
 
   [[nodiscard]] std::string_view model() const;
   // The address (12 digits) or unit id the registry shows, before any replacement.

@@ -70,7 +70,8 @@ long resident_kib() {
 int serve(const FleetOptions& options, const ClockSpec& clock_spec, int admin_port) {
   const auto clock = resolve_clock(clock_spec);
   const auto file = resolve_fleet(options);
-  const auto fleet = sim::build_fleet(file.spec);
+  auto fleet = sim::build_fleet(file.spec);
+  sim::apply_spikes(file.faults, fleet);
   sim::FaultSet faults(file.spec.seed);
   for (const auto& rule : file.faults) faults.add(rule);
 
@@ -177,7 +178,9 @@ int main(int argc, char** argv) {
   try {
     if (serve_cmd->parsed()) return serve(fleet_options, clock_spec, admin_port);
     if (admin_cmd->parsed()) return admin_request(connect, request);
-    const auto fleet = sim::build_fleet(resolve_fleet(fleet_options).spec);
+    const auto file = resolve_fleet(fleet_options);
+    auto fleet = sim::build_fleet(file.spec);
+    sim::apply_spikes(file.faults, fleet);  // the truth includes them
     if (registry_cmd->parsed()) {
       sim::write_registry_csv(fleet, std::cout);
       return 0;

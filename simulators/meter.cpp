@@ -1,5 +1,6 @@
 #include "simulators/meter.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "simulators/hash.hpp"
@@ -56,11 +57,27 @@ void SimMeter::set_clock(UtcMillis sim_now, UtcMillis meter_time) {
   clock_offset_ms_ = (meter_time - sim_now).count();
 }
 
+Registers SimMeter::consumed_at(UtcMillis t) const {
+  auto r = load_.registers_at(t);
+  for (const auto& spike : spec_->spikes) {
+    const UtcMillis from{spike.from};
+    if (t <= from) continue;
+    const auto span = (UtcMillis{spike.until} - from).count();
+    const auto elapsed = std::min<std::int64_t>((t - from).count(), span);
+    const auto wh = spike.wh * elapsed / span;  // parse_fault_rule bounds both: no overflow
+    r.forward_wh += wh;
+    // All of it on the tariff in force when the spike starts, so the tariffs still add up.
+    const auto slot = ((load_.local_slot_of(from) % kSlotsPerDay) + kSlotsPerDay) % kSlotsPerDay;
+    r.forward_tariff_wh[static_cast<std::size_t>(tariff_of_local_slot(static_cast<int>(slot)) - 1)] += wh;
+  }
+  return r;
+}
+
 Registers SimMeter::registers_at(UtcMillis t) const {
   const auto& r = spec_->replacement;
-  if (!r || t < UtcMillis{r->at}) return load_.registers_at(t);
+  if (!r || t < UtcMillis{r->at}) return consumed_at(t);
   // The new meter starts from zero at the replacement instant.
-  return subtract(load_.registers_at(t), load_.registers_at(UtcMillis{r->at}));
+  return subtract(consumed_at(t), consumed_at(UtcMillis{r->at}));
 }
 
 Registers SimMeter::dlt645_registers_at(UtcMillis t) const {

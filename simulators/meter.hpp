@@ -75,7 +75,8 @@ class SimMeter {
   // A clock jump by `delta` (fault injection).
   void jump_clock(std::chrono::milliseconds delta) { clock_offset_ms_ += delta.count(); }
 
-  // Registers of the meter installed at t (restarting from 0 after a replacement), Wh.
+  // Registers of the meter installed at t (restarting from 0 after a replacement), Wh; spike
+  // faults included (the energy was really consumed).
   [[nodiscard]] Registers registers_at(UtcMillis t) const;
   // The registers as DL/T 645 shows them: 0.01 kWh floors, wrapped at the dial modulus.
   [[nodiscard]] Registers dlt645_registers_at(UtcMillis t) const;
@@ -86,6 +87,8 @@ class SimMeter {
   [[nodiscard]] LoadProfileCursor& load_profile_cursor() { return load_profile_cursor_; }
 
  private:
+  // What the meter has counted since the model epoch: the load model plus the spikes so far.
+  [[nodiscard]] Registers consumed_at(UtcMillis t) const;
   const MeterSpec* spec_;
   LoadModel load_;
   std::int64_t clock_offset_ms_ = 0;

@@ -6,6 +6,8 @@
 #include "protocols/dlt645/bcd.hpp"
 #include "protocols/dlt645/read.hpp"
 #include "sim_test_support.hpp"
+#include "simulators/meter.hpp"
+#include "simulators/truth.hpp"
 
 using namespace ami;
 using namespace ami::sim;
@@ -167,4 +169,47 @@ TEST_CASE("fault rules parse from JSON and reject bad fields by name", "[simulat
   CHECK_THROWS_WITH(parse_fault_rule(nlohmann::json::parse(R"({"kind":"no_answer","colour":"red"})")),
                     Catch::Contains("colour"));
   CHECK_THROWS_WITH(parse_fault_rule(nlohmann::json::parse(R"({"kind":"late_answer"})")), Catch::Contains("delay_ms"));
+}
+
+TEST_CASE("a spike adds its energy to the meter's registers and to the truth", "[simulators][faults]") {
+  FleetSpec spec;
+  spec.groups[0].meters_per_gateway = 2;
+  auto fleet = build_fleet(spec);
+  const auto plain = fleet;
+  const auto spike_rule = parse_fault_rule(nlohmann::json{
+      {"kind", "spike"}, {"target", "gw001-m0001"}, {"from", "2026-01-05T03:00:00Z"}, {"until", "2026-01-05T03:10:00Z"},
+      {"wh", 9000}});
+  CHECK(to_json(spike_rule).at("wh") == 9000);
+  apply_spikes({spike_rule}, fleet);
+  REQUIRE(fleet.find_meter("gw001-m0001")->spikes.size() == 1);
+  CHECK(fleet.find_meter("gw001-m0002")->spikes.empty());
+
+  const SimMeter spiked(*fleet.find_meter("gw001-m0001"));
+  const SimMeter normal(*plain.find_meter("gw001-m0001"));
+  const auto extra = [&](const char* t) {
+    return spiked.registers_at(UtcMillis{at(t)}).forward_wh - normal.registers_at(UtcMillis{at(t)}).forward_wh;
+  };
+  CHECK(extra("2026-01-05T02:59:00Z") == 0);
+  CHECK(extra("2026-01-05T03:05:00Z") == 4500);  // half the window, half the energy
+  CHECK(extra("2026-01-05T03:15:00Z") == 9000);
+  CHECK(extra("2026-01-06T00:00:00Z") == 9000);
+  const auto r = spiked.registers_at(UtcMillis{at("2026-01-05T04:00:00Z")});
+  std::int64_t tariffs = 0;
+  for (const auto v : r.forward_tariff_wh) tariffs += v;
+  const auto n = normal.registers_at(UtcMillis{at("2026-01-05T04:00:00Z")});
+  std::int64_t normal_tariffs = 0;
+  for (const auto v : n.forward_tariff_wh) normal_tariffs += v;
+  CHECK(tariffs - normal_tariffs == 9000);
+
+  // The truth interval holding the window carries it (DL/T 645 resolution: 10 Wh).
+  const auto from = *parse_utc("2026-01-05T02:45:00Z");
+  const auto to = *parse_utc("2026-01-05T03:15:00Z");
+  const auto truth = compute_truth(*fleet.find_meter("gw001-m0001"), from, to, minutes{15});
+  const auto base = compute_truth(*plain.find_meter("gw001-m0001"), from, to, minutes{15});
+  REQUIRE(truth.intervals.size() == 2);
+  CHECK(truth.intervals[0].forward_wh == base.intervals[0].forward_wh);
+  CHECK(std::abs(truth.intervals[1].forward_wh - base.intervals[1].forward_wh - 9000) <= 10);
+
+  CHECK_THROWS_WITH(parse_fault_rule(nlohmann::json{{"kind", "spike"}, {"target", "gw001-m0001"}, {"wh", 100}}),
+                    Catch::Contains("spike needs"));
 }
