@@ -8,7 +8,7 @@
 namespace ami::collection {
 namespace {
 
-ReadJob backfill_job(const MeterTarget& meter, UtcSeconds start, UtcSeconds end, std::chrono::minutes interval,
+ReadJob backfill_job(const MeterRef& meter, UtcSeconds start, UtcSeconds end, std::chrono::minutes interval,
                      UtcMillis now) {
   ReadJob job;
   job.meter = meter;
@@ -24,7 +24,7 @@ ReadJob backfill_job(const MeterTarget& meter, UtcSeconds start, UtcSeconds end,
 
 // One run of consecutive missing boundaries first..last, in chunks that each start at the
 // boundary before their first new one.
-void plan_run(const MeterTarget& meter, UtcSeconds first, UtcSeconds last, std::chrono::minutes interval,
+void plan_run(const MeterRef& meter, UtcSeconds first, UtcSeconds last, std::chrono::minutes interval,
               UtcMillis now, std::vector<ReadJob>& jobs) {
   const auto per_job = kMaxBoundaryRecords - 1;  // new boundaries per request; one record re-reads the start
   auto start = first - interval;
@@ -41,7 +41,7 @@ UtcSeconds backfill_window_start(UtcMillis now, const BackfillOptions& options) 
   return floor_to_interval(std::chrono::floor<std::chrono::seconds>(now - options.depth), options.interval);
 }
 
-std::vector<ReadJob> plan_backfill(const MeterTarget& meter, const StoredBoundaries& stored, UtcSeconds covered_from,
+std::vector<ReadJob> plan_backfill(const MeterRef& meter, const StoredBoundaries& stored, UtcSeconds covered_from,
                                    const BackfillOptions& options, UtcMillis now) {
   std::vector<ReadJob> jobs;
   const auto interval = options.interval;
@@ -71,7 +71,7 @@ std::vector<ReadJob> plan_backfill(const MeterTarget& meter, const StoredBoundar
 }
 
 bool BackfillTracker::on_report(const JobReport& report) {
-  auto& m = meters_[report.job.meter.meter_id];
+  auto& m = meters_[report.job.meter->meter_id];
   const auto outcome = report.final_outcome();
   if (report.job.source == storage::ReadSource::backfill) {
     if (m.outstanding > 0) --m.outstanding;

@@ -42,7 +42,7 @@ UtcSeconds backfill_window_start(UtcMillis now, const BackfillOptions& options);
 
 // The backfill reads for `meter`. `covered_from`: the first boundary the scheduler's own reads
 // cover (a read at B covers B - interval and B).
-std::vector<ReadJob> plan_backfill(const MeterTarget& meter, const StoredBoundaries& stored, UtcSeconds covered_from,
+std::vector<ReadJob> plan_backfill(const MeterRef& meter, const StoredBoundaries& stored, UtcSeconds covered_from,
                                    const BackfillOptions& options, UtcMillis now);
 
 // When a meter's gaps are looked for, per meter (the daemon's BackfillCoordinator keeps one).

@@ -22,46 +22,46 @@ void BackfillCoordinator::stop() {
 void BackfillCoordinator::on_report(const JobReport& report) {
   const auto& job = report.job;
   if (stopped_ || options_.depth.count() <= 0 || job.clock != ClockCommand::none ||
-      job.source == storage::ReadSource::on_demand || job.meter.protocol != "dlt645-2007")
+      job.source == storage::ReadSource::on_demand || job.meter->protocol != "dlt645-2007")
     return;
   if (!tracker_.on_report(report)) return;
   ++scans_;
   const auto window_start = backfill_window_start(report.collected_at, options_);
   asio::post(pool_, [this, meter = job.meter, boundary = job.boundary, now = report.collected_at,
-                     unfillable = tracker_.unfillable(job.meter.meter_id, window_start)] {
+                     unfillable = tracker_.unfillable(job.meter->meter_id, window_start)] {
     scan(meter, boundary, now, unfillable);
   });
 }
 
 // Pool thread.
-void BackfillCoordinator::scan(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now,
+void BackfillCoordinator::scan(const MeterRef& meter, UtcSeconds boundary, UtcMillis now,
                                const std::vector<UtcSeconds>& unfillable) {
   std::vector<ReadJob> jobs;
   try {
     if (!reader_) reader_ = std::make_unique<storage::StoreReader>(database_);
     const auto window_start = backfill_window_start(now, options_);
     StoredBoundaries stored;
-    for (const auto& r : reader_->reads(meter.meter_id, storage::EnergyChannel::forward_active, window_start,
+    for (const auto& r : reader_->reads(meter->meter_id, storage::EnergyChannel::forward_active, window_start,
                                         boundary - options_.interval - std::chrono::seconds{1}))
       stored.boundaries.push_back(r.boundary);
     stored.read_before_window =
         stored.boundaries.empty() || stored.boundaries.front() > window_start
-            ? !reader_->reads(meter.meter_id, storage::EnergyChannel::forward_active, UtcSeconds{},
+            ? !reader_->reads(meter->meter_id, storage::EnergyChannel::forward_active, UtcSeconds{},
                               window_start - std::chrono::seconds{1})
                    .empty()
             : true;
     add_unfillable(stored, unfillable);
     jobs = plan_backfill(meter, stored, boundary - options_.interval, options_, now);
   } catch (const std::exception& e) {
-    spdlog::warn("backfill: meter {}: store query failed, scanning again at its next read: {}", meter.meter_id,
+    spdlog::warn("backfill: meter {}: store query failed, scanning again at its next read: {}", meter->meter_id,
                  e.what());
-    asio::post(io_, [this, id = meter.meter_id] { tracker_.scan_done(id, 0, true); });
+    asio::post(io_, [this, id = meter->meter_id] { tracker_.scan_done(id, 0, true); });
     return;
   }
   if (!jobs.empty())
-    spdlog::info("backfill: meter {}: {} read(s) for boundaries missing before {}", meter.meter_id, jobs.size(),
+    spdlog::info("backfill: meter {}: {} read(s) for boundaries missing before {}", meter->meter_id, jobs.size(),
                  format_utc(boundary - options_.interval));
-  asio::post(io_, [this, id = meter.meter_id, jobs = std::move(jobs)]() mutable {
+  asio::post(io_, [this, id = meter->meter_id, jobs = std::move(jobs)]() mutable {
     if (stopped_) return;
     tracker_.scan_done(id, jobs.size(), false);
     for (auto& job : jobs) dispatch_(std::move(job));

@@ -46,7 +46,7 @@ class BackfillCoordinator {
   [[nodiscard]] std::size_t scans_started() const { return scans_; }
 
  private:
-  void scan(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now, const std::vector<UtcSeconds>& unfillable);
+  void scan(const MeterRef& meter, UtcSeconds boundary, UtcMillis now, const std::vector<UtcSeconds>& unfillable);
 
   asio::any_io_executor io_;
   std::filesystem::path database_;

@@ -140,7 +140,7 @@ bool is_write_reply(const dlt645::Frame& reply) {
   return reply.control.from_meter() && reply.control.function() == kFnWrite;
 }
 
-ReadJob ClockSupervisor::clock_job(const MeterTarget& meter, ClockCommand command, UtcSeconds boundary,
+ReadJob ClockSupervisor::clock_job(const MeterRef& meter, ClockCommand command, UtcSeconds boundary,
                                    UtcMillis now) const {
   ReadJob job;
   job.meter = meter;
@@ -152,9 +152,9 @@ ReadJob ClockSupervisor::clock_job(const MeterTarget& meter, ClockCommand comman
   return job;
 }
 
-std::optional<ReadJob> ClockSupervisor::read_if_due(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now) {
-  if (!policy_.enabled || meter.protocol != "dlt645-2007") return std::nullopt;
-  auto& s = states_[meter.meter_id];
+std::optional<ReadJob> ClockSupervisor::read_if_due(const MeterRef& meter, UtcSeconds boundary, UtcMillis now) {
+  if (!policy_.enabled || meter->protocol != "dlt645-2007") return std::nullopt;
+  auto& s = states_[meter->meter_id];
   if (s.in_flight) return std::nullopt;
   if (s.last_read_at && now - *s.last_read_at < policy_.read_every) return std::nullopt;
   if (s.last_read_attempt_at && (!s.last_read_at || *s.last_read_attempt_at > *s.last_read_at) &&
@@ -168,7 +168,7 @@ std::optional<ReadJob> ClockSupervisor::read_if_due(const MeterTarget& meter, Ut
 ClockSupervisor::FollowUp ClockSupervisor::on_report(const JobReport& report, const std::vector<MeterTarget>& bus,
                                                       UtcMillis now) {
   FollowUp out;
-  auto& s = states_[report.job.meter.meter_id];
+  auto& s = states_[report.job.meter->meter_id];
   s.in_flight = false;
   if (report.job.clock == ClockCommand::read) {
     on_reading(report, bus, now, out);
@@ -181,7 +181,7 @@ ClockSupervisor::FollowUp ClockSupervisor::on_report(const JobReport& report, co
 void ClockSupervisor::on_reading(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now,
                                  FollowUp& out) {
   const auto& meter = report.job.meter;
-  auto& s = states_[meter.meter_id];
+  auto& s = states_[meter->meter_id];
   if (!report.ok() || !report.meter_clock) return;  // tried again after retry_failed_read_after
   const auto skew = std::chrono::duration_cast<std::chrono::milliseconds>(*report.meter_clock - report.collected_at);
   s.last_read_at = now;
@@ -191,7 +191,7 @@ void ClockSupervisor::on_reading(const JobReport& report, const std::vector<Mete
   const bool flagged = s.verdict != ClockVerdict::in_tolerance;
   if (flagged && previous != s.verdict)
     out.audit.push_back({"clock_sync", "meter_clock_flagged",
-                         fmt::format("meter={} skew={} tolerance={} s max_correction={} s verdict={}", meter.meter_id,
+                         fmt::format("meter={} skew={} tolerance={} s max_correction={} s verdict={}", meter->meter_id,
                                      seconds_text(skew), policy_.tolerance.count(), policy_.max_correction.count(),
                                      to_string(s.verdict))});
   if (s.verdict != ClockVerdict::correct) return;
@@ -202,16 +202,16 @@ void ClockSupervisor::on_reading(const JobReport& report, const std::vector<Mete
     if (!broadcast_allowed(clocks, policy_, why_not)) {
       s.verdict = ClockVerdict::flag_beyond_max;
       out.audit.push_back({"clock_sync", "meter_clock_not_corrected",
-                           fmt::format("meter={} skew={} broadcast withheld: {}", meter.meter_id, seconds_text(skew),
+                           fmt::format("meter={} skew={} broadcast withheld: {}", meter->meter_id, seconds_text(skew),
                                        why_not)});
       return;
     }
-  } else if (near_local_midnight(now, skew, meter.utc_offset_minutes, policy_)) {
+  } else if (near_local_midnight(now, skew, meter->utc_offset_minutes, policy_)) {
     // The 14H write carries no date. Measured again after retry_failed_read_after, clear of midnight.
     out.audit.push_back({"clock_sync", "meter_clock_not_corrected",
                          fmt::format("meter={} skew={} time set withheld: near local midnight (within "
                                      "max_correction + 60 s; the 14H write carries no date)",
-                                     meter.meter_id, seconds_text(skew))});
+                                     meter->meter_id, seconds_text(skew))});
     s.last_read_at.reset();
     return;
   }
@@ -224,7 +224,7 @@ void ClockSupervisor::on_reading(const JobReport& report, const std::vector<Mete
 void ClockSupervisor::on_correction(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now,
                                     FollowUp& out) {
   const auto& meter = report.job.meter;
-  auto& s = states_[meter.meter_id];
+  auto& s = states_[meter->meter_id];
   const bool broadcast = report.job.clock == ClockCommand::broadcast;
   // The meter's clock when the time was sent, as last measured.
   const auto sent_at = report.clock_sent ? UtcMillis{*report.clock_sent} : now;
@@ -234,7 +234,7 @@ void ClockSupervisor::on_correction(const JobReport& report, const std::vector<M
       {"clock_sync", broadcast ? "meter_time_broadcast" : "meter_time_set",
        fmt::format("meter={} channel={} asked_by=clock_sync policy (skew {} beyond tolerance {} s, max correction {} s) "
                    "method={} old_meter_time={} new_time={} outcome={}{}{}",
-                   meter.meter_id, meter.channel_key, s.skew ? seconds_text(*s.skew) : std::string("unknown"),
+                   meter->meter_id, meter->channel_key, s.skew ? seconds_text(*s.skew) : std::string("unknown"),
                    policy_.tolerance.count(), policy_.max_correction.count(), broadcast ? "broadcast_08H" : "write_14H",
                    old_meter_time ? format_utc_ms(*old_meter_time) : std::string("unknown"),
                    report.clock_sent ? format_utc(*report.clock_sent) : std::string("not sent"),
@@ -242,7 +242,7 @@ void ClockSupervisor::on_correction(const JobReport& report, const std::vector<M
   if (!report.ok()) return;  // the next due read measures again
   // A broadcast sets every meter on the bus: each counts as corrected and is measured afresh.
   for (const auto& m : bus) {
-    if (!broadcast && m.meter_id != meter.meter_id) continue;
+    if (!broadcast && m.meter_id != meter->meter_id) continue;
     auto& other = states_[m.meter_id];
     other.last_correction_at = now;
     other.skew.reset();

@@ -130,7 +130,7 @@ class ClockSupervisor {
 
   // When `meter` is about to be read for `boundary`: its clock read, when one is due (none while
   // one is in flight; a failed read is tried again after retry_failed_read_after).
-  std::optional<ReadJob> read_if_due(const MeterTarget& meter, UtcSeconds boundary, UtcMillis now);
+  std::optional<ReadJob> read_if_due(const MeterRef& meter, UtcSeconds boundary, UtcMillis now);
 
   struct FollowUp {
     std::vector<ReadJob> jobs;
@@ -145,7 +145,7 @@ class ClockSupervisor {
   [[nodiscard]] const ClockPolicy& policy() const { return policy_; }
 
  private:
-  ReadJob clock_job(const MeterTarget& meter, ClockCommand command, UtcSeconds boundary, UtcMillis now) const;
+  ReadJob clock_job(const MeterRef& meter, ClockCommand command, UtcSeconds boundary, UtcMillis now) const;
   void on_reading(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now, FollowUp& out);
   void on_correction(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now, FollowUp& out);
 

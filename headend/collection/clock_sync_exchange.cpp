@@ -25,7 +25,7 @@ asio::awaitable<FieldRead> read_clock_field(TcpGatewayChannel& channel, const dl
 
 asio::awaitable<void> read_meter_clock(TcpGatewayChannel& channel, Clock clock, const ReadJob& job,
                                        AttemptReport& attempt, JobReport& report) {
-  const auto& address = job.meter.address;
+  const auto& address = job.meter->address;
   auto date = co_await read_clock_field(channel, address, kDiMeterDate);
   attempt.latency_ms = date.latency_ms;
   if (date.field.outcome != Outcome::ok) {
@@ -49,7 +49,7 @@ asio::awaitable<void> read_meter_clock(TcpGatewayChannel& channel, Clock clock, 
       co_return;
     }
   }
-  const auto meter_time = meter_clock_utc(date.field.value, time.field.value, job.meter.utc_offset_minutes);
+  const auto meter_time = meter_clock_utc(date.field.value, time.field.value, job.meter->utc_offset_minutes);
   if (!meter_time) {
     attempt.outcome = Outcome::bad_reply;
     attempt.detail = "meter date/time is not a valid local time";
@@ -68,7 +68,7 @@ asio::awaitable<void> run_clock_job(TcpGatewayChannel& channel, Clock clock, con
                                     const ReadJob& job, JobReport& report) {
   AttemptReport attempt;
   attempt.started_at = clock.now();
-  const auto& meter = job.meter;
+  const auto& meter = *job.meter;
   if (meter.protocol != "dlt645-2007") {
     attempt.outcome = Outcome::unsupported;
     attempt.detail = "clock sync covers dlt645-2007 meters only";

@@ -14,8 +14,8 @@ namespace ami::collection {
 namespace {
 
 bool runs_before(const ReadJob& a, const ReadJob& b) {
-  return std::tie(a.priority, a.boundary, a.not_before, a.meter.meter_id) <
-         std::tie(b.priority, b.boundary, b.not_before, b.meter.meter_id);
+  return std::tie(a.priority, a.boundary, a.not_before, a.meter->meter_id) <
+         std::tie(b.priority, b.boundary, b.not_before, b.meter->meter_id);
 }
 
 }  // namespace
@@ -82,11 +82,11 @@ asio::awaitable<void> GatewayWorker::run() {
 
 asio::awaitable<AttemptReport> GatewayWorker::attempt_load_profile(const ReadJob& job, JobReport& report) {
   AttemptReport a;
-  const BoundaryRequest request{job.meter.address, job.meter.utc_offset_minutes, job.boundary, job.interval,
+  const BoundaryRequest request{job.meter->address, job.meter->utc_offset_minutes, job.boundary, job.interval,
                                job.records};
   auto result = co_await channel_->transact(make_boundary_request(request),
                                             [&request](const dlt645::Frame& f) { return is_reply_to(request, f); },
-                                            job.meter.response_timeout);
+                                            job.meter->response_timeout);
   a.latency_ms = result.latency_ms;
   a.outcome = result.outcome;
   a.detail = std::move(result.detail);
@@ -104,9 +104,9 @@ asio::awaitable<AttemptReport> GatewayWorker::attempt_registers_1997(const ReadJ
   AttemptReport a;
   RegisterSnapshot snapshot{job.boundary, std::nullopt, std::nullopt};
   for (const auto di : {kDi1997ForwardActiveTotal, kDi1997ReverseActiveTotal}) {
-    auto result = co_await channel_->transact(make_register_request_1997(job.meter.address, di),
+    auto result = co_await channel_->transact(make_register_request_1997(job.meter->address, di),
                                               [di](const dlt645::Frame& f) { return is_register_reply_1997(di, f); },
-                                              job.meter.response_timeout);
+                                              job.meter->response_timeout);
     a.latency_ms += result.latency_ms;
     a.outcome = result.outcome;
     a.detail = std::move(result.detail);
@@ -118,7 +118,7 @@ asio::awaitable<AttemptReport> GatewayWorker::attempt_registers_1997(const ReadJ
     (di == kDi1997ForwardActiveTotal ? snapshot.forward_active_wh : snapshot.reverse_active_wh) = read.wh;
   }
   const auto collected = clock_.now();
-  const auto latest = UtcMillis{job.boundary} + job.meter.register_tolerance;
+  const auto latest = UtcMillis{job.boundary} + job.meter->register_tolerance;
   report.current = RegisterSnapshot{std::chrono::floor<std::chrono::seconds>(collected), snapshot.forward_active_wh,
                                     snapshot.reverse_active_wh};  // what an on-demand read shows
   if (job.source == storage::ReadSource::on_demand && (collected < UtcMillis{job.boundary} || collected > latest)) {
@@ -129,7 +129,7 @@ asio::awaitable<AttemptReport> GatewayWorker::attempt_registers_1997(const ReadJ
     a.outcome = Outcome::too_late;
     a.detail = fmt::format("registers read at {}, outside {} .. +{} s",
                            format_utc(std::chrono::floor<std::chrono::seconds>(collected)),
-                           format_utc(job.boundary), job.meter.register_tolerance.count());
+                           format_utc(job.boundary), job.meter->register_tolerance.count());
     co_return a;
   }
   report.snapshots.push_back(snapshot);
@@ -149,26 +149,26 @@ asio::awaitable<void> GatewayWorker::execute(ReadJob job) {
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     AttemptReport a;
     const auto started = clock_.now();
-    if (job.meter.protocol == "dlt645-2007") {
+    if (job.meter->protocol == "dlt645-2007") {
       a = co_await attempt_load_profile(job, report);
-    } else if (job.meter.protocol == "dlt645-1997") {
+    } else if (job.meter->protocol == "dlt645-1997") {
       a = co_await attempt_registers_1997(job, report);
     } else {
       a.outcome = Outcome::unsupported;
-      a.detail = "protocol " + job.meter.protocol + " is not collected over a DL/T 645 channel";
+      a.detail = "protocol " + job.meter->protocol + " is not collected over a DL/T 645 channel";
     }
     a.attempt = attempt;
     a.started_at = started;
     const bool done = a.outcome == Outcome::ok || a.outcome == Outcome::unsupported || a.outcome == Outcome::too_late;
     if (a.outcome != Outcome::ok)
-      spdlog::debug("meter {} boundary {} attempt {}: {} ({})", job.meter.meter_id, format_utc(job.boundary), attempt,
+      spdlog::debug("meter {} boundary {} attempt {}: {} ({})", job.meter->meter_id, format_utc(job.boundary), attempt,
                     to_string(a.outcome), a.detail);
     report.attempts.push_back(std::move(a));
     if (done || attempt == max_attempts || stopping_) break;
     if (clock_.now() >= job.retry_deadline) break;
     // A register read retried past the tolerance could only come back too_late.
-    if (job.meter.protocol == "dlt645-1997" && job.source != storage::ReadSource::on_demand &&
-        clock_.now() >= UtcMillis{job.boundary} + job.meter.register_tolerance)
+    if (job.meter->protocol == "dlt645-1997" && job.source != storage::ReadSource::on_demand &&
+        clock_.now() >= UtcMillis{job.boundary} + job.meter->register_tolerance)
       break;
     co_await sleep_real(retry_timer_, retry_.backoff);
     if (stopping_) break;

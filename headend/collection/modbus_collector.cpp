@@ -62,7 +62,7 @@ void ModbusCollector::stop() {
 asio::awaitable<void> ModbusCollector::execute(ReadJob job, std::shared_ptr<asio::steady_timer> timer) {
   boost::system::error_code ec;
   JobReport report;
-  const auto meter = meters_.find(job.meter.meter_id);
+  const auto meter = meters_.find(job.meter->meter_id);
   const auto latest_useful = UtcMillis{job.boundary} + tolerance_;
   const int max_attempts = 1 + retry_.retries;
   auto now = clock_.now();
@@ -91,7 +91,7 @@ asio::awaitable<void> ModbusCollector::execute(ReadJob job, std::shared_ptr<asio
       const auto collected = clock_.now();
       std::string error;
       const auto reads = modbus::to_boundary_reads(
-          result, {job.meter.meter_id, job.boundary, tolerance_, job.source}, collected, error);
+          result, {job.meter->meter_id, job.boundary, tolerance_, job.source}, collected, error);
       if (reads) {
         RegisterSnapshot snapshot{job.boundary, std::nullopt, std::nullopt};
         for (const auto& r : *reads) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ struct MeterTarget {
   std::chrono::seconds register_tolerance{120};   // register reads (1997): attributed to B when done by B + this
 };
 
+// Jobs and reports refer to their meter: one immutable target per registry version, shared by every
+// queued job, in-flight read and report (a job copied no strings). Never null in a dispatched job.
+using MeterRef = std::shared_ptr<const MeterTarget>;
+inline MeterRef make_meter_ref(MeterTarget target) { return std::make_shared<const MeterTarget>(std::move(target)); }
+
 // Lower runs first: an operator's on-demand read, then scheduled reads, then backfill.
 enum class Priority : int { on_demand = 0, scheduled = 1, backfill = 2 };
 
@@ -35,8 +41,13 @@ enum class Priority : int { on_demand = 0, scheduled = 1, backfill = 2 };
 // read the clock (04000101 + 04000102), broadcast time sync (08H), or set the time (14H 04000102).
 enum class ClockCommand : int { none = 0, read, broadcast, set_time };
 
+inline constexpr std::uint32_t kNoMeterIndex = UINT32_MAX;
+
 struct ReadJob {
-  MeterTarget meter;
+  MeterRef meter;
+  // The meter's position in the scheduler's fleet when the scheduler made the job (its per-meter
+  // state is kept by position); kNoMeterIndex for jobs made elsewhere (backfill, clock, on demand).
+  std::uint32_t meter_index = kNoMeterIndex;
   UtcSeconds boundary{};
   std::chrono::minutes interval{15};
   storage::ReadSource source = storage::ReadSource::scheduled;

@@ -44,7 +44,7 @@ UtcMillis spread_slot(UtcSeconds boundary, const SchedulerOptions& options, std:
 }
 
 Scheduler::Scheduler(asio::any_io_executor executor, Clock clock, SchedulerOptions options,
-                     std::vector<MeterTarget> meters, std::function<void(ReadJob)> dispatch,
+                     std::vector<MeterRef> meters, std::function<void(ReadJob)> dispatch,
                      std::function<void(const CycleReport&)> on_cycle)
     : clock_(clock),
       options_(options),
@@ -52,15 +52,15 @@ Scheduler::Scheduler(asio::any_io_executor executor, Clock clock, SchedulerOptio
       dispatch_(std::move(dispatch)),
       on_cycle_(std::move(on_cycle)),
       timer_(std::move(executor)) {
-  for (const auto& m : meters_) states_[m.meter_id];
+  for (const auto& m : meters_) states_[m->meter_id];
 }
 
-void Scheduler::set_meters(std::vector<MeterTarget> meters) {
+void Scheduler::set_meters(std::vector<MeterRef> meters) {
   meters_ = std::move(meters);
   std::map<std::string, MeterState> states;
   for (const auto& m : meters_) {
-    const auto old = states_.find(m.meter_id);
-    states[m.meter_id] = old == states_.end() ? MeterState{} : old->second;
+    const auto old = states_.find(m->meter_id);
+    states[m->meter_id] = old == states_.end() ? MeterState{} : old->second;
   }
   states_ = std::move(states);
 }
@@ -100,12 +100,12 @@ void Scheduler::start_cycle(UtcSeconds boundary) {
   cycle.report.meters = static_cast<int>(meters_.size());
   cycle.pending = static_cast<int>(meters_.size());
   for (const auto& meter : meters_) {
-    states_[meter.meter_id].next_due = boundary + options_.interval;
+    states_[meter->meter_id].next_due = boundary + options_.interval;
     ReadJob job;
     job.meter = meter;
     job.boundary = boundary;
     job.interval = options_.interval;
-    job.not_before = spread_slot(boundary, options_, meter.meter_id);
+    job.not_before = spread_slot(boundary, options_, meter->meter_id);
     job.retry_deadline = UtcMillis{boundary + options_.interval};
     dispatch_(std::move(job));
   }
@@ -115,7 +115,7 @@ void Scheduler::start_cycle(UtcSeconds boundary) {
 void Scheduler::on_job_report(const JobReport& report) {
   if (report.job.source == storage::ReadSource::backfill) return;  // old boundaries: not the meter's current state
   // A meter removed from the registry while its read was in flight keeps no state.
-  const auto found = states_.find(report.job.meter.meter_id);
+  const auto found = states_.find(report.job.meter->meter_id);
   MeterState removed;
   auto& state = found == states_.end() ? removed : found->second;
   // A Modbus read brings only B; its interval's start is the previous cycle's successful read.
@@ -136,7 +136,7 @@ void Scheduler::on_job_report(const JobReport& report) {
     ++cycle.report.meters_ok;
   } else {
     const auto& last = report.attempts.empty() ? AttemptReport{} : report.attempts.back();
-    cycle.report.failed.push_back({report.job.meter.meter_id, report.job.meter.channel_key, report.final_outcome(),
+    cycle.report.failed.push_back({report.job.meter->meter_id, report.job.meter->channel_key, report.final_outcome(),
                                    last.detail});
   }
   const auto start = report.job.boundary - report.job.interval;

@@ -66,7 +66,7 @@ struct CycleReport {
 
 class Scheduler {
  public:
-  Scheduler(asio::any_io_executor executor, Clock clock, SchedulerOptions options, std::vector<MeterTarget> meters,
+  Scheduler(asio::any_io_executor executor, Clock clock, SchedulerOptions options, std::vector<MeterRef> meters,
             std::function<void(ReadJob)> dispatch, std::function<void(const CycleReport&)> on_cycle);
 
   // Runs cycles from `first` (default: the first boundary at or after now) until stop().
@@ -75,13 +75,13 @@ class Scheduler {
   // Registry change while running: cycles started from now on read exactly `meters` (cycles
   // already started finish with the jobs they dispatched). New meters get a fresh state; removed
   // meters' states go.
-  void set_meters(std::vector<MeterTarget> meters);
+  void set_meters(std::vector<MeterRef> meters);
   void stop();
 
   [[nodiscard]] const std::map<std::string, MeterState>& meter_states() const { return states_; }
   [[nodiscard]] std::optional<UtcSeconds> next_boundary() const { return next_; }
   [[nodiscard]] std::size_t outstanding_cycles() const { return outstanding_.size(); }
-  [[nodiscard]] const std::vector<MeterTarget>& meters() const { return meters_; }
+  [[nodiscard]] const std::vector<MeterRef>& meters() const { return meters_; }
 
  private:
   struct Cycle {
@@ -93,7 +93,7 @@ class Scheduler {
 
   Clock clock_;
   SchedulerOptions options_;
-  std::vector<MeterTarget> meters_;
+  std::vector<MeterRef> meters_;
   std::function<void(ReadJob)> dispatch_;
   std::function<void(const CycleReport&)> on_cycle_;
   std::map<std::string, MeterState> states_;

@@ -72,16 +72,19 @@ collection::ChannelOptions channel_options(const DaemonConfig::Collection& c) {
 }
 
 // Registry rows -> targets with the per-protocol settings of [collection].
-std::vector<collection::MeterTarget> targets_of(const std::vector<storage::MeterRecord>& meters,
-                                                const DaemonConfig::Collection& c) {
+std::vector<collection::MeterRef> targets_of(const std::vector<storage::MeterRecord>& meters,
+                                             const DaemonConfig::Collection& c) {
   std::vector<std::string> skipped;
   auto targets = to_targets(meters, skipped);
   for (const auto& s : skipped) spdlog::warn("registry: {}", s);
+  std::vector<collection::MeterRef> refs;
+  refs.reserve(targets.size());
   for (auto& t : targets) {
     t.response_timeout = std::chrono::milliseconds{c.response_timeout_ms_for(t.protocol)};
     t.register_tolerance = std::chrono::seconds{c.register_tolerance_seconds};
+    refs.push_back(collection::make_meter_ref(std::move(t)));
   }
-  return targets;
+  return refs;
 }
 
 class Daemon {
@@ -105,12 +108,12 @@ class Daemon {
   void sample_queue_depth(const std::string& channel_key);
   void start_modbus(const std::vector<storage::MeterRecord>& meters);
   void start_worker(const std::string& key);
-  void assign_direct_limits(const std::vector<collection::MeterTarget>& targets);
+  void assign_direct_limits(const std::vector<collection::MeterRef>& targets);
   asio::awaitable<void> watch_registry();
   void apply_registry_change(std::int64_t version);
   void on_clock_report(const JobReport& report);
   collection::ClockPolicy clock_policy() const;
-  void build_workers(const std::vector<collection::MeterTarget>& targets);
+  void build_workers(const std::vector<collection::MeterRef>& targets);
   void dispatch(ReadJob job);
   void on_report(JobReport report);
   void on_cycle(const collection::CycleReport& report);
@@ -135,7 +138,7 @@ class Daemon {
   std::unique_ptr<collection::BackfillCoordinator> backfill_;  // gaps -> backfill reads (docs/COLLECTION.md)
   std::unique_ptr<collection::ClockSupervisor> clocks_;        // meter clocks: read, flag, correct, audit
   std::unique_ptr<monitor::Monitor> monitor_;  // [monitor]: dashboard, JSON API, /metrics
-  std::map<std::string, collection::MeterTarget> targets_by_id_;  // on-demand reads look meters up here
+  std::map<std::string, collection::MeterRef> targets_by_id_;  // on-demand reads look meters up here
   std::multimap<std::string, std::function<void(monitor::OnDemandResult)>> on_demand_waiting_;  // io thread
   std::unique_ptr<asio::thread_pool> status_pool_;  // one thread: flush, then print, in cycle order
   std::optional<UtcSeconds> last_prune_;             // status_pool_ thread only
@@ -232,13 +235,13 @@ collection::ClockPolicy Daemon::clock_policy() const {
 void Daemon::on_clock_report(const JobReport& report) {
   std::vector<collection::MeterTarget> bus;
   for (const auto& [id, t] : targets_by_id_)
-    if (t.channel_key == report.job.meter.channel_key) bus.push_back(t);
+    if (t->channel_key == report.job.meter->channel_key) bus.push_back(*t);
   auto follow_up = clocks_->on_report(report, bus, clock_.now());
   if (report.meter_clock)
-    spdlog::info("clock: meter {} skew {} ms", report.job.meter.meter_id,
+    spdlog::info("clock: meter {} skew {} ms", report.job.meter->meter_id,
                  (*report.meter_clock - report.collected_at).count());
   else if (!report.ok())
-    spdlog::warn("clock: meter {} {}: {}", report.job.meter.meter_id, collection::to_string(report.final_outcome()),
+    spdlog::warn("clock: meter {} {}: {}", report.job.meter->meter_id, collection::to_string(report.final_outcome()),
                  report.attempts.empty() ? std::string{} : report.attempts.back().detail);
   for (auto& entry : follow_up.audit) {
     spdlog::info("clock: {} {}", entry.action, entry.detail);
@@ -323,7 +326,7 @@ void Daemon::read_on_demand(const std::string& meter_id, std::function<void(moni
 }
 
 void Daemon::finish_on_demand(const JobReport& report) {
-  const auto key = report.job.meter.meter_id + "|" + format_utc(report.job.boundary);
+  const auto key = report.job.meter->meter_id + "|" + format_utc(report.job.boundary);
   const auto [first, last] = on_demand_waiting_.equal_range(key);
   if (first == last) return;
   monitor::OnDemandResult r;
@@ -345,11 +348,11 @@ void Daemon::finish_on_demand(const JobReport& report) {
   }
   try {  // every operator command to a meter goes on record
     writer_->audit("on-demand", "on_demand_read",
-                   fmt::format("meter '{}': {} after {} attempt(s){}{}", report.job.meter.meter_id, r.outcome,
+                   fmt::format("meter '{}': {} after {} attempt(s){}{}", report.job.meter->meter_id, r.outcome,
                                r.attempts, r.forward_wh ? fmt::format(", forward {} Wh", *r.forward_wh) : "",
                                r.reverse_wh ? fmt::format(", reverse {} Wh", *r.reverse_wh) : ""));
   } catch (const std::exception& e) {
-    spdlog::error("on-demand read of {}: audit failed: {}", report.job.meter.meter_id, e.what());
+    spdlog::error("on-demand read of {}: audit failed: {}", report.job.meter->meter_id, e.what());
   }
   for (auto it = first; it != last; ++it) it->second(r);
   on_demand_waiting_.erase(first, last);
@@ -362,40 +365,40 @@ void Daemon::sample_queue_depth(const std::string& channel_key) {
   }
 }
 
-void Daemon::build_workers(const std::vector<collection::MeterTarget>& targets) {
+void Daemon::build_workers(const std::vector<collection::MeterRef>& targets) {
   const collection::RetryPolicy retry{config_.collection.retries,
                                       std::chrono::milliseconds{config_.collection.retry_backoff_ms}};
   for (const auto& t : targets) {
-    if (workers_.contains(t.channel_key) || storage::is_modbus(t.protocol)) continue;
+    if (workers_.contains(t->channel_key) || storage::is_modbus(t->protocol)) continue;
     std::string host;
     std::uint16_t port = 0;
     std::unique_ptr<collection::Dlt645Channel> channel;
-    if (parse_tcp_channel(t.channel_key, host, port)) {
-      channel = std::make_unique<collection::Dlt645Channel>(io_.get_executor(), t.channel_key, host, port,
+    if (parse_tcp_channel(t->channel_key, host, port)) {
+      channel = std::make_unique<collection::Dlt645Channel>(io_.get_executor(), t->channel_key, host, port,
                                                             channel_options(config_.collection));
     } else {
       std::string error;
-      auto serial = collection::parse_serial_channel(t.channel_key, error);
+      auto serial = collection::parse_serial_channel(t->channel_key, error);
       if (!serial) {
-        spdlog::warn("channel {}: {}; its meters will fail as unsupported", t.channel_key, error);
+        spdlog::warn("channel {}: {}; its meters will fail as unsupported", t->channel_key, error);
         continue;
       }
-      channel = std::make_unique<collection::Dlt645Channel>(io_.get_executor(), t.channel_key, std::move(*serial),
+      channel = std::make_unique<collection::Dlt645Channel>(io_.get_executor(), t->channel_key, std::move(*serial),
                                                             channel_options(config_.collection));
     }
-    workers_[t.channel_key] = std::make_unique<GatewayWorker>(io_.get_executor(), clock_, std::move(channel), retry,
+    workers_[t->channel_key] = std::make_unique<GatewayWorker>(io_.get_executor(), clock_, std::move(channel), retry,
                                                               [this](JobReport r) { on_report(std::move(r)); });
-    workers_[t.channel_key]->set_clock_policy(clock_policy());
-    if (scheduler_) start_worker(t.channel_key);  // a channel added while running
+    workers_[t->channel_key]->set_clock_policy(clock_policy());
+    if (scheduler_) start_worker(t->channel_key);  // a channel added while running
   }
 }
 
 // A tcp:// channel with exactly one enabled DL/T 645 meter reaches that meter directly: its reads
 // count against the daemon-wide cap. Re-run after every registry change.
-void Daemon::assign_direct_limits(const std::vector<collection::MeterTarget>& targets) {
+void Daemon::assign_direct_limits(const std::vector<collection::MeterRef>& targets) {
   std::map<std::string, int> meters_per_channel;
   for (const auto& t : targets)
-    if (!storage::is_modbus(t.protocol)) ++meters_per_channel[t.channel_key];
+    if (!storage::is_modbus(t->protocol)) ++meters_per_channel[t->channel_key];
   std::size_t direct = 0;
   for (auto& [key, worker] : workers_) {
     const auto it = meters_per_channel.find(key);
@@ -455,16 +458,16 @@ void Daemon::apply_registry_change(std::int64_t version) {
   }
   registry_version_ = version;
   const auto targets = targets_of(meters, config_.collection);
-  std::map<std::string, collection::MeterTarget> by_id;
-  for (const auto& t : targets) by_id.emplace(t.meter_id, t);
+  std::map<std::string, collection::MeterRef> by_id;
+  for (const auto& t : targets) by_id.emplace(t->meter_id, t);
   int added = 0;
   int changed = 0;
   for (const auto& [id, t] : by_id) {
     const auto old = targets_by_id_.find(id);
     if (old == targets_by_id_.end()) {
       ++added;
-    } else if (old->second.channel_key != t.channel_key || old->second.address != t.address ||
-               old->second.protocol != t.protocol || old->second.utc_offset_minutes != t.utc_offset_minutes) {
+    } else if (old->second->channel_key != t->channel_key || old->second->address != t->address ||
+               old->second->protocol != t->protocol || old->second->utc_offset_minutes != t->utc_offset_minutes) {
       ++changed;
     }
   }
@@ -493,13 +496,13 @@ void Daemon::dispatch(ReadJob job) {
       clock_job->not_before = job.not_before - std::chrono::milliseconds{1};
       dispatch(std::move(*clock_job));
     }
-  if (modbus_ && storage::is_modbus(job.meter.protocol)) {
+  if (modbus_ && storage::is_modbus(job.meter->protocol)) {
     modbus_->enqueue(std::move(job));
     return;
   }
-  const auto it = workers_.find(job.meter.channel_key);
+  const auto it = workers_.find(job.meter->channel_key);
   if (it != workers_.end()) {
-    const auto key = job.meter.channel_key;
+    const auto key = job.meter->channel_key;
     it->second->enqueue(std::move(job));
     sample_queue_depth(key);
     return;
@@ -507,7 +510,7 @@ void Daemon::dispatch(ReadJob job) {
   // No worker can reach this channel kind: fail the job without touching any wire.
   JobReport report;
   report.attempts.push_back({1, collection::Outcome::unsupported,
-                             "channel " + job.meter.channel_key + " is neither tcp:// nor a valid serial://",
+                             "channel " + job.meter->channel_key + " is neither tcp:// nor a valid serial://",
                              clock_.now(), 0});
   report.job = std::move(job);
   asio::post(io_, [this, r = std::move(report)]() mutable { on_report(std::move(r)); });
@@ -515,7 +518,7 @@ void Daemon::dispatch(ReadJob job) {
 
 void Daemon::on_report(JobReport report) {
   if (report.job.clock != collection::ClockCommand::none) {  // not a reading: no attempts row, no KPI
-    sample_queue_depth(report.job.meter.channel_key);
+    sample_queue_depth(report.job.meter->channel_key);
     on_clock_report(report);
     return;
   }
@@ -523,11 +526,11 @@ void Daemon::on_report(JobReport report) {
   std::vector<storage::AttemptRecord> attempts;
   to_store_records(report, reads, attempts);
   // The meter's clock as last measured: VEE flags reads taken while it is off (docs/COLLECTION.md).
-  if (const auto skew = clocks_ ? clocks_->skew_of(report.job.meter.meter_id) : std::nullopt)
+  if (const auto skew = clocks_ ? clocks_->skew_of(report.job.meter->meter_id) : std::nullopt)
     for (auto& r : reads) r.meter_time = r.collected_at + *skew;
   if (backfill_) backfill_->on_report(report);
   if (monitor_) monitor_->record_attempts(attempts);
-  sample_queue_depth(report.job.meter.channel_key);
+  sample_queue_depth(report.job.meter->channel_key);
   if (report.job.source == storage::ReadSource::on_demand) finish_on_demand(report);
   try {
     writer_->submit(std::move(reads), std::move(attempts));
@@ -649,7 +652,7 @@ int Daemon::run() {
                clock_.is_accelerated() ? fmt::format("accelerated x{}", clock_.speed()) : std::string("real"));
   start_kafka();
   start_feed_server();
-  for (const auto& t : targets) targets_by_id_.emplace(t.meter_id, t);
+  for (const auto& t : targets) targets_by_id_.emplace(t->meter_id, t);
   start_monitor();
   build_workers(targets);
   assign_direct_limits(targets);

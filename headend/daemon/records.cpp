@@ -40,7 +40,7 @@ void to_store_records(const collection::JobReport& report, std::vector<storage::
     for (const auto& [channel, wh] : channels) {
       if (!wh) continue;
       storage::BoundaryRead read;
-      read.meter_id = job.meter.meter_id;
+      read.meter_id = job.meter->meter_id;
       read.channel = channel;
       read.boundary = snapshot.boundary;
       read.register_wh = *wh;
@@ -51,8 +51,8 @@ void to_store_records(const collection::JobReport& report, std::vector<storage::
   }
   for (const auto& a : report.attempts) {
     storage::AttemptRecord record;
-    record.meter_id = job.meter.meter_id;
-    record.channel = job.meter.channel_key;
+    record.meter_id = job.meter->meter_id;
+    record.channel = job.meter->channel_key;
     record.boundary = job.boundary;
     record.started_at = a.started_at;
     record.latency_ms = a.latency_ms;

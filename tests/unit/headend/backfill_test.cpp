@@ -15,7 +15,7 @@ MeterTarget backfill_meter() {
   m.channel_key = "tcp://127.0.0.1:1";
   return m;
 }
-const MeterTarget kBackfillMeter = backfill_meter();
+const MeterRef kBackfillMeter = make_meter_ref(backfill_meter());
 UtcSeconds utc(const char* t) { return *parse_utc(t); }
 UtcMillis utc_ms(const char* t) { return UtcMillis{utc(t)}; }
 BackfillOptions depth(std::chrono::hours h) { return {15min, h}; }
@@ -48,7 +48,7 @@ TEST_CASE("backfill after daemon downtime reads the gap in chunks that each re-r
     CHECK(j.source == storage::ReadSource::backfill);
     CHECK(j.priority == Priority::backfill);
     CHECK(j.clock == ClockCommand::none);
-    CHECK(j.meter.meter_id == "m1");
+    CHECK(j.meter->meter_id == "m1");
     CHECK(j.not_before == utc_ms("2026-01-05T03:00:05Z"));
   }
 }

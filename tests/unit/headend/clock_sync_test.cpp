@@ -26,7 +26,7 @@ MeterTarget clock_meter(const std::string& id, const char* address = "0000000100
 
 JobReport clock_read_report(const MeterTarget& meter, UtcMillis at, std::chrono::milliseconds skew) {
   JobReport r;
-  r.job.meter = meter;
+  r.job.meter = make_meter_ref(meter);
   r.job.clock = ClockCommand::read;
   r.attempts.push_back({1, Outcome::ok, "", at, 5});
   r.collected_at = at;
@@ -148,10 +148,10 @@ TEST_CASE("supervisor: due reads, correction within limits, audit, verification,
   const std::vector<MeterTarget> bus = {a, b};
   auto now = clock_at("2026-01-05T10:00:05Z");
 
-  const auto read = clocks.read_if_due(a, *parse_utc("2026-01-05T10:00:00Z"), now);
+  const auto read = clocks.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T10:00:00Z"), now);
   REQUIRE(read);
   CHECK(read->clock == ClockCommand::read);
-  CHECK_FALSE(clocks.read_if_due(a, *parse_utc("2026-01-05T10:00:00Z"), now));  // one in flight at a time
+  CHECK_FALSE(clocks.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T10:00:00Z"), now));  // one in flight at a time
 
   // 3 minutes fast: flagged, and a broadcast is the follow-up.
   auto follow = clocks.on_report(clock_read_report(a, now, 180'000ms), bus, now);
@@ -181,7 +181,7 @@ TEST_CASE("supervisor: due reads, correction within limits, audit, verification,
   CHECK(clocks.state("a")->verdict == ClockVerdict::flag_corrected_recently);
   // The next day it is read again and corrected again.
   now += 24h;
-  REQUIRE(clocks.read_if_due(a, *parse_utc("2026-01-06T10:00:00Z"), now));
+  REQUIRE(clocks.read_if_due(make_meter_ref(a), *parse_utc("2026-01-06T10:00:00Z"), now));
   follow = clocks.on_report(clock_read_report(a, now, 180'000ms), bus, now);
   REQUIRE(follow.jobs.size() == 1);
   CHECK(follow.jobs[0].clock == ClockCommand::broadcast);
@@ -216,7 +216,7 @@ TEST_CASE("supervisor: beyond max correction is flagged for a technician and blo
   follow = individual.on_report(clock_read_report(a, now, 120'000ms), bus, now);
   REQUIRE(follow.jobs.size() == 1);
   CHECK(follow.jobs[0].clock == ClockCommand::set_time);
-  CHECK(follow.jobs[0].meter.meter_id == "a");
+  CHECK(follow.jobs[0].meter->meter_id == "a");
   // A failed write is audited with its outcome and not treated as a correction.
   follow = individual.on_report(correction_report(follow.jobs[0], now, Outcome::unreachable), bus, now);
   REQUIRE(follow.audit.size() == 1);
@@ -232,20 +232,20 @@ TEST_CASE("supervisor: no clock reads when disabled or for other protocols, fail
   p.enabled = false;
   ClockSupervisor off(p);
   const auto now = clock_at("2026-01-05T10:00:05Z");
-  CHECK_FALSE(off.read_if_due(clock_meter("a"), *parse_utc("2026-01-05T10:00:00Z"), now));
+  CHECK_FALSE(off.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T10:00:00Z"), now));
   p.enabled = true;
   ClockSupervisor on(p);
   auto modbus = clock_meter("mb");
   modbus.protocol = "modbus-tcp";
-  CHECK_FALSE(on.read_if_due(modbus, *parse_utc("2026-01-05T10:00:00Z"), now));
-  const auto job = on.read_if_due(clock_meter("a"), *parse_utc("2026-01-05T10:00:00Z"), now);
+  CHECK_FALSE(on.read_if_due(make_meter_ref(modbus), *parse_utc("2026-01-05T10:00:00Z"), now));
+  const auto job = on.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T10:00:00Z"), now);
   REQUIRE(job);
   JobReport failed;
   failed.job = *job;
   failed.attempts.push_back({1, Outcome::timeout, "no reply", now, 1500});
   on.on_report(failed, {clock_meter("a")}, now);
-  CHECK_FALSE(on.read_if_due(clock_meter("a"), *parse_utc("2026-01-05T10:15:00Z"), now + 15min));
-  CHECK(on.read_if_due(clock_meter("a"), *parse_utc("2026-01-05T11:00:00Z"), now + 60min));
+  CHECK_FALSE(on.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T10:15:00Z"), now + 15min));
+  CHECK(on.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T11:00:00Z"), now + 60min));
 }
 
 TEST_CASE("[collection.clock] and backfill_days: defaults, values, errors naming the key", "[clock_sync][config]") {
@@ -302,7 +302,7 @@ TEST_CASE("supervisor: an individual time set is withheld near local midnight an
   ClockSupervisor individual(p);
   const auto a = clock_meter("a");
   auto now = clock_at("2026-01-05T15:57:00Z");
-  REQUIRE(individual.read_if_due(a, *parse_utc("2026-01-05T15:45:00Z"), now));
+  REQUIRE(individual.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T15:45:00Z"), now));
   auto follow = individual.on_report(clock_read_report(a, now, -120'000ms), {a}, now);
   CHECK(follow.jobs.empty());
   bool withheld = false;
@@ -312,9 +312,9 @@ TEST_CASE("supervisor: an individual time set is withheld near local midnight an
   CHECK(withheld);
   CHECK(individual.skew_of("a") == -120'000ms);  // still flagged: reads carry the meter's clock
   // Retried at the next clock read (after retry_failed_read_after), clear of midnight: corrected.
-  CHECK_FALSE(individual.read_if_due(a, *parse_utc("2026-01-05T16:00:00Z"), now + 15min));
+  CHECK_FALSE(individual.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T16:00:00Z"), now + 15min));
   now += 60min;
-  REQUIRE(individual.read_if_due(a, *parse_utc("2026-01-05T16:45:00Z"), now));
+  REQUIRE(individual.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T16:45:00Z"), now));
   follow = individual.on_report(clock_read_report(a, now, -120'000ms), {a}, now);
   REQUIRE(follow.jobs.size() == 1);
   CHECK(follow.jobs[0].clock == ClockCommand::set_time);

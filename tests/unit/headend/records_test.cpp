@@ -31,7 +31,7 @@ TEST_CASE("the cycle status line", "[status]") {
 
 TEST_CASE("a job report becomes boundary reads and attempt rows", "[status]") {
   JobReport report;
-  report.job.meter = {"m1", "dlt645-2007", "tcp://10.0.0.5:8899", {}, 480};
+  report.job.meter = make_meter_ref({"m1", "dlt645-2007", "tcp://10.0.0.5:8899", {}, 480});
   report.job.boundary = *parse_utc("2026-01-05T00:15:00Z");
   report.job.source = storage::ReadSource::scheduled;
   report.attempts = {{1, Outcome::timeout, "no reply within 1500 ms", UtcMillis{report.job.boundary} + 3s, 1500},

@@ -19,9 +19,9 @@ Clock fast_clock(std::int64_t speed = 90'000) {
   return Clock::accelerated(UtcMillis{*parse_utc("2026-01-05T00:00:00Z")}, speed, now);
 }
 
-std::vector<MeterTarget> meters(int n) {
-  std::vector<MeterTarget> out;
-  for (int i = 0; i < n; ++i) out.push_back({"m" + std::to_string(i), "dlt645-2007", "tcp://127.0.0.1:1", {}, 480});
+std::vector<MeterRef> meters(int n) {
+  std::vector<MeterRef> out;
+  for (int i = 0; i < n; ++i) out.push_back(make_meter_ref({"m" + std::to_string(i), "dlt645-2007", "tcp://127.0.0.1:1", {}, 480}));
   return out;
 }
 
@@ -154,7 +154,7 @@ TEST_CASE("a scheduler that falls behind waits, then catches up without skipping
 TEST_CASE("failures are counted per cycle and per meter", "[scheduler]") {
   const auto run = run_answered_cycles(2, SchedulerOptions{}, 3, [](const ReadJob& job) {
     auto report = ok_report(job);
-    if (job.meter.meter_id == "m1") {
+    if (job.meter->meter_id == "m1") {
       report.snapshots.clear();
       report.attempts = {{1, Outcome::timeout, "no reply", job.not_before, 150},
                          {2, Outcome::connection_refused, "refused", job.not_before, 1}};
@@ -203,7 +203,7 @@ TEST_CASE("set_meters: cycles started afterwards read the new meter set, states 
           // A registry change: m0 disabled, m7 added.
           auto changed = meters(2);
           changed.erase(changed.begin());
-          changed.push_back({"m7", "dlt645-2007", "tcp://127.0.0.1:2", {}, 480});
+          changed.push_back(make_meter_ref({"m7", "dlt645-2007", "tcp://127.0.0.1:2", {}, 480}));
           self->set_meters(changed);
         }
       });
@@ -217,7 +217,7 @@ TEST_CASE("set_meters: cycles started afterwards read the new meter set, states 
   CHECK(last.meters_ok == 2);
   std::set<std::string> last_ids;
   for (const auto& job : dispatched)
-    if (job.boundary == last.boundary) last_ids.insert(job.meter.meter_id);
+    if (job.boundary == last.boundary) last_ids.insert(job.meter->meter_id);
   CHECK(last_ids == std::set<std::string>{"m1", "m7"});
   CHECK_FALSE(scheduler.meter_states().contains("m0"));
   CHECK(scheduler.meter_states().at("m7").last_success_boundary == last.boundary);

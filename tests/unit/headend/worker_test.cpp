@@ -21,7 +21,7 @@ MeterTarget target(const char* id, const char* digits, std::uint16_t port) {
 
 ReadJob job_for(const MeterTarget& meter, UtcSeconds boundary, Priority priority, UtcMillis not_before) {
   ReadJob job;
-  job.meter = meter;
+  job.meter = make_meter_ref(meter);
   job.boundary = boundary;
   job.priority = priority;
   job.source = priority == Priority::backfill ? storage::ReadSource::backfill : storage::ReadSource::scheduled;
@@ -59,9 +59,9 @@ TEST_CASE("worker: a ready backfill read runs before a scheduled read whose slot
   worker.enqueue(job_for(b, boundary - 15min, Priority::backfill, now));
   asio::co_spawn(io, worker.run(), asio::detached);
   REQUIRE(test::run_until(io, [&] { return reports.size() == 2; }, 5s));
-  CHECK(reports[0].job.meter.meter_id == "b");
+  CHECK(reports[0].job.meter->meter_id == "b");
   CHECK(reports[0].ok());
-  CHECK(reports[1].job.meter.meter_id == "a");
+  CHECK(reports[1].job.meter->meter_id == "a");
   CHECK(reports[1].ok());
   worker.stop();
 }
