@@ -1013,6 +1013,112 @@ struct StoreWriter::Impl {
     return result;
   }
 
+  // One chunk of the history pass: enabled meters with meter_key > after_key, at most
+  // meters_per_chunk of them. Returns the last key done, nullopt when no meter was left.
+  std::optional<std::int64_t> history_chunk(std::int64_t after_key, const HistoryPassOptions& pass,
+                                            HistoryPassStats& stats_out) {
+    const auto& config = *options.vee;
+    const std::uint64_t head_before = head_sequence;
+    std::optional<std::int64_t> last_key;
+    std::unordered_map<std::int64_t, std::string> ids;
+    try {
+      Transaction transaction(db);
+      refresh_meters_if_changed();
+      load_latest_reads();
+      vee::BatchInput batch;
+      std::int64_t low_key = 0;
+      {
+        auto query = db.query("SELECT meter_key, " + std::string(meter_columns) +
+                              " FROM meters WHERE enabled = 1 AND meter_key > ? ORDER BY meter_key LIMIT ?");
+        query->bind(1, after_key).bind(2, static_cast<std::int64_t>(std::max<std::size_t>(pass.meters_per_chunk, 1)));
+        while (query->step()) {
+          batch.meters.push_back(meter_from_columns(*query, 1));
+          ids.emplace(query->column_int64(0), batch.meters.back().meter_id);
+          if (!last_key) low_key = query->column_int64(0);
+          last_key = query->column_int64(0);
+        }
+      }
+      if (!last_key) return std::nullopt;
+      constexpr std::int64_t day = 24 * 3600;
+      const std::int64_t to = to_s(pass.to);
+      const std::int64_t from = to - std::chrono::duration_cast<std::chrono::seconds>(pass.window).count();
+      flush_pending_reads();
+      {
+        auto query = db.query(
+            "SELECT meter_key, channel, boundary, register_wh, collected_at_ms, source, meter_time_ms FROM reads "
+            "WHERE boundary >= ? AND boundary <= ? AND meter_key >= ? AND meter_key <= ?");
+        query->bind(1, from - 2 * day).bind(2, to).bind(3, low_key).bind(4, *last_key);
+        while (query->step()) {
+          const auto id = ids.find(query->column_int64(0));
+          if (id == ids.end()) continue;  // a disabled meter inside the key range
+          BoundaryRead read;
+          read.meter_id = id->second;
+          read.channel = static_cast<EnergyChannel>(query->column_int64(1));
+          read.boundary = UtcSeconds{std::chrono::seconds{query->column_int64(2)}};
+          read.register_wh = query->column_int64(3);
+          read.collected_at = UtcMillis{std::chrono::milliseconds{query->column_int64(4)}};
+          read.source = static_cast<ReadSource>(query->column_int64(5));
+          if (!query->column_is_null(6)) {
+            read.meter_time = UtcMillis{std::chrono::milliseconds{query->column_int64(6)}};
+          }
+          batch.reads.push_back(std::move(read));
+        }
+      }
+      pending_intervals.flush(db);
+      {
+        auto query = db.query("SELECT meter_key, channel, " + std::string(interval_columns) +
+                              " FROM intervals WHERE end_unix > ? AND end_unix <= ? AND meter_key >= ? AND meter_key <= ?");
+        query->bind(1, from - (config.history_days + 2) * day).bind(2, to).bind(3, low_key).bind(4, *last_key);
+        while (query->step()) {
+          const auto id = ids.find(query->column_int64(0));
+          if (id == ids.end()) continue;
+          batch.stored.push_back(
+              interval_from_columns(*query, 2, id->second, static_cast<EnergyChannel>(query->column_int64(1))));
+        }
+      }
+      batch.from = UtcSeconds{std::chrono::seconds{from}};
+      batch.to = pass.to;
+      const auto result = vee::vee_batch(batch, config);
+      for (const auto& record : result.writes) {
+        const MeterInfo* meter = find_meter(record.meter_id);
+        if (meter == nullptr) continue;
+        const std::int64_t end = to_s(record.end);
+        // After the newest read: unanchored estimates, estimate_silent()'s job.
+        const auto newest = latest.find(latest_key(meter->key, record.channel));
+        if (newest == latest.end() || !newest->second.exists || end > newest->second.boundary) continue;
+        // Only where the flags change (or nothing is stored): value refinements are not worth a version.
+        const auto current = latest_version_record(record.meter_id, meter->key, record.channel, end);
+        if (current && current->quality_codes == record.quality_codes) continue;
+        apply_interval(record);
+        stats_out.intervals += 1;
+      }
+      for (const auto& finding : result.findings) {
+        insert_audit("vee", "vee_finding", format_utc(finding.at) + ": " + finding.detail);
+      }
+      if (head_sequence != head_before) {
+        hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
+            .bind(1, static_cast<std::int64_t>(head_sequence))
+            .run();
+      }
+      flush_pending();
+      finish_latest_reads();
+      transaction.commit();
+    } catch (...) {
+      forget_transaction_state(head_before);
+      throw;
+    }
+    {
+      std::lock_guard lock(mutex);
+      add_delta_to_stats();
+      stats.transactions += 1;
+      stats.head_sequence = head_sequence;
+    }
+    if (head_sequence != head_before) notify_committed(head_sequence);
+    stats_out.meters += ids.size();
+    stats_out.chunks += 1;
+    return last_key;
+  }
+
   void apply_vee_hook() {
     if (!vee_hook) return;
     const auto pass = vee_hook->take();  // also forgets the batch's reads
@@ -1342,6 +1448,18 @@ PruneStats StoreWriter::prune(const RetentionPolicy& policy, UtcSeconds now) {
                           std::to_string(result.audit_rows) + " audit rows");
   });
   return result;
+}
+
+HistoryPassStats StoreWriter::run_history_pass(const HistoryPassOptions& options) {
+  HistoryPassStats result;
+  if (!impl_->options.vee) return result;
+  std::int64_t after_key = std::numeric_limits<std::int64_t>::min();
+  for (;;) {
+    const auto last = impl_->run_task<std::optional<std::int64_t>>(
+        [this, after_key, &options, &result] { return impl_->history_chunk(after_key, options, result); });
+    if (!last) return result;
+    after_key = *last;
+  }
 }
 
 SilentPassStats StoreWriter::estimate_silent(UtcSeconds due) {

@@ -95,6 +95,20 @@ struct SilentPassStats {
   std::size_t intervals = 0;  // interval versions written
 };
 
+// The periodic history pass (run_history_pass(), docs/VEE.md "History pass").
+struct HistoryPassOptions {
+  UtcSeconds to{};                          // intervals ending in (to - window, to] are re-validated
+  std::chrono::hours window{24};
+  std::size_t meters_per_chunk = 1000;      // one writer transaction per chunk of enabled meters
+};
+
+// What run_history_pass() did.
+struct HistoryPassStats {
+  std::size_t meters = 0;     // enabled meters validated
+  std::size_t chunks = 0;     // transactions
+  std::size_t intervals = 0;  // interval versions written (flags changed)
+};
+
 // Counters since construction (monotonic; read with stats() from any thread).
 struct WriterStats {
   std::uint64_t transactions = 0;
@@ -162,6 +176,17 @@ class StoreWriter {
   // blocks until done. Does nothing when StoreOptions::vee is absent. Throws StoreFailed after a
   // writer failure; a failing transaction is rolled back and its SqliteError rethrown.
   SilentPassStats estimate_silent(UtcSeconds due);
+
+  // VEE with history for every enabled meter (docs/VEE.md "History pass"): spike, high/low and
+  // consecutive-zero flags (and everything else vee::run checks) over the intervals ending in
+  // (to - window, to], with history_days + 2 days of stored intervals as context. Writes a new
+  // version only where an interval's quality codes change (or an anchored interval is missing);
+  // the tail after a channel's newest read is left to estimate_silent(). Runs on the writer
+  // thread in chunks of meters_per_chunk meters, one transaction each, so submissions queued
+  // meanwhile are written between chunks; blocks until done. Does nothing when StoreOptions::vee
+  // is absent. Cost per chunk: one range scan of reads and of intervals over the history span
+  // (all meters' rows in it, filtered by meter key). Errors as estimate_silent().
+  HistoryPassStats run_history_pass(const HistoryPassOptions& options);
 
   // Called on the writer thread after each commit that added outbox rows, with the new head
   // sequence, before flush() callers waiting for that commit return. Must not block (wake

@@ -209,3 +209,70 @@ TEST_CASE("silent meters: estimates after the newest read, written once, superse
   no_vee.submit(reads_of("000000000002", 0, 2, 100), {});
   CHECK(no_vee.estimate_silent(at_interval(6)).intervals == 0);
 }
+
+TEST_CASE("history pass: spike and zero-run flags on stored intervals, written once, in chunks, clean meters untouched",
+          "[vee][writer][history]") {
+  const auto dir = ami::test::fresh_temp_dir("vee_history_pass");
+  ami::storage::StoreOptions options;
+  options.path = dir / "store.db";
+  options.vee = VeeConfig{};
+  ami::storage::StoreWriter writer(options);
+  std::vector<ami::storage::MeterRecord> meters;
+  for (const char* id : {"000000000001", "000000000002", "000000000003"}) {
+    auto m = registry_row();
+    m.meter_id = id;
+    meters.push_back(m);
+  }
+  writer.import_meters(meters, "test");
+  // Two days of 15-minute reads, 100 register Wh per interval (x CT 2); meter 2 has a 5 kWh spike
+  // in interval 150, meter 3 uses nothing for 5 hours from interval 160.
+  constexpr std::int64_t last = 192;
+  for (std::size_t i = 0; i < meters.size(); ++i) {
+    std::vector<BoundaryRead> reads;
+    std::int64_t reg = 50'000;
+    for (std::int64_t k = 0; k <= last; ++k) {
+      if (k > 0) reg += i == 1 && k == 150 ? 5'000 : i == 2 && k > 160 && k <= 180 ? 0 : 100;
+      auto r = read_at(k, reg);
+      r.meter_id = meters[i].meter_id;
+      reads.push_back(r);
+    }
+    writer.submit(std::move(reads), {});
+  }
+  writer.flush();
+  const auto head_before = writer.stats().head_sequence;
+
+  ami::storage::HistoryPassOptions pass;
+  pass.to = at_interval(last);
+  pass.window = std::chrono::hours{24};
+  pass.meters_per_chunk = 2;
+  const auto first = writer.run_history_pass(pass);
+  CHECK(first.meters == 3);
+  CHECK(first.chunks == 2);
+  CHECK(first.intervals == 1 + 20);  // the spike, the 20 zero intervals
+  CHECK(writer.stats().head_sequence == head_before + 21);  // new versions are published
+  CHECK(writer.run_history_pass(pass).intervals == 0);      // nothing changed since
+
+  ami::storage::StoreReader reader(options.path);
+  const auto latest_of = [&](const std::string& id) {
+    std::vector<Interval> versions;
+    for (const auto& r : reader.intervals(id, EnergyChannel::forward_active, at_interval(0), at_interval(last))) {
+      versions.push_back(interval_from_record(r));
+    }
+    return latest_versions(versions);
+  };
+  for (const auto& iv : latest_of("000000000001")) {
+    CHECK(iv.flags == 0);
+    CHECK(iv.version == 1);
+  }
+  for (const auto& iv : latest_of("000000000002")) {
+    const bool spike = iv.end == at_interval(150);
+    CHECK(has(iv.flags, Flag::spike) == spike);
+    CHECK(iv.status == IntervalStatus::actual);  // flagged for review, still billed
+    CHECK(iv.value_wh == (spike ? 10'000 : 200));
+    CHECK(iv.version == (spike ? 2U : 1U));
+  }
+  for (const auto& iv : latest_of("000000000003")) {
+    const bool zero = iv.end > at_interval(160) && iv.end <= at_interval(180);
+    CHECK(has(iv.flags, Flag::zero_usage) == zero);
+  }
+}
