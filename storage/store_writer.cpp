@@ -977,11 +977,7 @@ struct StoreWriter::Impl {
   SilentPassStats estimate_silent(std::int64_t due) {
     SilentPassStats result;
     if (!options.vee) return result;
-    const std::uint64_t head_before = head_sequence;
-    try {
-      Transaction transaction(db);
-      refresh_meters_if_changed();
-      load_latest_reads();
+    in_own_transaction([&] {
       for (const auto& [key, newest] : latest) {
         if (!newest.exists || newest.boundary >= due) continue;
         const auto id = meter_ids_by_key.find(key / 4);
@@ -992,12 +988,28 @@ struct StoreWriter::Impl {
         result.channels += written > 0 ? 1U : 0U;
         result.intervals += written;
       }
+    });
+    return result;
+  }
+
+  // Runs `work` in a transaction of its own on the writer thread (silent estimates, a history
+  // chunk), finished like a batch: buffered rows, the newest-read mark and the head sequence go
+  // in before commit; a failure rolls back and forgets the in-memory state it made.
+  template <typename Work>
+  void in_own_transaction(Work&& work) {
+    const std::uint64_t head_before = head_sequence;
+    try {
+      Transaction transaction(db);
+      refresh_meters_if_changed();
+      load_latest_reads();
+      work();
+      flush_pending();
+      finish_latest_reads();
       if (head_sequence != head_before) {
         hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
             .bind(1, static_cast<std::int64_t>(head_sequence))
             .run();
       }
-      flush_pending();
       transaction.commit();
     } catch (...) {
       forget_transaction_state(head_before);
@@ -1010,7 +1022,6 @@ struct StoreWriter::Impl {
       stats.head_sequence = head_sequence;
     }
     if (head_sequence != head_before) notify_committed(head_sequence);
-    return result;
   }
 
   // One chunk of the history pass: enabled meters with meter_key > after_key, at most
@@ -1018,13 +1029,9 @@ struct StoreWriter::Impl {
   std::optional<std::int64_t> history_chunk(std::int64_t after_key, const HistoryPassOptions& pass,
                                             HistoryPassStats& stats_out) {
     const auto& config = *options.vee;
-    const std::uint64_t head_before = head_sequence;
     std::optional<std::int64_t> last_key;
     std::unordered_map<std::int64_t, std::string> ids;
-    try {
-      Transaction transaction(db);
-      refresh_meters_if_changed();
-      load_latest_reads();
+    in_own_transaction([&] {
       vee::BatchInput batch;
       std::int64_t low_key = 0;
       {
@@ -1038,7 +1045,7 @@ struct StoreWriter::Impl {
           last_key = query->column_int64(0);
         }
       }
-      if (!last_key) return std::nullopt;
+      if (!last_key) return;
       constexpr std::int64_t day = 24 * 3600;
       const std::int64_t to = to_s(pass.to);
       const std::int64_t from = to - std::chrono::duration_cast<std::chrono::seconds>(pass.window).count();
@@ -1095,25 +1102,8 @@ struct StoreWriter::Impl {
       for (const auto& finding : result.findings) {
         insert_audit("vee", "vee_finding", format_utc(finding.at) + ": " + finding.detail);
       }
-      if (head_sequence != head_before) {
-        hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
-            .bind(1, static_cast<std::int64_t>(head_sequence))
-            .run();
-      }
-      flush_pending();
-      finish_latest_reads();
-      transaction.commit();
-    } catch (...) {
-      forget_transaction_state(head_before);
-      throw;
-    }
-    {
-      std::lock_guard lock(mutex);
-      add_delta_to_stats();
-      stats.transactions += 1;
-      stats.head_sequence = head_sequence;
-    }
-    if (head_sequence != head_before) notify_committed(head_sequence);
+    });
+    if (!last_key) return std::nullopt;
     stats_out.meters += ids.size();
     stats_out.chunks += 1;
     return last_key;
