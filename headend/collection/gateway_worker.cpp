@@ -11,14 +11,38 @@
 #include "headend/collection/register_read.hpp"
 
 namespace ami::collection {
-namespace {
-
-bool runs_before(const ReadJob& a, const ReadJob& b) {
-  return std::tie(a.priority, a.boundary, a.not_before, a.meter->meter_id) <
-         std::tie(b.priority, b.boundary, b.not_before, b.meter->meter_id);
+bool JobQueue::slot_after(const Entry& a, const Entry& b) {
+  return std::tie(a.job.not_before, a.sequence) > std::tie(b.job.not_before, b.sequence);
 }
 
-}  // namespace
+bool JobQueue::runs_after(const Entry& a, const Entry& b) {
+  return std::tie(a.job.priority, a.job.boundary, a.job.not_before, a.sequence) >
+         std::tie(b.job.priority, b.job.boundary, b.job.not_before, b.sequence);
+}
+
+void JobQueue::push(ReadJob job) {
+  waiting_.push_back({std::move(job), next_sequence_++});
+  std::push_heap(waiting_.begin(), waiting_.end(), slot_after);
+}
+
+std::optional<ReadJob> JobQueue::pop_due(UtcMillis now) {
+  while (!waiting_.empty() && waiting_.front().job.not_before <= now) {
+    std::pop_heap(waiting_.begin(), waiting_.end(), slot_after);
+    due_.push_back(std::move(waiting_.back()));
+    waiting_.pop_back();
+    std::push_heap(due_.begin(), due_.end(), runs_after);
+  }
+  if (due_.empty()) return std::nullopt;
+  std::pop_heap(due_.begin(), due_.end(), runs_after);
+  ReadJob job = std::move(due_.back().job);
+  due_.pop_back();
+  return job;
+}
+
+std::optional<UtcMillis> JobQueue::next_slot() const {
+  if (waiting_.empty()) return std::nullopt;
+  return waiting_.front().job.not_before;
+}
 
 GatewayWorker::GatewayWorker(asio::any_io_executor executor, Clock clock, std::unique_ptr<Dlt645Channel> channel,
                              RetryPolicy retry, std::function<void(JobReport)> on_report)
@@ -30,7 +54,7 @@ GatewayWorker::GatewayWorker(asio::any_io_executor executor, Clock clock, std::u
       retry_timer_(std::move(executor)) {}
 
 void GatewayWorker::enqueue(ReadJob job) {
-  queue_.push_back(std::move(job));
+  queue_.push(std::move(job));
   wake_.cancel();
 }
 
@@ -55,25 +79,18 @@ asio::awaitable<void> GatewayWorker::run() {
     // The most urgent job whose slot has come; a backfill read may use the gap before the next
     // scheduled slot, and an on-demand read overtakes both.
     const auto now = clock_.now();
-    auto next = queue_.end();
-    auto earliest = queue_.begin();
-    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-      if (it->not_before < earliest->not_before) earliest = it;
-      if (it->not_before <= now && (next == queue_.end() || runs_before(*it, *next))) next = it;
-    }
-    if (next == queue_.end()) {
-      co_await sleep_real(wake_, clock_.real_wait(earliest->not_before - now));
+    auto job = queue_.pop_due(now);
+    if (!job) {
+      co_await sleep_real(wake_, clock_.real_wait(*queue_.next_slot() - now));
       continue;
     }
-    ReadJob job = std::move(*next);
-    queue_.erase(next);
     std::optional<ConcurrencyLimit::Slot> slot;  // held for the whole job (all its attempts)
     if (limit_ != nullptr) slot.emplace(co_await limit_->acquire());
     if (stopping_) {
-      queue_.push_back(std::move(job));  // counted below as not started
+      queue_.push(std::move(*job));  // counted below as not started
       break;
     }
-    co_await execute(std::move(job));
+    co_await execute(std::move(*job));
   }
   if (!queue_.empty())
     spdlog::info("channel {}: stopping with {} queued read(s) not started", channel_->key(), queue_.size());

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "headend/collection/clock_sync.hpp"
@@ -29,6 +30,33 @@
 #include "protocols/common/clock.hpp"
 
 namespace ami::collection {
+
+// A channel's queued jobs in run order: among the jobs whose slot (not_before) has come, the most
+// urgent priority, then the oldest boundary, then the earliest slot, then first queued. Jobs wait in
+// a heap by slot and move to a heap by run order once due: O(log M) per job, no scan of the queue.
+// Single-threaded (the owning worker's thread).
+class JobQueue {
+ public:
+  void push(ReadJob job);
+  // The next job to run at `now` (nullopt: none due; next_slot() says when one will be).
+  std::optional<ReadJob> pop_due(UtcMillis now);
+  // The earliest slot among jobs not yet due (nullopt: none waiting).
+  [[nodiscard]] std::optional<UtcMillis> next_slot() const;
+  [[nodiscard]] std::size_t size() const { return waiting_.size() + due_.size(); }
+  [[nodiscard]] bool empty() const { return size() == 0; }
+
+ private:
+  struct Entry {
+    ReadJob job;
+    std::uint64_t sequence = 0;  // FIFO among equal keys
+  };
+  static bool slot_after(const Entry& a, const Entry& b);  // heap order: the earliest slot on top
+  static bool runs_after(const Entry& a, const Entry& b);  // heap order: the next job to run on top
+
+  std::vector<Entry> waiting_;  // heap by (not_before, sequence)
+  std::vector<Entry> due_;      // heap by (priority, boundary, not_before, sequence)
+  std::uint64_t next_sequence_ = 0;
+};
 
 struct RetryPolicy {
   int retries = 2;
@@ -62,7 +90,7 @@ class GatewayWorker {
   std::unique_ptr<Dlt645Channel> channel_;
   RetryPolicy retry_;
   std::function<void(JobReport)> on_report_;
-  std::vector<ReadJob> queue_;
+  JobQueue queue_;
   asio::steady_timer wake_;         // new job, stop, or the next job's spread slot
   asio::steady_timer retry_timer_;  // backoff between attempts; only stop() cuts it short
   bool stopping_ = false;

@@ -231,3 +231,48 @@ TEST_CASE("concurrency limit: at most N slots held, waiters served in order as s
   for (int id = 0; id < 3; ++id) asio::co_spawn(io, take(), asio::detached);
   REQUIRE(test::run_until(io, [&] { return ran == 3; }, 5s));
 }
+
+TEST_CASE("job queue: due jobs by priority, then boundary, then slot; ties in queue order", "[worker][queue]") {
+  const auto b0 = *parse_utc("2026-01-05T00:15:00Z");
+  const auto t0 = UtcMillis{b0} + 2s;
+  const auto meter = [](const char* id) { return target(id, "000000000001", 1); };
+  JobQueue queue;
+  queue.push(job_for(meter("backfill"), b0 - 15min, Priority::backfill, t0));
+  queue.push(job_for(meter("later-boundary"), b0 + 15min, Priority::scheduled, t0));
+  queue.push(job_for(meter("later-slot"), b0, Priority::scheduled, t0 + 5ms));
+  queue.push(job_for(meter("tie-1"), b0, Priority::scheduled, t0));
+  queue.push(job_for(meter("tie-2"), b0, Priority::scheduled, t0));
+  queue.push(job_for(meter("on-demand"), b0 + 15min, Priority::on_demand, t0 + 10ms));
+  queue.push(job_for(meter("tie-3"), b0, Priority::scheduled, t0));
+  REQUIRE(queue.size() == 7);
+  std::vector<std::string> order;
+  while (auto job = queue.pop_due(t0 + 1h)) order.push_back(job->meter->meter_id);
+  CHECK(order == std::vector<std::string>{"on-demand", "tie-1", "tie-2", "tie-3", "later-slot", "later-boundary",
+                                          "backfill"});
+  CHECK(queue.empty());
+}
+
+TEST_CASE("job queue: a job whose slot has not come waits, and the queue says when it is due", "[worker][queue]") {
+  const auto b0 = *parse_utc("2026-01-05T00:15:00Z");
+  const auto t0 = UtcMillis{b0} + 2s;
+  JobQueue queue;
+  CHECK_FALSE(queue.next_slot());
+  queue.push(job_for(target("scheduled", "000000000001", 1), b0, Priority::scheduled, t0 + 30s));
+  queue.push(job_for(target("on-demand", "000000000002", 1), b0, Priority::on_demand, t0 + 10s));
+  queue.push(job_for(target("backfill", "000000000003", 1), b0 - 15min, Priority::backfill, t0));
+  CHECK(queue.next_slot() == t0);
+  // Only the backfill read is due: it runs although more urgent reads are queued.
+  auto job = queue.pop_due(t0);
+  REQUIRE(job);
+  CHECK(job->meter->meter_id == "backfill");
+  CHECK_FALSE(queue.pop_due(t0 + 9s));
+  CHECK(queue.next_slot() == t0 + 10s);
+  job = queue.pop_due(t0 + 40s);  // both due now: the on-demand read first
+  REQUIRE(job);
+  CHECK(job->meter->meter_id == "on-demand");
+  CHECK_FALSE(queue.next_slot());  // the scheduled read is due, no longer waiting
+  job = queue.pop_due(t0 + 40s);
+  REQUIRE(job);
+  CHECK(job->meter->meter_id == "scheduled");
+  CHECK(queue.empty());
+}
