@@ -1,5 +1,8 @@
 #include "headend/collection/scheduler.hpp"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include <spdlog/spdlog.h>
 
 namespace ami::collection {
@@ -52,17 +55,49 @@ Scheduler::Scheduler(asio::any_io_executor executor, Clock clock, SchedulerOptio
       dispatch_(std::move(dispatch)),
       on_cycle_(std::move(on_cycle)),
       timer_(std::move(executor)) {
-  for (const auto& m : meters_) states_[m->meter_id];
+  states_.resize(meters_.size());
+  index_meters();
+}
+
+void Scheduler::index_meters() {
+  if (meters_.size() >= kNoMeterIndex) throw std::length_error("scheduler: too many meters for a 32-bit index");
+  by_id_.resize(meters_.size());
+  for (std::size_t i = 0; i < meters_.size(); ++i) by_id_[i] = static_cast<std::uint32_t>(i);
+  std::sort(by_id_.begin(), by_id_.end(),
+            [this](std::uint32_t a, std::uint32_t b) { return meters_[a]->meter_id < meters_[b]->meter_id; });
+}
+
+std::optional<std::size_t> Scheduler::index_of(std::string_view meter_id) const {
+  const auto it = std::lower_bound(by_id_.begin(), by_id_.end(), meter_id,
+                                   [this](std::uint32_t i, std::string_view id) { return meters_[i]->meter_id < id; });
+  if (it == by_id_.end() || meters_[*it]->meter_id != meter_id) return std::nullopt;
+  return *it;
+}
+
+const MeterRef* Scheduler::find(std::string_view meter_id) const {
+  const auto i = index_of(meter_id);
+  return i ? &meters_[*i] : nullptr;
+}
+
+const MeterState* Scheduler::state_of(std::string_view meter_id) const {
+  const auto i = index_of(meter_id);
+  return i ? &states_[*i] : nullptr;
+}
+
+// The job's position still names its meter unless the fleet changed since; then by id.
+MeterState* Scheduler::state_for(const ReadJob& job) {
+  if (job.meter_index < meters_.size() && meters_[job.meter_index] == job.meter) return &states_[job.meter_index];
+  const auto i = index_of(job.meter->meter_id);
+  return i ? &states_[*i] : nullptr;
 }
 
 void Scheduler::set_meters(std::vector<MeterRef> meters) {
+  std::vector<MeterState> states(meters.size());
+  for (std::size_t i = 0; i < meters.size(); ++i)
+    if (const auto old = index_of(meters[i]->meter_id)) states[i] = states_[*old];
   meters_ = std::move(meters);
-  std::map<std::string, MeterState> states;
-  for (const auto& m : meters_) {
-    const auto old = states_.find(m->meter_id);
-    states[m->meter_id] = old == states_.end() ? MeterState{} : old->second;
-  }
   states_ = std::move(states);
+  index_meters();
 }
 
 void Scheduler::stop() {
@@ -99,10 +134,12 @@ void Scheduler::start_cycle(UtcSeconds boundary) {
   cycle.report.boundary = boundary;
   cycle.report.meters = static_cast<int>(meters_.size());
   cycle.pending = static_cast<int>(meters_.size());
-  for (const auto& meter : meters_) {
-    states_[meter->meter_id].next_due = boundary + options_.interval;
+  for (std::size_t i = 0; i < meters_.size(); ++i) {
+    const auto& meter = meters_[i];
+    states_[i].next_due = boundary + options_.interval;
     ReadJob job;
     job.meter = meter;
+    job.meter_index = static_cast<std::uint32_t>(i);
     job.boundary = boundary;
     job.interval = options_.interval;
     job.not_before = spread_slot(boundary, options_, meter->meter_id);
@@ -115,9 +152,9 @@ void Scheduler::start_cycle(UtcSeconds boundary) {
 void Scheduler::on_job_report(const JobReport& report) {
   if (report.job.source == storage::ReadSource::backfill) return;  // old boundaries: not the meter's current state
   // A meter removed from the registry while its read was in flight keeps no state.
-  const auto found = states_.find(report.job.meter->meter_id);
   MeterState removed;
-  auto& state = found == states_.end() ? removed : found->second;
+  auto* found = state_for(report.job);
+  auto& state = found == nullptr ? removed : *found;
   // A Modbus read brings only B; its interval's start is the previous cycle's successful read.
   const bool previous_read = state.last_success_boundary == report.job.boundary - report.job.interval;
   state.last_outcome = report.final_outcome();

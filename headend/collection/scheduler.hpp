@@ -9,6 +9,10 @@
 // unfinished: beyond that the scheduler waits, so a slow gateway cannot grow the queues forever.
 // Cycles are reported complete in boundary order, with what happened to each meter.
 //
+// Fleet and per-meter state: the scheduler holds the fleet as shared targets (the daemon's one copy
+// of the registry) with each meter's state in a vector parallel to it; a job carries its meter's
+// position (ReadJob::meter_index), so a report finds its state without a lookup by meter id.
+//
 // Threads: everything on the io_context's thread (run() is the scheduler's coroutine; call
 // on_job_report() for every job dispatch() received). dispatch and on_cycle must not block long.
 #pragma once
@@ -18,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "headend/collection/read_job.hpp"
@@ -74,11 +79,13 @@ class Scheduler {
   void on_job_report(const JobReport& report);
   // Registry change while running: cycles started from now on read exactly `meters` (cycles
   // already started finish with the jobs they dispatched). New meters get a fresh state; removed
-  // meters' states go.
+  // meters' states go; a meter id present before keeps its state (even if its target changed).
   void set_meters(std::vector<MeterRef> meters);
   void stop();
 
-  [[nodiscard]] const std::map<std::string, MeterState>& meter_states() const { return states_; }
+  // The meter with this id in the current fleet (nullptr: none). O(log N).
+  [[nodiscard]] const MeterRef* find(std::string_view meter_id) const;
+  [[nodiscard]] const MeterState* state_of(std::string_view meter_id) const;
   [[nodiscard]] std::optional<UtcSeconds> next_boundary() const { return next_; }
   [[nodiscard]] std::size_t outstanding_cycles() const { return outstanding_.size(); }
   [[nodiscard]] const std::vector<MeterRef>& meters() const { return meters_; }
@@ -90,13 +97,17 @@ class Scheduler {
   };
   void start_cycle(UtcSeconds boundary);
   void emit_completed_cycles();
+  void index_meters();
+  [[nodiscard]] std::optional<std::size_t> index_of(std::string_view meter_id) const;
+  MeterState* state_for(const ReadJob& job);
 
   Clock clock_;
   SchedulerOptions options_;
   std::vector<MeterRef> meters_;
   std::function<void(ReadJob)> dispatch_;
   std::function<void(const CycleReport&)> on_cycle_;
-  std::map<std::string, MeterState> states_;
+  std::vector<MeterState> states_;     // parallel to meters_
+  std::vector<std::uint32_t> by_id_;  // positions in meters_, ordered by meter id
   std::map<UtcSeconds, Cycle> outstanding_;
   std::optional<UtcSeconds> next_;
   asio::steady_timer timer_;

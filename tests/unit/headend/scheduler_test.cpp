@@ -40,7 +40,7 @@ JobReport ok_report(const ReadJob& job) {
 struct AnsweredRun {
   std::vector<CycleReport> cycles;
   std::vector<ReadJob> dispatched;
-  std::map<std::string, MeterState> states;
+  std::map<std::string, MeterState> states;  // by meter id, at the end of the run
 };
 
 AnsweredRun run_answered_cycles(int meter_count, SchedulerOptions options, std::size_t cycles_wanted,
@@ -59,7 +59,7 @@ AnsweredRun run_answered_cycles(int meter_count, SchedulerOptions options, std::
   asio::co_spawn(io, scheduler.run(), asio::detached);
   REQUIRE(test::run_until(io, [&] { return out.cycles.size() >= cycles_wanted; }, 10s));
   scheduler.stop();
-  out.states = scheduler.meter_states();
+  for (const auto& m : scheduler.meters()) out.states[m->meter_id] = *scheduler.state_of(m->meter_id);
   return out;
 }
 
@@ -219,7 +219,63 @@ TEST_CASE("set_meters: cycles started afterwards read the new meter set, states 
   for (const auto& job : dispatched)
     if (job.boundary == last.boundary) last_ids.insert(job.meter->meter_id);
   CHECK(last_ids == std::set<std::string>{"m1", "m7"});
-  CHECK_FALSE(scheduler.meter_states().contains("m0"));
-  CHECK(scheduler.meter_states().at("m7").last_success_boundary == last.boundary);
-  CHECK(scheduler.meter_states().at("m1").consecutive_failures == 0);
+  CHECK(scheduler.state_of("m0") == nullptr);
+  REQUIRE(scheduler.state_of("m7") != nullptr);
+  CHECK(scheduler.state_of("m7")->last_success_boundary == last.boundary);
+  REQUIRE(scheduler.state_of("m1") != nullptr);
+  CHECK(scheduler.state_of("m1")->consecutive_failures == 0);
+}
+
+TEST_CASE("per-meter state by position: a job's index finds its meter, a stale index after a change falls back to the id",
+          "[scheduler]") {
+  asio::io_context io;
+  std::vector<ReadJob> dispatched;
+  auto fleet = meters(3);
+  Scheduler scheduler(
+      io.get_executor(), fast_clock(), SchedulerOptions{}, fleet, [&](ReadJob job) { dispatched.push_back(job); },
+      [](const CycleReport&) {});
+  REQUIRE(scheduler.find("m1") != nullptr);
+  CHECK(*scheduler.find("m1") == fleet[1]);
+  CHECK(scheduler.find("m9") == nullptr);
+  ReadJob job;
+  job.meter = fleet[1];
+  job.meter_index = 1;
+  job.boundary = *parse_utc("2026-01-05T00:15:00Z");
+  job.not_before = UtcMillis{job.boundary};
+  scheduler.on_job_report(ok_report(job));
+  REQUIRE(scheduler.state_of("m1") != nullptr);
+  CHECK(scheduler.state_of("m1")->last_success_boundary == job.boundary);
+  CHECK_FALSE(scheduler.state_of("m0")->last_success_boundary);
+  CHECK_FALSE(scheduler.state_of("m2")->last_success_boundary);
+
+  // Registry changes: the fleet reordered, then m0 removed (positions now: m2, m1).
+  scheduler.set_meters({fleet[2], fleet[0], fleet[1]});
+  scheduler.set_meters({fleet[2], fleet[1]});
+  CHECK(scheduler.state_of("m0") == nullptr);
+  CHECK(scheduler.state_of("m1")->last_success_boundary == job.boundary);  // kept across the change
+  job.meter = fleet[2];  // a job made before the change: its index (2) is now out of range
+  job.meter_index = 2;
+  scheduler.on_job_report(ok_report(job));
+  CHECK(scheduler.state_of("m2")->last_success_boundary == job.boundary);
+  auto failed = ok_report(job);
+  failed.job.meter = fleet[2];
+  failed.job.meter_index = 1;  // stale: position 1 is m1 now
+  failed.attempts.back().outcome = Outcome::timeout;
+  scheduler.on_job_report(failed);
+  CHECK(scheduler.state_of("m2")->consecutive_failures == 1);
+  CHECK(scheduler.state_of("m1")->consecutive_failures == 0);
+  // A report for a meter no longer in the fleet changes nobody's state.
+  job.meter = fleet[0];
+  job.meter_index = 0;
+  failed.job = job;
+  scheduler.on_job_report(failed);
+  CHECK(scheduler.state_of("m2")->consecutive_failures == 1);
+  CHECK(scheduler.state_of("m1")->consecutive_failures == 0);
+}
+
+TEST_CASE("a cycle's jobs carry their meter's position in the fleet", "[scheduler]") {
+  const auto run = run_answered_cycles(4, SchedulerOptions{}, 1, ok_report);
+  REQUIRE(run.dispatched.size() >= 4);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(run.dispatched[i].meter_index == i);
+  CHECK(run.dispatched[3].meter->meter_id == "m3");
 }
