@@ -134,9 +134,9 @@ FleetFile parse_fleet_toml(std::string_view text, std::string_view source_name) 
     for (const auto& key : {"kind", "target", "from", "until"})
       if (const auto v = t.get<std::string>(key)) j[key] = *v;
     if (const auto v = t.get<double>("rate")) j["rate"] = *v;
-    for (const auto& key : {"delay_ms", "seconds"})
+    for (const auto& key : {"delay_ms", "seconds", "wh"})
       if (const auto v = t.get<std::int64_t>(key)) j[key] = *v;
-    t.allow_only({"kind", "target", "from", "until", "rate", "delay_ms", "seconds"});
+    t.allow_only({"kind", "target", "from", "until", "rate", "delay_ms", "seconds", "wh"});
     try {
       file.faults.push_back(parse_fault_rule(j));
     } catch (const std::invalid_argument& e) {

@@ -5,7 +5,7 @@
 //   [[gateway]]  count, meters, protocol, model, base_port, baud, pty_dir
 //   [[meter]]    id, initial_wh, dial_wh, clock_drift_ppm, load_profile_hours, replaced_at, new_address,
 //                new_unit_id
-//   [[fault]]    kind, target, rate, from, until, delay_ms, seconds      (faults.hpp)
+//   [[fault]]    kind, target, rate, from, until, delay_ms, seconds, wh  (faults.hpp)
 //
 // Pure parsing at the configuration edge: parse_fleet_file()/parse_fleet_toml() throw
 // std::invalid_argument with the file, the table and the key that is wrong. Any thread.

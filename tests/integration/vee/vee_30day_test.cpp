@@ -12,8 +12,7 @@
 //   - a clean fleet gets no flags at all.
 // Faults: rollover and replacement come from meter-sim's fleet file (its registers wrap and
 // restart); gaps, backfill and the clock jump are collection faults played by this harness;
-// the spike is energy the harness adds (meter-sim's load model has no spike fault), so the
-// truth used here is meter-sim's truth plus that energy.
+// the spike is meter-sim's spike fault (real consumption: its registers and its truth include it).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -52,6 +51,10 @@ constexpr std::int64_t kBoundaries = kDays * kPerDay;  // boundaries 0..kBoundar
 const UtcSeconds kStart = *ami::parse_utc("2026-01-05T00:00:00Z");
 
 UtcSeconds boundary(std::int64_t k) { return kStart + 15min * k; }
+// m4 really consumes 9 kWh more inside the interval ending at boundary kSpikeEnd (meter-sim's
+// spike fault): its registers and its truth both include it.
+constexpr std::int64_t kSpikeEnd = 15 * kPerDay + 70;
+constexpr std::int64_t kSpikeWh = 9'000;
 std::int64_t index_of(UtcSeconds t) { return (t - kStart) / 15min; }
 
 const EnergyChannel kChannels[] = {EnergyChannel::forward_active, EnergyChannel::reverse_active};
@@ -98,7 +101,7 @@ struct CollectionPlan {
     bool backfilled;    // the missing reads arrive the next day from the meter's memory
   };
   std::vector<Gap> gaps;
-  std::optional<std::pair<std::int64_t, std::int64_t>> spike;  // (interval end k, extra forward Wh)
+  std::optional<std::pair<std::int64_t, std::int64_t>> spike;  // (interval end k, extra forward Wh), in the fleet
   // Clock jumped +1 h during interval `jump` and was synced back at boundary `sync`: labels
   // (jump-1, jump+3] were skipped by the meter; labels (jump+3, sync] hold the registers of an
   // hour earlier and report a meter clock an hour ahead.
@@ -112,20 +115,16 @@ struct MeterCase {
   std::optional<UtcSeconds> replaced_at;
 };
 
-// Spike energy is real consumption in one interval: every later forward register carries it.
+// The spike is meter-sim's own fault: its registers and truth already carry the energy.
 std::int64_t register_seen(const MeterCase& m, int channel, std::int64_t k) {
   const auto& plan = m.plan;
   auto source_k = k;
   if (plan.clock && k > plan.clock->first + 3 && k <= plan.clock->second) source_k = k - 4;
-  auto value = m.truth.registers[static_cast<std::size_t>(channel)][static_cast<std::size_t>(source_k)];
-  if (channel == 0 && plan.spike && source_k >= plan.spike->first) value += plan.spike->second;
-  return value;
+  return m.truth.registers[static_cast<std::size_t>(channel)][static_cast<std::size_t>(source_k)];
 }
 
 std::int64_t true_interval(const MeterCase& m, int channel, std::int64_t k) {
-  auto value = m.truth.intervals[static_cast<std::size_t>(channel)][static_cast<std::size_t>(k)];
-  if (channel == 0 && m.plan.spike && k == m.plan.spike->first) value += m.plan.spike->second;
-  return value;
+  return m.truth.intervals[static_cast<std::size_t>(channel)][static_cast<std::size_t>(k)];
 }
 
 enum class Seen { read, missing, backfill };
@@ -335,8 +334,15 @@ initial_wh = {}
 id = "gw001-m0003"
 replaced_at = "2026-01-19T10:07:00Z"
 new_address = "000000019003"
+[[fault]]
+kind = "spike"
+target = "gw001-m0004"
+from = "{}"
+until = "{}"
+wh = {}
 )toml",
-                       m2_initial_wh);
+                       m2_initial_wh, ami::format_utc(boundary(kSpikeEnd - 1) + std::chrono::minutes{3}),
+                       ami::format_utc(boundary(kSpikeEnd) - std::chrono::minutes{2}), kSpikeWh);
   };
   // m2's register counts from 2020 (the model epoch): pick its initial value so that it stands
   // 40 kWh below the 999999.99 kWh dial at the start and wraps within the first days.
@@ -365,7 +371,7 @@ new_address = "000000019003"
                          {20 * kPerDay, 21 * kPerDay, false},
                          {25 * kPerDay + 40, 25 * kPerDay + 64, true}};
   meters[2].replaced_at = *ami::parse_utc("2026-01-19T10:07:00Z");
-  meters[3].plan.spike = std::pair<std::int64_t, std::int64_t>{15 * kPerDay + 70, 9'000};
+  meters[3].plan.spike = std::pair<std::int64_t, std::int64_t>{kSpikeEnd, kSpikeWh};
   meters[4].plan.clock = std::pair<std::int64_t, std::int64_t>{12 * kPerDay + 37, 12 * kPerDay + 44};
 
   run_days(store, meters, registry);
