@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "headend/collection/boundary_read.hpp"
+#include "headend/collection/freeze_read.hpp"
 
 namespace ami::collection {
 namespace {
@@ -35,24 +36,58 @@ void plan_run(const MeterRef& meter, UtcSeconds first, UtcSeconds last, std::chr
   }
 }
 
+ReadJob freeze_job(const MeterRef& meter, UtcSeconds at, FreezeKind kind, std::chrono::minutes interval,
+                   UtcMillis now) {
+  ReadJob job = backfill_job(meter, at, at, interval, now);
+  job.records = 1;
+  job.freeze = kind;
+  return job;
+}
+
 }  // namespace
+
+std::vector<ReadJob> plan_freeze_reads(const MeterRef& meter, const std::vector<UtcSeconds>& boundaries,
+                                       const BackfillOptions& options, UtcMillis now) {
+  std::vector<ReadJob> jobs;
+  if (!options.freezes) return jobs;
+  const int offset = meter->utc_offset_minutes;
+  for (const auto b : boundaries) {
+    // Midnight is a whole hour too: the hourly freeze serves it while the meter keeps it.
+    for (const auto kind : {FreezeKind::hourly, FreezeKind::daily}) {
+      if (!freeze_back(kind, b, now, offset)) continue;
+      jobs.push_back(freeze_job(meter, b, kind, options.interval, now));
+      break;
+    }
+  }
+  return jobs;
+}
 
 UtcSeconds backfill_window_start(UtcMillis now, const BackfillOptions& options) {
   return floor_to_interval(std::chrono::floor<std::chrono::seconds>(now - options.depth), options.interval);
 }
 
 std::vector<ReadJob> plan_backfill(const MeterRef& meter, const StoredBoundaries& stored, UtcSeconds covered_from,
-                                   const BackfillOptions& options, UtcMillis now) {
+                                   const BackfillOptions& options, UtcMillis now,
+                                   std::optional<std::chrono::seconds> profile_reach) {
   std::vector<ReadJob> jobs;
   const auto interval = options.interval;
   const auto window_start = backfill_window_start(now, options);
+  // The oldest record the load profile surely still holds; a chunk starts there at the earliest.
+  const std::chrono::seconds configured = options.load_profile_depth;
+  const auto reach = std::min(configured, profile_reach.value_or(configured));
+  const auto profile_oldest = floor_to_interval(std::chrono::floor<std::chrono::seconds>(now - reach), interval) + interval;
+  std::vector<UtcSeconds> to_freezes;  // missing boundaries the load profile cannot supply
   std::optional<UtcSeconds> known;  // the newest boundary known stored (or the window edge)
   if (stored.read_before_window) known = window_start;
   auto it = stored.boundaries.begin();
   std::optional<UtcSeconds> run_first;
   const auto close_run = [&](UtcSeconds last) {
-    if (run_first) plan_run(meter, *run_first, last, interval, now, jobs);
+    if (!run_first) return;
+    auto first = *run_first;
     run_first.reset();
+    for (; first <= last && first - interval < profile_oldest; first += interval)
+      to_freezes.push_back(first);
+    if (first <= last) plan_run(meter, first, last, interval, now, jobs);
   };
   if (!known) {
     if (it == stored.boundaries.end()) return jobs;  // never read: no gap to fill
@@ -67,24 +102,59 @@ std::vector<ReadJob> plan_backfill(const MeterRef& meter, const StoredBoundaries
     if (!run_first) run_first = b;
   }
   close_run(covered_from - interval);
+  for (auto& job : plan_freeze_reads(meter, to_freezes, options, now)) jobs.push_back(std::move(job));
   return jobs;
+}
+
+void BackfillTracker::mark_unfillable(MeterBackfill& m, const std::vector<UtcSeconds>& boundaries) const {
+  m.unfillable.insert(boundaries.begin(), boundaries.end());
+  // Bounded: the window holds at most depth / interval boundaries; the oldest go first.
+  const auto cap = static_cast<std::size_t>(options_.depth / options_.interval) + 1;
+  while (m.unfillable.size() > cap) m.unfillable.erase(m.unfillable.begin());
+}
+
+void BackfillTracker::on_backfill_report(MeterBackfill& m, const JobReport& report) {
+  const auto& job = report.job;
+  const auto outcome = report.final_outcome();
+  if (m.outstanding > 0) --m.outstanding;
+  const auto now = report.attempts.empty() ? report.collected_at : report.attempts.back().started_at;
+  // Age of the chunk's first record when the meter was asked for it.
+  const auto age = std::chrono::floor<std::chrono::seconds>(now - (job.boundary - job.interval * (job.records - 1)));
+  if (outcome != Outcome::missing_record && outcome != Outcome::meter_error) {
+    if (outcome == Outcome::ok && job.freeze == FreezeKind::none && m.profile_reach && age > *m.profile_reach)
+      m.profile_reach.reset();
+    if (outcome != Outcome::ok && outcome != Outcome::cancelled) m.rescan = true;
+    return;
+  }
+  if (job.freeze != FreezeKind::none) {  // the meter has not this freeze either
+    mark_unfillable(m, {job.boundary});
+    return;
+  }
+  // Refused (ERR): the memory does not reach that far. missing_record: it has records, not these.
+  if (outcome == Outcome::meter_error) m.profile_reach = std::min(age, m.profile_reach.value_or(age));
+  // The chunk's first record re-reads the boundary before it, which belongs to the chunk before.
+  std::vector<UtcSeconds> boundaries;
+  for (int i = std::max(1, job.records - 1) - 1; i >= 0; --i) boundaries.push_back(job.boundary - job.interval * i);
+  auto freezes = plan_freeze_reads(job.meter, boundaries, options_, now);
+  std::vector<UtcSeconds> without_freeze;
+  auto next = freezes.begin();
+  for (const auto b : boundaries) {
+    if (next != freezes.end() && next->boundary == b) {
+      ++next;
+      continue;
+    }
+    without_freeze.push_back(b);
+  }
+  mark_unfillable(m, without_freeze);
+  m.outstanding += freezes.size();
+  for (auto& f : freezes) follow_ups_.push_back(std::move(f));
 }
 
 bool BackfillTracker::on_report(const JobReport& report) {
   auto& m = meters_[report.job.meter->meter_id];
   const auto outcome = report.final_outcome();
   if (report.job.source == storage::ReadSource::backfill) {
-    if (m.outstanding > 0) --m.outstanding;
-    if (outcome == Outcome::missing_record || outcome == Outcome::meter_error) {
-      const auto& job = report.job;
-      // The chunk's first record re-reads the boundary before it, which belongs to the chunk before.
-      for (int i = 0; i < std::max(1, job.records - 1); ++i) m.unfillable.insert(job.boundary - job.interval * i);
-      // Bounded: the window holds at most depth / interval boundaries; the oldest go first.
-      const auto cap = static_cast<std::size_t>(options_.depth / options_.interval) + 1;
-      while (m.unfillable.size() > cap) m.unfillable.erase(m.unfillable.begin());
-    } else if (outcome != Outcome::ok && outcome != Outcome::cancelled) {
-      m.rescan = true;
-    }
+    on_backfill_report(m, report);
     return false;
   }
   if (!report.ok()) {
@@ -111,6 +181,11 @@ std::vector<UtcSeconds> BackfillTracker::unfillable(const std::string& meter_id,
   auto& set = it->second.unfillable;
   set.erase(set.begin(), set.lower_bound(window_start));
   return {set.begin(), set.end()};
+}
+
+std::optional<std::chrono::seconds> BackfillTracker::load_profile_reach(const std::string& meter_id) const {
+  const auto it = meters_.find(meter_id);
+  return it == meters_.end() ? std::nullopt : it->second.profile_reach;
 }
 
 std::size_t BackfillTracker::outstanding(const std::string& meter_id) const {

@@ -12,13 +12,24 @@
 // depth is read (older gaps stay with VEE's estimates). The jobs run at backfill priority, behind
 // scheduled and on-demand reads.
 //
+// Freezes (freeze_read.hpp) stand in where the load profile cannot: boundaries older than the
+// configured load-profile depth, every boundary of a meter remembered as having no load profile,
+// and the boundaries of a load-profile read the meter refused (ERR) or answered without them.
+// Each such boundary that is a freeze instant is one freeze read: its hourly freeze while the
+// meter still keeps it (254 hours), else its daily freeze at local midnight (62 days). The
+// boundaries between two freezes get no read: the freezes are stored as boundary reads, the store
+// derives the intervals where two reads meet, and VEE's estimates stay in between
+// (docs/COLLECTION.md "Backfill from freezes": they are not re-anchored at the freezes yet).
+//
 // Pure functions; any thread; nothing throws.
 #pragma once
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "headend/collection/read_job.hpp"
@@ -27,7 +38,9 @@ namespace ami::collection {
 
 struct BackfillOptions {
   std::chrono::minutes interval{15};
-  std::chrono::hours depth{24 * 3};  // [collection] backfill_days
+  std::chrono::hours depth{24 * 3};                // [collection] backfill_days
+  std::chrono::hours load_profile_depth{24 * 62};  // [collection] load_profile_depth_hours: older -> freezes
+  bool freezes = true;                             // [collection] backfill_from_freezes
 };
 
 // What the store holds for one meter (forward active channel; both channels come in one record).
@@ -41,9 +54,18 @@ struct StoredBoundaries {
 UtcSeconds backfill_window_start(UtcMillis now, const BackfillOptions& options);
 
 // The backfill reads for `meter`. `covered_from`: the first boundary the scheduler's own reads
-// cover (a read at B covers B - interval and B).
+// cover (a read at B covers B - interval and B). `profile_reach`: how far back the meter's load
+// profile was found to reach (BackfillTracker::load_profile_reach; none found: the configured
+// load_profile_depth): boundaries whose chunk would start before now - reach go to freezes.
 std::vector<ReadJob> plan_backfill(const MeterRef& meter, const StoredBoundaries& stored, UtcSeconds covered_from,
-                                   const BackfillOptions& options, UtcMillis now);
+                                   const BackfillOptions& options, UtcMillis now,
+                                   std::optional<std::chrono::seconds> profile_reach = std::nullopt);
+
+// One freeze read per boundary (ascending) that is a freeze instant the meter still keeps at
+// `now`: hourly within 254 hours, else daily within 62 days. Other boundaries get none. Nothing
+// when options.freezes is off.
+std::vector<ReadJob> plan_freeze_reads(const MeterRef& meter, const std::vector<UtcSeconds>& boundaries,
+                                       const BackfillOptions& options, UtcMillis now);
 
 // When a meter's gaps are looked for, per meter (the daemon's BackfillCoordinator keeps one).
 // A meter is scanned at its first good scheduled read, and again at a good scheduled read after a
@@ -53,6 +75,12 @@ std::vector<ReadJob> plan_backfill(const MeterRef& meter, const StoredBoundaries
 // meter answered with missing_record or an abnormal reply (meter_error: e.g. it was powered off
 // then) are remembered as unfillable and never planned again (bounded: only boundaries inside the
 // backfill window are kept).
+// A load-profile backfill read answered missing_record or meter_error hands its boundaries to
+// freezes instead (take_follow_ups(); plan_freeze_reads), and only those without a freeze, or
+// whose freeze read the meter refused too, are unfillable. How far back a refused (ERR) chunk
+// started (its age when refused) is remembered as the meter's load-profile reach, so later scans
+// send older boundaries straight to freezes (a meter without any load profile: all of them); a
+// load-profile chunk older than that which succeeds forgets it (the meter was reconfigured).
 // Threads: one thread (the daemon's io thread). Nothing throws.
 class BackfillTracker {
  public:
@@ -67,6 +95,10 @@ class BackfillTracker {
   // older ones are forgotten.
   std::vector<UtcSeconds> unfillable(const std::string& meter_id, UtcSeconds window_start);
   [[nodiscard]] std::size_t outstanding(const std::string& meter_id) const;
+  // Freeze reads planned by the last on_report() for the boundaries a load-profile read could not
+  // supply; already counted as outstanding: dispatch every one (each comes back to on_report()).
+  std::vector<ReadJob> take_follow_ups() { return std::exchange(follow_ups_, {}); }
+  [[nodiscard]] std::optional<std::chrono::seconds> load_profile_reach(const std::string& meter_id) const;
 
  private:
   struct MeterBackfill {
@@ -74,9 +106,14 @@ class BackfillTracker {
     bool rescan = false;         // a failure since the last scan that a later read can mend
     std::size_t outstanding = 0;  // backfill reads dispatched and not reported, plus a scan running
     std::set<UtcSeconds> unfillable;
+    std::optional<std::chrono::seconds> profile_reach;  // age of the youngest refused load-profile chunk
   };
+  void mark_unfillable(MeterBackfill& m, const std::vector<UtcSeconds>& boundaries) const;
+  void on_backfill_report(MeterBackfill& m, const JobReport& report);
+
   BackfillOptions options_;
   std::map<std::string, MeterBackfill, std::less<>> meters_;
+  std::vector<ReadJob> follow_ups_;
 };
 
 // Boundaries the meter cannot supply are planned as if stored: merged into `stored`.

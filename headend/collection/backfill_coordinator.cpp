@@ -24,18 +24,22 @@ void BackfillCoordinator::on_report(const JobReport& report) {
   if (stopped_ || options_.depth.count() <= 0 || job.clock != ClockCommand::none ||
       job.source == storage::ReadSource::on_demand || job.meter->protocol != "dlt645-2007")
     return;
-  if (!tracker_.on_report(report)) return;
+  const bool scan_now = tracker_.on_report(report);
+  for (auto& follow_up : tracker_.take_follow_ups()) dispatch_(std::move(follow_up));  // freezes for refused chunks
+  if (!scan_now) return;
   ++scans_;
   const auto window_start = backfill_window_start(report.collected_at, options_);
   asio::post(pool_, [this, meter = job.meter, boundary = job.boundary, now = report.collected_at,
-                     unfillable = tracker_.unfillable(job.meter->meter_id, window_start)] {
-    scan(meter, boundary, now, unfillable);
+                     unfillable = tracker_.unfillable(job.meter->meter_id, window_start),
+                     reach = tracker_.load_profile_reach(job.meter->meter_id)] {
+    scan(meter, boundary, now, unfillable, reach);
   });
 }
 
 // Pool thread.
 void BackfillCoordinator::scan(const MeterRef& meter, UtcSeconds boundary, UtcMillis now,
-                               const std::vector<UtcSeconds>& unfillable) {
+                               const std::vector<UtcSeconds>& unfillable,
+                               std::optional<std::chrono::seconds> profile_reach) {
   std::vector<ReadJob> jobs;
   try {
     if (!reader_) reader_ = std::make_unique<storage::StoreReader>(database_);
@@ -51,7 +55,7 @@ void BackfillCoordinator::scan(const MeterRef& meter, UtcSeconds boundary, UtcMi
                    .empty()
             : true;
     add_unfillable(stored, unfillable);
-    jobs = plan_backfill(meter, stored, boundary - options_.interval, options_, now);
+    jobs = plan_backfill(meter, stored, boundary - options_.interval, options_, now, profile_reach);
   } catch (const std::exception& e) {
     spdlog::warn("backfill: meter {}: store query failed, scanning again at its next read: {}", meter->meter_id,
                  e.what());

@@ -6,7 +6,8 @@
 // successful scheduled read after a failure a later read can mend, once none of its backfill reads
 // is still outstanding; boundaries the meter answered missing_record / meter_error for are not
 // planned again. The store's reads of the last `depth` are fetched on this object's own thread
-// (SQLite off the io thread), planned, and the jobs handed to `dispatch` on the io thread. Every
+// (SQLite off the io thread), planned, and the jobs handed to `dispatch` on the io thread (freeze
+// reads for a load-profile read the meter refused at once, from on_report(): backfill.hpp). Every
 // dispatched job must come back through on_report() (cancelled included), or the meter is never
 // scanned again.
 //
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 #include <string>
 
@@ -46,7 +48,8 @@ class BackfillCoordinator {
   [[nodiscard]] std::size_t scans_started() const { return scans_; }
 
  private:
-  void scan(const MeterRef& meter, UtcSeconds boundary, UtcMillis now, const std::vector<UtcSeconds>& unfillable);
+  void scan(const MeterRef& meter, UtcSeconds boundary, UtcMillis now, const std::vector<UtcSeconds>& unfillable,
+            std::optional<std::chrono::seconds> profile_reach);
 
   asio::any_io_executor io_;
   std::filesystem::path database_;

@@ -52,8 +52,7 @@ BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, cons
   BoundaryReadResult result;
   if (reply.control.abnormal()) {
     result.outcome = Outcome::meter_error;
-    result.detail = reply.data.empty() ? "abnormal reply without ERR byte"
-                                       : fmt::format("ERR {:02X}: {}", reply.data[0], describe_err_2007(reply.data[0]));
+    result.detail = abnormal_reply_detail(reply);
     return result;
   }
   const auto read = dlt645::parse_read_reply(reply);
@@ -99,6 +98,41 @@ std::string describe_err(dlt645::Edition edition, std::uint8_t err) {
     text += dlt645::to_string(reason);
   }
   return text.empty() ? "no reason given" : text;
+}
+
+std::string abnormal_reply_detail(const dlt645::Frame& reply) {
+  return reply.data.empty() ? std::string("abnormal reply without ERR byte")
+                            : fmt::format("ERR {:02X}: {}", reply.data[0], describe_err_2007(reply.data[0]));
+}
+
+DecodedRead decode_read_reply(std::uint32_t di, const dlt645::Frame& reply) {
+  DecodedRead out;
+  if (reply.control.abnormal()) {
+    out.outcome = Outcome::meter_error;
+    out.detail = abnormal_reply_detail(reply);
+    return out;
+  }
+  const auto read = dlt645::parse_read_reply(reply);
+  const auto* item = dlt645::find_data_item(dlt645::Edition::v2007, di);
+  if (!read || read->di != di || item == nullptr) {
+    out.detail = fmt::format("reply is not a {:08X} read reply", di);
+    return out;
+  }
+  const auto status = dlt645::decode_value(*item, read->value, out.fields);
+  if (status.error != dlt645::ValueError::none || out.fields.empty()) {
+    out.fields.clear();
+    out.detail = fmt::format("{:08X} value unusable: {} at byte {}", di, dlt645::to_string(status.error), status.offset);
+    return out;
+  }
+  out.outcome = Outcome::ok;
+  return out;
+}
+
+bool answers_read_of(std::uint32_t di, const dlt645::Frame& reply) {
+  if (!reply.control.from_meter() || reply.control.function() != dlt645::kFnRead) return false;
+  if (reply.control.abnormal()) return true;
+  const auto read = dlt645::parse_read_reply(reply);
+  return read && read->di == di;
 }
 
 }  // namespace ami::collection

@@ -6,7 +6,8 @@
 // B - (records - 1) x interval up to B, every record a boundary snapshot.
 //
 // Pure (no I/O): builds the request, recognises the reply that answers it, and turns that reply
-// into register snapshots or an Outcome with a reason. Any thread; never throws.
+// into register snapshots or an Outcome with a reason. Also the helpers every 2007 read shares
+// (ERR wording, catalogue decoding of a read reply). Any thread; never throws.
 #pragma once
 
 #include <chrono>
@@ -17,6 +18,7 @@
 
 #include "headend/collection/outcome.hpp"
 #include "protocols/common/clock.hpp"
+#include "protocols/dlt645/catalogue.hpp"
 #include "protocols/dlt645/edition.hpp"
 #include "protocols/dlt645/frame.hpp"
 
@@ -62,5 +64,23 @@ BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, cons
 // edition, low bit first.
 std::string describe_err(dlt645::Edition edition, std::uint8_t err);
 inline std::string describe_err_2007(std::uint8_t err) { return describe_err(dlt645::Edition::v2007, err); }
+// "ERR 04: unauthorized" for an abnormal 2007 reply (its ERR byte's reasons), or "abnormal reply
+// without ERR byte". Every 2007 exchange (load profile, freezes, clock) words meter errors so.
+std::string abnormal_reply_detail(const dlt645::Frame& reply);
+
+// The reply to a 2007 read (11H) of `di`, decoded with the protocol library's catalogue: ok with
+// one FieldValue per field per record (the first record's first field is fields.front(); it may
+// be "not available", all FF), else meter_error (abnormal reply) or bad_reply (another DI, a DI
+// the catalogue lacks, an undecodable value) with the reason. Clock and freeze reads use it.
+// True when `reply` (already from the right address) answers a 2007 read of `di`: a read reply
+// carrying exactly that DI (a late reply to another read is not an answer), or an abnormal read
+// reply (it carries no DI: taken by the read in flight).
+bool answers_read_of(std::uint32_t di, const dlt645::Frame& reply);
+struct DecodedRead {
+  Outcome outcome = Outcome::bad_reply;
+  std::string detail;
+  std::vector<dlt645::FieldValue> fields;
+};
+DecodedRead decode_read_reply(std::uint32_t di, const dlt645::Frame& reply);
 
 }  // namespace ami::collection

@@ -74,35 +74,20 @@ dlt645::Frame make_clock_read_request(const dlt645::Address& address, std::uint3
   return dlt645::make_read_request(address, di);
 }
 
-bool is_clock_read_reply(std::uint32_t di, const dlt645::Frame& reply) {
-  if (!reply.control.from_meter() || reply.control.function() != dlt645::kFnRead) return false;
-  if (reply.control.abnormal()) return true;
-  const auto read = dlt645::parse_read_reply(reply);
-  return read && read->di == di;
-}
+bool is_clock_read_reply(std::uint32_t di, const dlt645::Frame& reply) { return answers_read_of(di, reply); }
 
 ClockFieldResult interpret_clock_reply(std::uint32_t di, const dlt645::Frame& reply) {
   ClockFieldResult result;
-  if (reply.control.abnormal()) {
-    result.outcome = Outcome::meter_error;
-    result.detail = abnormal_reply_detail(reply);
+  auto decoded = decode_read_reply(di, reply);
+  result.outcome = decoded.outcome;
+  result.detail = std::move(decoded.detail);
+  if (result.outcome != Outcome::ok) return result;
+  if (!decoded.fields.front().available) {
+    result.outcome = Outcome::bad_reply;
+    result.detail = fmt::format("{:08X} value unusable: not available (all FF)", di);
     return result;
   }
-  const auto read = dlt645::parse_read_reply(reply);
-  const auto* item = dlt645::find_data_item(dlt645::Edition::v2007, di);
-  if (!read || read->di != di || item == nullptr) {
-    result.detail = fmt::format("reply is not a {:08X} read reply", di);
-    return result;
-  }
-  std::vector<dlt645::FieldValue> fields;
-  const auto status = dlt645::decode_value(*item, read->value, fields);
-  if (status.error != dlt645::ValueError::none || fields.empty() || !fields.front().available) {
-    result.detail = fmt::format("{:08X} value unusable: {} at byte {}", di, dlt645::to_string(status.error),
-                                status.offset);
-    return result;
-  }
-  result.outcome = Outcome::ok;
-  result.value = fields.front().time;
+  result.value = decoded.fields.front().time;
   return result;
 }
 
@@ -129,11 +114,6 @@ dlt645::Frame make_time_set_request(const dlt645::Address& address, UtcSeconds u
   for (std::size_t i = 0; i < value.size(); ++i)
     dlt645::encode_bcd(static_cast<std::uint64_t>(parts[i]), std::span<std::uint8_t>(&value[i], 1));
   return dlt645::make_write_request(address, kDiMeterTime, policy.password, policy.operator_code, value);
-}
-
-std::string abnormal_reply_detail(const dlt645::Frame& reply) {
-  return reply.data.empty() ? std::string("abnormal reply without ERR byte")
-                            : fmt::format("ERR {:02X}: {}", reply.data[0], describe_err_2007(reply.data[0]));
 }
 
 bool is_write_reply(const dlt645::Frame& reply) {

@@ -104,8 +104,6 @@ dlt645::Frame make_time_set_request(const dlt645::Address& address, UtcSeconds u
                                     const ClockPolicy& policy);
 // The 94H / D4H reply to a 14H write from the meter.
 bool is_write_reply(const dlt645::Frame& reply);
-// "ERR 04: unauthorized" for an abnormal reply (the ERR byte's reasons).
-std::string abnormal_reply_detail(const dlt645::Frame& reply);
 
 // --- per-meter state ---
 struct MeterClockState {

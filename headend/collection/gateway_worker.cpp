@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "headend/collection/clock_sync_exchange.hpp"
+#include "headend/collection/freeze_read_exchange.hpp"
 #include "headend/collection/register_read.hpp"
 
 namespace ami::collection {
@@ -167,7 +168,12 @@ asio::awaitable<void> GatewayWorker::execute(ReadJob job) {
     AttemptReport a;
     const auto started = clock_.now();
     if (job.meter->protocol == "dlt645-2007") {
-      a = co_await attempt_load_profile(job, report);
+      // Not a ?: of two co_awaits: GCC 12 destroys such a temporary twice.
+      if (job.freeze == FreezeKind::none) {
+        a = co_await attempt_load_profile(job, report);
+      } else {
+        a = co_await attempt_freeze(*channel_, clock_, job, report);
+      }
     } else if (job.meter->protocol == "dlt645-1997") {
       a = co_await attempt_registers_1997(job, report);
     } else {

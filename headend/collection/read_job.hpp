@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "headend/collection/boundary_read.hpp"
+#include "headend/collection/freeze_read.hpp"
 #include "headend/collection/outcome.hpp"
 #include "protocols/common/clock.hpp"
 #include "protocols/dlt645/address.hpp"
@@ -56,6 +57,7 @@ struct ReadJob {
   UtcMillis retry_deadline{};  // simulated time; no retry starts after it (first attempts always run)
   int records = 2;             // load-profile records read, ending at `boundary` (backfill reads more)
   ClockCommand clock = ClockCommand::none;
+  FreezeKind freeze = FreezeKind::none;  // backfill: read the hourly/daily freeze at `boundary` (freeze_read.hpp)
 };
 
 struct AttemptReport {

@@ -1,7 +1,9 @@
-// plan_backfill (headend/collection/backfill.hpp): which load-profile reads fill a meter's gaps.
+// plan_backfill (headend/collection/backfill.hpp): which load-profile and freeze reads fill a meter's gaps.
 #include <catch2/catch.hpp>
 
 #include "headend/collection/backfill.hpp"
+
+#include <algorithm>
 
 using namespace ami;
 using namespace ami::collection;
@@ -143,7 +145,9 @@ TEST_CASE("backfill tracker: no rescan while backfill reads are outstanding, a t
 }
 
 TEST_CASE("backfill tracker: boundaries the meter cannot supply are not planned again", "[backfill]") {
-  BackfillTracker tracker(depth(24h));
+  auto load_profile_only = depth(24h);
+  load_profile_only.freezes = false;  // freezes: "a refused load-profile chunk hands its hours to freezes"
+  BackfillTracker tracker(load_profile_only);
   const auto backfill = storage::ReadSource::backfill;
   REQUIRE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));
   tracker.scan_done("m1", 1, false);
@@ -166,4 +170,121 @@ TEST_CASE("backfill tracker: boundaries the meter cannot supply are not planned 
   // Bounded: boundaries older than the window are forgotten.
   CHECK(tracker.unfillable("m1", utc("2026-01-05T09:15:00Z")).size() == 2);
   CHECK(tracker.unfillable("m1", utc("2026-01-05T09:15:00Z")).front() == utc("2026-01-05T09:15:00Z"));
+}
+
+namespace {
+BackfillOptions with_profile_depth(std::chrono::hours backfill, std::chrono::hours profile) {
+  BackfillOptions o = depth(backfill);
+  o.load_profile_depth = profile;
+  return o;
+}
+std::vector<UtcSeconds> freeze_boundaries(const std::vector<ReadJob>& jobs, FreezeKind kind) {
+  std::vector<UtcSeconds> out;
+  for (const auto& j : jobs)
+    if (j.freeze == kind) out.push_back(j.boundary);
+  return out;
+}
+std::size_t load_profile_jobs(const std::vector<ReadJob>& jobs) {
+  return static_cast<std::size_t>(
+      std::count_if(jobs.begin(), jobs.end(), [](const ReadJob& j) { return j.freeze == FreezeKind::none; }));
+}
+}  // namespace
+
+TEST_CASE("backfill: boundaries older than the load-profile depth go to hourly freezes, the rest to the load profile",
+          "[backfill][freeze]") {
+  // Offline 00:15 .. 05:45; the meter's load profile holds 2 hours: back to 04:30 at 06:15.
+  const auto now = utc_ms("2026-01-05T06:15:05Z");
+  const auto jobs = plan_backfill(kBackfillMeter, stored({"2026-01-05T00:00:00Z"}), utc("2026-01-05T06:00:00Z"),
+                                  with_profile_depth(72h, 2h), now);
+  CHECK(freeze_boundaries(jobs, FreezeKind::hourly) ==
+        std::vector<UtcSeconds>{utc("2026-01-05T01:00:00Z"), utc("2026-01-05T02:00:00Z"), utc("2026-01-05T03:00:00Z"),
+                                utc("2026-01-05T04:00:00Z")});
+  CHECK(freeze_boundaries(jobs, FreezeKind::daily).empty());
+  // 04:30 is the oldest record surely kept: the load profile re-reads it and reads 04:45 .. 05:45.
+  REQUIRE(load_profile_jobs(jobs) == 1);
+  CHECK(spans(jobs).front() == std::pair{utc("2026-01-05T04:30:00Z"), utc("2026-01-05T05:45:00Z")});
+  for (const auto& j : jobs) {
+    CHECK(j.source == storage::ReadSource::backfill);
+    CHECK(j.priority == Priority::backfill);
+    if (j.freeze != FreezeKind::none) CHECK(j.records == 1);
+  }
+  // Freezes off: only the load profile's part is read.
+  auto off = with_profile_depth(72h, 2h);
+  off.freezes = false;
+  const auto without = plan_backfill(kBackfillMeter, stored({"2026-01-05T00:00:00Z"}), utc("2026-01-05T06:00:00Z"),
+                                     off, now);
+  CHECK(without.size() == 1);
+}
+
+TEST_CASE("backfill: a meter found without a load profile goes straight to freezes, daily beyond the hourly depth",
+          "[backfill][freeze]") {
+  // 12 days deep; last read 11 days ago at local midnight (16:00Z), read again now.
+  const auto now = utc_ms("2026-01-16T16:20:00Z");
+  const auto jobs = plan_backfill(kBackfillMeter, stored({"2026-01-05T16:00:00Z"}), utc("2026-01-16T16:15:00Z"),
+                                  depth(12 * 24h), now, 15min);
+  CHECK(load_profile_jobs(jobs) == 0);
+  const auto hourly = freeze_boundaries(jobs, FreezeKind::hourly);
+  const auto daily = freeze_boundaries(jobs, FreezeKind::daily);
+  REQUIRE(hourly.size() == 254);  // the meter keeps 254 hourly freezes: 16:00 back to 06T03:00
+  CHECK(hourly.front() == utc("2026-01-06T03:00:00Z"));
+  CHECK(hourly.back() == utc("2026-01-16T16:00:00Z"));
+  // Before that only local midnights: 2026-01-05T16:00Z is stored, so none is missing there.
+  CHECK(daily.empty());
+  const auto deeper = plan_backfill(kBackfillMeter, stored({"2026-01-04T16:00:00Z"}),
+                                    utc("2026-01-16T16:15:00Z"), depth(13 * 24h), now, 15min);
+  CHECK(freeze_boundaries(deeper, FreezeKind::daily) == std::vector<UtcSeconds>{utc("2026-01-05T16:00:00Z")});
+  // No duplicate plans: one read per boundary.
+  auto all = freeze_boundaries(deeper, FreezeKind::hourly);
+  all.push_back(utc("2026-01-05T16:00:00Z"));
+  std::sort(all.begin(), all.end());
+  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+}
+
+TEST_CASE("backfill tracker: a refused load-profile chunk hands its hours to freezes and remembers the meter",
+          "[backfill][freeze]") {
+  BackfillTracker tracker(depth(24h));
+  const auto backfill = storage::ReadSource::backfill;
+  REQUIRE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));
+  tracker.scan_done("m1", 1, false);
+  CHECK_FALSE(tracker.load_profile_reach("m1"));
+  // ERR no_requested_data to the chunk 07:45 (re-read) .. 09:30: 08:00 and 09:00 have hourly freezes.
+  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-05T09:30:00Z", Outcome::meter_error, 8)));
+  CHECK(tracker.load_profile_reach("m1") == std::chrono::seconds{105min});  // asked at 09:30 for 07:45
+  const auto follow_ups = tracker.take_follow_ups();
+  CHECK(freeze_boundaries(follow_ups, FreezeKind::hourly) ==
+        std::vector<UtcSeconds>{utc("2026-01-05T08:00:00Z"), utc("2026-01-05T09:00:00Z")});
+  CHECK(tracker.take_follow_ups().empty());  // taken once
+  CHECK(tracker.outstanding("m1") == 2);
+  // The other boundaries are unfillable (VEE estimates them between the freezes).
+  CHECK(tracker.unfillable("m1", utc("2026-01-04T10:00:00Z")).size() == 5);
+  // No scan while the freeze reads are outstanding.
+  CHECK_FALSE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:15:00Z", Outcome::unreachable)));
+  CHECK_FALSE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:30:00Z", Outcome::ok)));
+  auto done = backfill_report(backfill, "2026-01-05T08:00:00Z", Outcome::ok, 1);
+  done.job.freeze = FreezeKind::hourly;
+  CHECK_FALSE(tracker.on_report(done));
+  // The meter has no 09:00 freeze either: unfillable, and no further follow-up.
+  auto refused = backfill_report(backfill, "2026-01-05T09:00:00Z", Outcome::meter_error, 1);
+  refused.job.freeze = FreezeKind::hourly;
+  CHECK_FALSE(tracker.on_report(refused));
+  CHECK(tracker.take_follow_ups().empty());
+  CHECK(tracker.outstanding("m1") == 0);
+  CHECK(tracker.unfillable("m1", utc("2026-01-04T10:00:00Z")).size() == 6);
+  // The rescan (the scheduled read at 10:15 failed) plans what is older than the reach as freezes.
+  CHECK(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:45:00Z", Outcome::ok)));
+  const auto rescan = plan_backfill(kBackfillMeter, stored({"2026-01-05T06:45:00Z", "2026-01-05T10:00:00Z"}),
+                                    utc("2026-01-05T10:30:00Z"), depth(24h), utc_ms("2026-01-05T10:45:00Z"),
+                                    tracker.load_profile_reach("m1"));
+  CHECK(freeze_boundaries(rescan, FreezeKind::hourly) == std::vector<UtcSeconds>{utc("2026-01-05T07:00:00Z"),
+                                                                                  utc("2026-01-05T08:00:00Z"),
+                                                                                  utc("2026-01-05T09:00:00Z")});
+  // 09:15 (10:45 - 105 min, re-read) .. 09:45, and 10:15: the load profile.
+  REQUIRE(load_profile_jobs(rescan) == 2);
+  CHECK(spans(rescan).front() == std::pair{utc("2026-01-05T09:15:00Z"), utc("2026-01-05T09:45:00Z")});
+  // A load-profile chunk older than the reach that succeeds: the meter's memory is deeper after all.
+  tracker.scan_done("m1", 1, false);
+  auto deeper_ok = backfill_report(backfill, "2026-01-05T09:00:00Z", Outcome::ok, 8);
+  deeper_ok.attempts.back().started_at = utc_ms("2026-01-05T11:00:00Z");  // 07:15 is 225 minutes old then
+  CHECK_FALSE(tracker.on_report(deeper_ok));
+  CHECK_FALSE(tracker.load_profile_reach("m1"));
 }
