@@ -188,6 +188,8 @@ void read_collection(const toml::table& t, DaemonConfig& c, const std::string& s
                                      "(hours rounded up to days); replace it with backfill_days",
                                      source, where(*t.get("catch_up_hours")), k.backfill_days));
   }
+  r.read_int("load_profile_depth_hours", k.load_profile_depth_hours, 0, 24 * 62);
+  r.read_bool("backfill_from_freezes", k.backfill_from_freezes);
   if (r.find("clock")) read_collection_clock(sub_table(t, "clock", source), k.clock, source);
   r.read_int("idle_close_seconds", k.idle_close_seconds, 0, 86'400);
   r.read_int("registry_poll_seconds", k.registry_poll_seconds, 1, 3600);

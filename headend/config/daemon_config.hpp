@@ -61,6 +61,8 @@ struct DaemonConfig {
     int reconnect_backoff_max_ms = 10'000;
     int max_outstanding_cycles = 4;  // the scheduler waits rather than queue more unfinished cycles
     int backfill_days = 3;           // gaps up to this old are read back from meter memory (0: off)
+    int load_profile_depth_hours = 24 * 62;  // backfill: older boundaries come from freezes, not the load profile
+    bool backfill_from_freezes = true;       // backfill: hourly/daily freezes where the load profile cannot serve
     // [collection.clock] (docs/COLLECTION.md): meter clock reads, skew flags, bounded correction.
     struct ClockSync {
       bool enabled = true;

@@ -672,7 +672,9 @@ int Daemon::run() {
   const auto first_boundary = collection::first_boundary_at_or_after(clock_.now(), options.interval);
   backfill_ = std::make_unique<collection::BackfillCoordinator>(
       io_.get_executor(), config_.database_path(),
-      collection::BackfillOptions{options.interval, std::chrono::hours{24 * config_.collection.backfill_days}},
+      collection::BackfillOptions{options.interval, std::chrono::hours{24 * config_.collection.backfill_days},
+                                  std::chrono::hours{config_.collection.load_profile_depth_hours},
+                                  config_.collection.backfill_from_freezes},
       [this](ReadJob job) { dispatch(std::move(job)); });
   clocks_ = std::make_unique<collection::ClockSupervisor>(clock_policy());
   asio::co_spawn(io_, scheduler_->run(first_boundary), [this](std::exception_ptr e) {

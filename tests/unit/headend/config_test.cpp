@@ -117,6 +117,8 @@ TEST_CASE("each bad config names the file, the key and the reason", "[config]") 
       {"[modbus]\nworkers = 0\n", "test.toml: [modbus] workers (line 2): must be in 1..64, got 0"},
       {"[modbus]\nthreads = 2\n", "test.toml: [modbus] threads (line 2): unknown key"},
       {"[collection]\nbackfill_days = 63\n", "[collection] backfill_days (line 2): must be in 0..62, got 63"},
+      {"[collection]\nload_profile_depth_hours = 1500\n",
+       "[collection] load_profile_depth_hours (line 2): must be in 0..1488, got 1500"},
       {"[collection]\nbackfill_days = 2\ncatch_up_hours = 24\n",
        "[collection] catch_up_hours (line 3): deprecated and replaced by backfill_days; give only backfill_days"},
       {"[collection]\ncatch_up_hours = -1\n", "[collection] catch_up_hours (line 2): must be in 0..1488, got -1"},
