@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -87,6 +89,56 @@ std::vector<collection::MeterRef> targets_of(const std::vector<storage::MeterRec
   return refs;
 }
 
+// Same target in every field the collection engine reads: a reload keeps the old one (so queued jobs
+// and the scheduler's per-meter positions keep naming it).
+bool same_target(const collection::MeterTarget& a, const collection::MeterTarget& b) {
+  return a.meter_id == b.meter_id && a.protocol == b.protocol && a.channel_key == b.channel_key &&
+         a.address == b.address && a.utc_offset_minutes == b.utc_offset_minutes &&
+         a.response_timeout == b.response_timeout && a.register_tolerance == b.register_tolerance;
+}
+
+// A registry version loaded off the io thread, ready to swap in.
+struct RegistryLoad {
+  std::int64_t version = 0;
+  std::vector<collection::MeterRef> targets;        // unchanged meters keep their current target
+  std::vector<storage::MeterRecord> modbus_meters;  // enabled Modbus rows, for the Modbus collector
+  int added = 0;
+  int removed = 0;
+  int changed = 0;
+};
+
+// Reads the enabled meters and compares them with `current` (the running fleet). Any thread; throws
+// what the store throws.
+RegistryLoad load_registry(const std::filesystem::path& database, std::int64_t version,
+                           const DaemonConfig::Collection& c, const std::vector<collection::MeterRef>& current) {
+  RegistryLoad load;
+  load.version = version;
+  auto meters = storage::StoreReader(database).meters(true);
+  load.targets = targets_of(meters, c);
+  for (auto& m : meters)
+    if (storage::is_modbus(m.protocol)) load.modbus_meters.push_back(std::move(m));
+  meters = {};
+  std::unordered_map<std::string_view, const collection::MeterRef*> old_by_id;
+  old_by_id.reserve(current.size());
+  for (const auto& t : current) old_by_id.emplace(t->meter_id, &t);
+  std::size_t kept = 0;
+  for (auto& t : load.targets) {
+    const auto old = old_by_id.find(t->meter_id);
+    if (old == old_by_id.end()) {
+      ++load.added;
+      continue;
+    }
+    ++kept;
+    const auto& before = *old->second;
+    if (before->channel_key != t->channel_key || before->address != t->address || before->protocol != t->protocol ||
+        before->utc_offset_minutes != t->utc_offset_minutes)
+      ++load.changed;
+    if (same_target(*before, *t)) t = before;
+  }
+  load.removed = static_cast<int>(current.size() - kept);
+  return load;
+}
+
 class Daemon {
  public:
   Daemon(const DaemonConfig& config, const Clock& clock) : config_(config), clock_(clock) {}
@@ -110,7 +162,7 @@ class Daemon {
   void start_worker(const std::string& key);
   void assign_direct_limits(const std::vector<collection::MeterRef>& targets);
   asio::awaitable<void> watch_registry();
-  void apply_registry_change(std::int64_t version);
+  void apply_registry_change(RegistryLoad load);
   void on_clock_report(const JobReport& report);
   collection::ClockPolicy clock_policy() const;
   void build_workers(const std::vector<collection::MeterRef>& targets);
@@ -138,9 +190,10 @@ class Daemon {
   std::unique_ptr<collection::BackfillCoordinator> backfill_;  // gaps -> backfill reads (docs/COLLECTION.md)
   std::unique_ptr<collection::ClockSupervisor> clocks_;        // meter clocks: read, flag, correct, audit
   std::unique_ptr<monitor::Monitor> monitor_;  // [monitor]: dashboard, JSON API, /metrics
-  std::map<std::string, collection::MeterRef> targets_by_id_;  // on-demand reads look meters up here
   std::multimap<std::string, std::function<void(monitor::OnDemandResult)>> on_demand_waiting_;  // io thread
   std::unique_ptr<asio::thread_pool> status_pool_;  // one thread: flush, then print, in cycle order
+  asio::thread_pool registry_pool_{1};  // registry reloads: the SQLite read and the diff, off the io thread
+  bool registry_loading_ = false;       // io thread: a reload is on registry_pool_
   std::optional<UtcSeconds> last_prune_;             // status_pool_ thread only
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::steady_timer workers_done_{io_};
@@ -234,7 +287,7 @@ collection::ClockPolicy Daemon::clock_policy() const {
 // A finished clock job: audit rows for every write, follow-up jobs (correction, verification).
 void Daemon::on_clock_report(const JobReport& report) {
   std::vector<collection::MeterTarget> bus;
-  for (const auto& [id, t] : targets_by_id_)
+  for (const auto& t : scheduler_->meters())
     if (t->channel_key == report.job.meter->channel_key) bus.push_back(*t);
   auto follow_up = clocks_->on_report(report, bus, clock_.now());
   if (report.meter_clock)
@@ -299,8 +352,8 @@ void Daemon::start_monitor() {
 // On-demand read (召测) for the monitor's POST: the meter's latest boundary record, ahead of
 // scheduled work. Runs on the io thread; `done` is called once, from on_report().
 void Daemon::read_on_demand(const std::string& meter_id, std::function<void(monitor::OnDemandResult)> done) {
-  const auto it = targets_by_id_.find(meter_id);
-  if (it == targets_by_id_.end() || shutting_down_) {
+  const auto* target = scheduler_ ? scheduler_->find(meter_id) : nullptr;
+  if (target == nullptr || shutting_down_) {
     monitor::OnDemandResult r;
     r.outcome = shutting_down_ ? "shutting_down" : "not_collected";
     r.category = "rejected";
@@ -311,7 +364,7 @@ void Daemon::read_on_demand(const std::string& meter_id, std::function<void(moni
   const auto interval = std::chrono::minutes{config_.collection.interval_minutes};
   const auto now = clock_.now();
   ReadJob job;
-  job.meter = it->second;
+  job.meter = *target;
   // The newest boundary whose record the meter has written (settle time after B).
   job.boundary = floor_to_interval(std::chrono::floor<std::chrono::seconds>(now) -
                                        std::chrono::seconds{config_.collection.settle_seconds},
@@ -441,45 +494,40 @@ asio::awaitable<void> Daemon::watch_registry() {
       spdlog::warn("registry: cannot read its version (will retry): {}", e.what());
       continue;
     }
-    if (version != registry_version_) apply_registry_change(version);
+    if (version == registry_version_ || registry_loading_ || !scheduler_) continue;
+    registry_loading_ = true;
+    asio::post(registry_pool_, [this, version, current = scheduler_->meters()] {
+      RegistryLoad load;
+      std::string error;
+      try {
+        load = load_registry(config_.database_path(), version, config_.collection, current);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      asio::post(io_, [this, version, error, load = std::move(load)]() mutable {
+        registry_loading_ = false;
+        if (!error.empty()) {
+          spdlog::warn("registry: version {} not loaded (will retry): {}", version, error);
+          return;
+        }
+        if (!shutting_down_) apply_registry_change(std::move(load));
+      });
+    });
   }
 }
 
-// Reloads the enabled meters: new channels get workers, the scheduler's next cycles read the new
+// Swaps in a reloaded registry: new channels get workers, the scheduler's next cycles read the new
 // set (reads already queued for a removed meter still run once), Modbus meters are re-resolved.
-// Runs on the io thread; the registry read takes milliseconds per thousand meters.
-void Daemon::apply_registry_change(std::int64_t version) {
-  std::vector<storage::MeterRecord> meters;
-  try {
-    meters = storage::StoreReader(config_.database_path()).meters(true);
-  } catch (const std::exception& e) {
-    spdlog::warn("registry: version {} not loaded (will retry): {}", version, e.what());
-    return;
-  }
-  registry_version_ = version;
-  const auto targets = targets_of(meters, config_.collection);
-  std::map<std::string, collection::MeterRef> by_id;
-  for (const auto& t : targets) by_id.emplace(t->meter_id, t);
-  int added = 0;
-  int changed = 0;
-  for (const auto& [id, t] : by_id) {
-    const auto old = targets_by_id_.find(id);
-    if (old == targets_by_id_.end()) {
-      ++added;
-    } else if (old->second->channel_key != t->channel_key || old->second->address != t->address ||
-               old->second->protocol != t->protocol || old->second->utc_offset_minutes != t->utc_offset_minutes) {
-      ++changed;
-    }
-  }
-  int removed = 0;
-  for (const auto& [id, t] : targets_by_id_) removed += by_id.contains(id) ? 0 : 1;
-  targets_by_id_ = std::move(by_id);
-  build_workers(targets);
-  assign_direct_limits(targets);
-  start_modbus(meters);
-  if (scheduler_) scheduler_->set_meters(targets);
+// Runs on the io thread; the SQLite read and the diff ran on registry_pool_ (load_registry).
+void Daemon::apply_registry_change(RegistryLoad load) {
+  registry_version_ = load.version;
+  build_workers(load.targets);
+  assign_direct_limits(load.targets);
+  start_modbus(load.modbus_meters);
+  const auto enabled = load.targets.size();
+  scheduler_->set_meters(std::move(load.targets));
   const auto summary = fmt::format("registry version {}: {} enabled meter(s), {} added, {} removed, {} changed",
-                                   version, targets.size(), added, removed, changed);
+                                   load.version, enabled, load.added, load.removed, load.changed);
   spdlog::info("{}", summary);
   try {
     writer_->audit("headend", "registry_reloaded", summary);
@@ -645,18 +693,19 @@ asio::awaitable<void> Daemon::shutdown() {
 int Daemon::run() {
   open_store();
   registry_version_ = storage::read_registry_version(config_.database_path());
-  const auto meters = storage::StoreReader(config_.database_path()).meters(true);
-  const auto targets = targets_of(meters, config_.collection);
+  // The registry rows live only while the fleet is built: the scheduler's targets are the one copy.
+  auto registry = load_registry(config_.database_path(), registry_version_, config_.collection, {});
+  auto& targets = registry.targets;
   spdlog::info("daemon {}: {} enabled meter(s), state {}, clock {}", config_.daemon.id, targets.size(),
                config_.daemon.state_dir.string(),
                clock_.is_accelerated() ? fmt::format("accelerated x{}", clock_.speed()) : std::string("real"));
   start_kafka();
   start_feed_server();
-  for (const auto& t : targets) targets_by_id_.emplace(t->meter_id, t);
   start_monitor();
   build_workers(targets);
   assign_direct_limits(targets);
-  start_modbus(meters);
+  start_modbus(registry.modbus_meters);
+  registry.modbus_meters = {};
   status_pool_ = std::make_unique<asio::thread_pool>(1);
 
   collection::SchedulerOptions options;
@@ -665,7 +714,7 @@ int Daemon::run() {
   options.spread_window = std::chrono::seconds{config_.collection.spread_window_seconds};
   options.max_outstanding_cycles = config_.collection.max_outstanding_cycles;
   scheduler_ = std::make_unique<collection::Scheduler>(
-      io_.get_executor(), clock_, options, targets, [this](ReadJob job) { dispatch(std::move(job)); },
+      io_.get_executor(), clock_, options, std::move(targets), [this](ReadJob job) { dispatch(std::move(job)); },
       [this](const collection::CycleReport& r) { on_cycle(r); });
 
   for (const auto& [key, worker] : workers_) start_worker(key);
@@ -693,6 +742,7 @@ int Daemon::run() {
 
   io_.run();
   if (backfill_) backfill_->stop();
+  registry_pool_.join();
 
   status_pool_->join();
   kafka_.reset();  // stop(): waits up to [kafka] flush_timeout_ms for outstanding deliveries
