@@ -151,11 +151,30 @@ void BackfillTracker::on_backfill_report(MeterBackfill& m, const JobReport& repo
 }
 
 bool BackfillTracker::on_report(const JobReport& report) {
-  auto& m = meters_[report.job.meter->meter_id];
+  const auto& job = report.job;
+  auto& m = meters_[job.meter->meter_id];
   const auto outcome = report.final_outcome();
-  if (report.job.source == storage::ReadSource::backfill) {
+  const bool stands_in = job.priority == Priority::scheduled && job.freeze != FreezeKind::none;
+  if (job.source == storage::ReadSource::backfill) {
     on_backfill_report(m, report);
-    return false;
+    // A freeze read standing in for a refused scheduled read counts like that read.
+    if (!stands_in || outcome != Outcome::ok) return false;
+  } else if (job.freeze == FreezeKind::none && !report.attempts.empty()) {
+    const auto now = report.attempts.back().started_at;
+    if (outcome == Outcome::meter_error) {
+      // The meter refused its newest records: it has no load profile (or a transient refusal,
+      // forgotten at its next good read). Its freeze at this boundary stands in for the read.
+      m.profile_reach = std::chrono::seconds{0};
+      for (auto& f : plan_freeze_reads(job.meter, {job.boundary}, options_, now)) {
+        if (f.freeze != FreezeKind::hourly) continue;
+        f.priority = Priority::scheduled;
+        ++m.outstanding;
+        follow_ups_.push_back(std::move(f));
+      }
+    } else if (outcome == Outcome::ok && m.profile_reach &&
+               now - UtcMillis{job.boundary - job.interval * (job.records - 1)} > *m.profile_reach) {
+      m.profile_reach.reset();  // it holds records older than the reach after all
+    }
   }
   if (!report.ok()) {
     if (outcome != Outcome::cancelled) m.rescan = true;

@@ -81,6 +81,12 @@ std::vector<ReadJob> plan_freeze_reads(const MeterRef& meter, const std::vector<
 // started (its age when refused) is remembered as the meter's load-profile reach, so later scans
 // send older boundaries straight to freezes (a meter without any load profile: all of them); a
 // load-profile chunk older than that which succeeds forgets it (the meter was reconfigured).
+// A scheduled load-profile read the meter refuses (meter_error: no load profile configured) sets
+// the reach to zero and, at a whole local hour, has the meter's hourly freeze of that boundary
+// read in its place (priority scheduled, source backfill): a meter without a load profile is
+// still read every hour, in order, so VEE spreads each hour's exact register delta over its
+// intervals, and that read counts like a good scheduled read for scans. A good scheduled read
+// whose first record is older than the reach forgets it.
 // Threads: one thread (the daemon's io thread). Nothing throws.
 class BackfillTracker {
  public:

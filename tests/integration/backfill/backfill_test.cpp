@@ -337,3 +337,62 @@ TEST_CASE("backfill from freezes: a meter whose load profile does not reach back
     CHECK(latest.at(sim_time("2026-01-05T04:15:00Z")).status == ami::storage::IntervalStatus::actual);
   }
 }
+
+TEST_CASE("backfill from freezes: a meter without a load profile is read hourly from its freezes, and after 2 hours "
+          "offline its missing hours equal truth and every hour adds up to the register delta",
+          "[integration][backfill][freeze]") {
+  // gw001-m0001 has no load profile (meter-sim load_profile_hours = 0): every scheduled read is
+  // refused, and at each whole hour its hourly freeze is read instead. Offline 01:40 .. 03:30:
+  // the 04:00 freeze closes the gap (VEE estimates it from 01:00 and 04:00), then backfill reads
+  // the freezes 02:00 and 03:00.
+  BackfillRun run("backfill-no-profile", 1,
+                  "[[meter]]\nid = \"gw001-m0001\"\nload_profile_hours = 0\n"
+                  "[[fault]]\nkind = \"offline\"\ntarget = \"gw001-m0001\"\n"
+                  "from = \"2026-01-05T01:40:00Z\"\nuntil = \"2026-01-05T03:30:00Z\"\n",
+                  "[vee]\n");
+  run.start_simulator();
+  run.start_daemon();
+  run.wait_until("2026-01-05T05:20:00Z");
+  INFO("daemon log:\n" << run.daemon_log());
+  CHECK(run.stop_daemon() == 0);
+  CHECK(run.simulator().stop() == 0);
+
+  const auto truth = json::parse(run.run_sim({"truth", "--meter", "gw001-m0001", "--from", "2026-01-05T01:00:00Z",
+                                              "--to", "2026-01-05T05:00:00Z", "--format", "json"}));
+  std::map<ami::UtcSeconds, std::pair<std::int64_t, std::int64_t>> registers;
+  for (const auto& b : truth.at("boundaries"))
+    registers[*ami::parse_utc(b.at("t").get<std::string>())] = {b.at("forward_wh").get<std::int64_t>(),
+                                                                b.at("reverse_wh").get<std::int64_t>()};
+  ami::storage::StoreReader store(run.database());
+  for (const auto channel : {ami::storage::EnergyChannel::forward_active, ami::storage::EnergyChannel::reverse_active}) {
+    const bool forward = channel == ami::storage::EnergyChannel::forward_active;
+    const auto truth_of = [&](ami::UtcSeconds t) { return forward ? registers.at(t).first : registers.at(t).second; };
+    INFO(ami::storage::to_string(channel));
+    std::map<ami::UtcSeconds, std::int64_t> stored;
+    for (const auto& r : store.reads("gw001-m0001", channel, sim_time("2026-01-05T01:00:00Z"),
+                                     sim_time("2026-01-05T05:00:00Z"))) {
+      CHECK(r.source == ami::storage::ReadSource::backfill);  // freezes only: no load profile
+      stored[r.boundary] = r.register_wh;
+    }
+    for (const char* hour : {"2026-01-05T01:00:00Z", "2026-01-05T02:00:00Z", "2026-01-05T03:00:00Z",
+                             "2026-01-05T04:00:00Z", "2026-01-05T05:00:00Z"}) {
+      INFO("freeze at " << hour);
+      REQUIRE(stored.count(sim_time(hour)) == 1);
+      CHECK(stored[sim_time(hour)] == truth_of(sim_time(hour)));
+    }
+    CHECK(stored.size() == 5);
+    // Estimated and coded in between; the gap (01:00, 04:00] and the hour after it add up exactly.
+    const auto latest = latest_intervals(store, "gw001-m0001", channel, "2026-01-05T01:00:00Z", "2026-01-05T05:00:00Z");
+    REQUIRE(latest.size() == 16);
+    std::int64_t gap = 0;
+    std::int64_t after = 0;
+    for (const auto& [end, iv] : latest) {
+      INFO("interval ending " << ami::format_utc(end));
+      CHECK(iv.status == ami::storage::IntervalStatus::estimated);
+      CHECK_FALSE(iv.quality_codes.empty());
+      (end <= sim_time("2026-01-05T04:00:00Z") ? gap : after) += iv.value_wh;
+    }
+    CHECK(gap == truth_of(sim_time("2026-01-05T04:00:00Z")) - truth_of(sim_time("2026-01-05T01:00:00Z")));
+    CHECK(after == truth_of(sim_time("2026-01-05T05:00:00Z")) - truth_of(sim_time("2026-01-05T04:00:00Z")));
+  }
+}

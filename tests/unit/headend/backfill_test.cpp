@@ -288,3 +288,42 @@ TEST_CASE("backfill tracker: a refused load-profile chunk hands its hours to fre
   CHECK_FALSE(tracker.on_report(deeper_ok));
   CHECK_FALSE(tracker.load_profile_reach("m1"));
 }
+
+TEST_CASE("backfill tracker: a refused scheduled read has its hourly freeze read in its place, which counts like it",
+          "[backfill][freeze]") {
+  BackfillTracker tracker(depth(24h));
+  const auto scheduled = storage::ReadSource::scheduled;
+  // No load profile: ERR to the scheduled read at 11:00, a whole hour.
+  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:00:00Z", Outcome::meter_error)));
+  CHECK(tracker.load_profile_reach("m1") == std::chrono::seconds{0});
+  auto stand_in = tracker.take_follow_ups();
+  REQUIRE(stand_in.size() == 1);
+  CHECK(stand_in[0].freeze == FreezeKind::hourly);
+  CHECK(stand_in[0].boundary == utc("2026-01-05T11:00:00Z"));
+  CHECK(stand_in[0].priority == Priority::scheduled);
+  CHECK(stand_in[0].source == storage::ReadSource::backfill);
+  CHECK(tracker.outstanding("m1") == 1);
+  // 11:15 is no freeze instant: nothing stands in.
+  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:15:00Z", Outcome::meter_error)));
+  CHECK(tracker.take_follow_ups().empty());
+  // The freeze read comes back good: the meter's first good read, so it is scanned.
+  JobReport done;
+  done.job = stand_in[0];
+  done.attempts.push_back({1, Outcome::ok, "", utc_ms("2026-01-05T11:16:00Z"), 5});
+  done.collected_at = utc_ms("2026-01-05T11:16:00Z");
+  CHECK(tracker.on_report(done));
+  tracker.scan_done("m1", 0, false);
+  // A plain backfill freeze (priority backfill) never triggers a scan.
+  auto plain = done;
+  plain.job.priority = Priority::backfill;
+  CHECK_FALSE(tracker.on_report(plain));
+  // A good scheduled load-profile read: the meter has a load profile after all.
+  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:30:00Z", Outcome::ok)));
+  CHECK_FALSE(tracker.load_profile_reach("m1"));
+  // Freezes off: nothing stands in.
+  auto off = depth(24h);
+  off.freezes = false;
+  BackfillTracker without(off);
+  CHECK_FALSE(without.on_report(backfill_report(scheduled, "2026-01-05T12:00:00Z", Outcome::meter_error)));
+  CHECK(without.take_follow_ups().empty());
+}
