@@ -333,6 +333,9 @@ void read_vee(const toml::table& root, DaemonConfig& c, const std::string& sourc
   r.read_int("like_days", v.like_days, 1, 366);
   r.read_int("max_unanchored_intervals", v.max_unanchored_intervals, 0, 100'000);
   r.read_int("silent_after_minutes", c.vee.silent_after_minutes, 1, 7 * 1440);
+  r.read_int("history_pass_minutes", c.vee.history_pass_minutes, 0, 7 * 1440);
+  r.read_int("history_pass_window_hours", c.vee.history_pass_window_hours, 1, 31 * 24);
+  r.read_int("history_pass_meters_per_chunk", c.vee.history_pass_meters_per_chunk, 1, 1'000'000);
   r.reject_unknown_keys();
   if (const auto problem = storage::vee::validate(v)) throw ConfigError(fmt::format("{}: [vee]: {}", source, *problem));
 }

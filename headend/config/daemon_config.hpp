@@ -137,6 +137,11 @@ struct DaemonConfig {
     bool enabled = false;
     storage::vee::VeeConfig rules;
     int silent_after_minutes = 30;  // simulated time: a boundary this old without a read gets an estimate
+    // The history pass (spike / high-low / zero-run flags): every this many simulated minutes
+    // (0 = off) over the last history_pass_window_hours, in chunks of meters (StoreWriter::run_history_pass).
+    int history_pass_minutes = 60;
+    int history_pass_window_hours = 24;
+    int history_pass_meters_per_chunk = 1000;
   } vee;
 
   // [storage] (docs/STORAGE.md "Retention"): published rows acknowledged by every consumer, and

@@ -195,6 +195,7 @@ class Daemon {
   asio::thread_pool registry_pool_{1};  // registry reloads: the SQLite read and the diff, off the io thread
   bool registry_loading_ = false;       // io thread: a reload is on registry_pool_
   std::optional<UtcSeconds> last_prune_;             // status_pool_ thread only
+  std::optional<UtcSeconds> last_history_pass_;      // status_pool_ thread only
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::steady_timer workers_done_{io_};
   asio::steady_timer registry_timer_{io_};  // registry_poll_seconds between registry version checks
@@ -621,6 +622,19 @@ void Daemon::maintain_store(UtcSeconds boundary) {
       if (silent.intervals > 0)
         spdlog::info("vee: {} estimate(s) for {} silent meter channel(s), boundaries up to {}", silent.intervals,
                      silent.channels, format_utc(due));
+      const auto pass_now = std::chrono::floor<std::chrono::seconds>(clock_.now());
+      if (config_.vee.history_pass_minutes > 0 &&
+          (!last_history_pass_ ||
+           pass_now - *last_history_pass_ >= std::chrono::minutes{config_.vee.history_pass_minutes})) {
+        last_history_pass_ = pass_now;
+        storage::HistoryPassOptions pass;
+        pass.to = due;
+        pass.window = std::chrono::hours{config_.vee.history_pass_window_hours};
+        pass.meters_per_chunk = static_cast<std::size_t>(config_.vee.history_pass_meters_per_chunk);
+        const auto history = writer_->run_history_pass(pass);
+        spdlog::info("vee: history pass over {} meter(s) up to {}: {} interval version(s) with changed flags",
+                     history.meters, format_utc(due), history.intervals);
+      }
     }
     const auto now = std::chrono::floor<std::chrono::seconds>(clock_.now());
     if (last_prune_ && now - *last_prune_ < std::chrono::minutes{config_.storage.prune_every_minutes}) return;

@@ -197,6 +197,9 @@ TEST_CASE("[vee] is off unless present, every knob is read with the VeeConfig de
   const auto defaults = parse_config("[vee]\n", "test.toml", kBase);
   CHECK(defaults.vee.enabled);
   CHECK(defaults.vee.silent_after_minutes == 30);
+  CHECK(defaults.vee.history_pass_minutes == 60);
+  CHECK(defaults.vee.history_pass_window_hours == 24);
+  CHECK(defaults.vee.history_pass_meters_per_chunk == 1000);
   const ami::storage::vee::VeeConfig reference;
   CHECK(defaults.vee.rules.spike_factor == reference.spike_factor);
   CHECK(defaults.vee.rules.linear_max_gap == reference.linear_max_gap);
@@ -236,6 +239,9 @@ linear_max_gap_minutes = 60
 like_days = 3
 max_unanchored_intervals = 48
 silent_after_minutes = 45
+history_pass_minutes = 0
+history_pass_window_hours = 48
+history_pass_meters_per_chunk = 250
 [storage]
 retention_days = 3
 audit_retention_days = 30
@@ -275,6 +281,9 @@ prune_every_minutes = 15
   CHECK(v.like_days == 3);
   CHECK(v.max_unanchored_intervals == 48);
   CHECK(c.vee.silent_after_minutes == 45);
+  CHECK(c.vee.history_pass_minutes == 0);
+  CHECK(c.vee.history_pass_window_hours == 48);
+  CHECK(c.vee.history_pass_meters_per_chunk == 250);
   CHECK(c.storage.retention_days == 3);
   CHECK(c.storage.audit_retention_days == 30);
   CHECK(c.storage.prune_every_minutes == 15);
