@@ -18,6 +18,7 @@
 #include "headend/collection/modbus_collector.hpp"
 #include "headend/collection/scheduler.hpp"
 #include "headend/daemon/records.hpp"
+#include "headend/daemon/submit_batcher.hpp"
 #include "headend/feed/feed_server.hpp"
 #include "headend/monitor/daemon_hook.hpp"
 #include "headend/kafka/kafka_sink.hpp"
@@ -180,6 +181,7 @@ class Daemon {
   // [collection] direct_tcp_concurrency: shared by the workers of one-meter tcp:// channels.
   collection::ConcurrencyLimit direct_limit_{static_cast<std::size_t>(config_.collection.direct_tcp_concurrency)};
   std::unique_ptr<storage::StoreWriter> writer_;
+  std::unique_ptr<SubmitBatcher> batcher_;  // io thread: job records to writer_ in batches
   std::unique_ptr<kafka::KafkaSink> kafka_;  // [kafka] enabled: relays the outbox on its own thread
   std::unique_ptr<storage::StoreReader> feed_reader_;
   std::unique_ptr<feed::StoreReaderFeedStore> feed_store_;
@@ -582,7 +584,7 @@ void Daemon::on_report(JobReport report) {
   sample_queue_depth(report.job.meter->channel_key);
   if (report.job.source == storage::ReadSource::on_demand) finish_on_demand(report);
   try {
-    writer_->submit(std::move(reads), std::move(attempts));
+    batcher_->add(std::move(reads), std::move(attempts));
   } catch (const std::exception& e) {
     spdlog::critical("store failed, shutting down: {}", e.what());
     begin_shutdown(kExitRuntimeFailure);
@@ -591,6 +593,12 @@ void Daemon::on_report(JobReport report) {
 }
 
 void Daemon::on_cycle(const collection::CycleReport& report) {
+  try {  // the cycle's last reads may still wait for their batch: the flush below must cover them
+    batcher_->flush();
+  } catch (const std::exception& e) {
+    spdlog::critical("store failed, shutting down: {}", e.what());
+    begin_shutdown(kExitRuntimeFailure);
+  }
   // Flushing waits for the writer thread (fsync): never on the io_context.
   asio::post(*status_pool_, [this, report] {
     std::uint64_t head = 0;
@@ -685,6 +693,7 @@ asio::awaitable<void> Daemon::shutdown() {
     co_await workers_done_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   try {
+    batcher_->flush();
     writer_->flush();
   } catch (const std::exception& e) {
     spdlog::error("final store flush failed: {}", e.what());
@@ -721,6 +730,15 @@ int Daemon::run() {
   start_modbus(registry.modbus_meters);
   registry.modbus_meters = {};
   status_pool_ = std::make_unique<asio::thread_pool>(1);
+  batcher_ = std::make_unique<SubmitBatcher>(
+      io_.get_executor(), SubmitBatchOptions{},
+      [this](std::vector<storage::BoundaryRead> reads, std::vector<storage::AttemptRecord> attempts) {
+        writer_->submit(std::move(reads), std::move(attempts));
+      },
+      [this](const std::exception& e) {
+        spdlog::critical("store failed, shutting down: {}", e.what());
+        begin_shutdown(kExitRuntimeFailure);
+      });
 
   collection::SchedulerOptions options;
   options.interval = std::chrono::minutes{config_.collection.interval_minutes};
@@ -759,6 +777,12 @@ int Daemon::run() {
   registry_pool_.join();
 
   status_pool_->join();
+  try {  // nothing acknowledged to a worker is dropped, even if a report came after shutdown's flush
+    batcher_->flush();
+  } catch (const std::exception& e) {
+    spdlog::error("final store submit failed: {}", e.what());
+    exit_code_ = kExitRuntimeFailure;
+  }
   kafka_.reset();  // stop(): waits up to [kafka] flush_timeout_ms for outstanding deliveries
   writer_->stop();
   spdlog::info("daemon {}: stopped", config_.daemon.id);

@@ -2,6 +2,8 @@
 
 #include "headend/collection/modbus_collector.hpp"
 #include "headend/daemon/records.hpp"
+#include "headend/daemon/submit_batcher.hpp"
+#include "tests/unit/headend/run_coroutine.hpp"
 
 using namespace ami;
 using namespace ami::collection;
@@ -89,4 +91,92 @@ TEST_CASE("Modbus outcomes map onto the engine's outcomes and categories", "[sta
   CHECK(category_of(to_outcome(modbus::MeterOutcome::bad_reply)) == OutcomeCategory::meter);
   CHECK(category_of(Outcome::too_late) == OutcomeCategory::transport);
   CHECK(to_string(Outcome::too_late) == "too_late");
+}
+
+namespace {
+
+struct BatchSink {
+  std::vector<std::pair<std::size_t, std::size_t>> batches;  // (reads, attempts) per sink call
+  std::vector<std::string> meters;                          // read meter ids in sink order
+  daemon::SubmitBatcher::Sink sink() {
+    return [this](std::vector<storage::BoundaryRead> reads, std::vector<storage::AttemptRecord> attempts) {
+      batches.emplace_back(reads.size(), attempts.size());
+      for (const auto& r : reads) meters.push_back(r.meter_id);
+    };
+  }
+};
+
+std::vector<storage::BoundaryRead> one_read(const char* meter_id) {
+  storage::BoundaryRead r;
+  r.meter_id = meter_id;
+  return {r};
+}
+
+std::vector<storage::AttemptRecord> one_attempt(const char* meter_id) {
+  storage::AttemptRecord a;
+  a.meter_id = meter_id;
+  return {a};
+}
+
+}  // namespace
+
+TEST_CASE("submit batcher: a batch goes to the writer once it holds max_records", "[status][batch]") {
+  asio::io_context io;
+  BatchSink out;
+  daemon::SubmitBatcher batcher(io.get_executor(), {4, 1h}, out.sink(), [](const std::exception&) {});
+  batcher.add(one_read("a"), one_attempt("a"));
+  CHECK(out.batches.empty());
+  CHECK(batcher.pending() == 2);
+  batcher.add(one_read("b"), one_attempt("b"));
+  REQUIRE(out.batches.size() == 1);
+  CHECK(out.batches[0] == std::pair<std::size_t, std::size_t>{2, 2});
+  CHECK(out.meters == std::vector<std::string>{"a", "b"});
+  CHECK(batcher.pending() == 0);
+  batcher.add({}, one_attempt("c"));  // a failed read: an attempt row only
+  CHECK(out.batches.size() == 1);
+  CHECK(batcher.pending() == 1);
+}
+
+TEST_CASE("submit batcher: a partial batch goes to the writer after max_delay", "[status][batch]") {
+  asio::io_context io;
+  BatchSink out;
+  daemon::SubmitBatcher batcher(io.get_executor(), {1000, 20ms}, out.sink(), [](const std::exception&) {});
+  batcher.add(one_read("a"), one_attempt("a"));
+  batcher.add(one_read("b"), one_attempt("b"));
+  CHECK(out.batches.empty());  // never synchronously below max_records
+  REQUIRE(test::run_until(io, [&] { return !out.batches.empty(); }, 5000ms));
+  CHECK(out.batches == std::vector<std::pair<std::size_t, std::size_t>>{{2, 2}});
+  CHECK(batcher.pending() == 0);
+  batcher.add(one_read("c"), one_attempt("c"));  // the next batch has its own timer
+  REQUIRE(test::run_until(io, [&] { return out.batches.size() == 2; }, 5000ms));
+  CHECK(out.meters == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("submit batcher: flush() at shutdown hands over what is pending, once", "[status][batch]") {
+  asio::io_context io;
+  BatchSink out;
+  daemon::SubmitBatcher batcher(io.get_executor(), {1000, 1h}, out.sink(), [](const std::exception&) {});
+  batcher.flush();  // nothing pending: no empty batch
+  CHECK(out.batches.empty());
+  batcher.add(one_read("a"), one_attempt("a"));
+  batcher.add({}, one_attempt("b"));
+  batcher.flush();
+  CHECK(out.batches == std::vector<std::pair<std::size_t, std::size_t>>{{1, 2}});
+  batcher.flush();
+  CHECK(out.batches.size() == 1);
+}
+
+TEST_CASE("submit batcher: a writer failure in a timed batch is reported, not thrown into the io loop",
+          "[status][batch]") {
+  asio::io_context io;
+  std::string error;
+  daemon::SubmitBatcher batcher(
+      io.get_executor(), {1000, 1ms},
+      [](std::vector<storage::BoundaryRead>, std::vector<storage::AttemptRecord>) {
+        throw std::runtime_error("store failed");
+      },
+      [&](const std::exception& e) { error = e.what(); });
+  batcher.add(one_read("a"), {});
+  REQUIRE(test::run_until(io, [&] { return !error.empty(); }, 5000ms));
+  CHECK(error == "store failed");
 }
