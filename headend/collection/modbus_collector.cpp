@@ -80,11 +80,14 @@ asio::awaitable<void> ModbusCollector::execute(ReadJob job, std::shared_ptr<asio
       report.attempts.push_back(std::move(a));
       break;
     }
-    const auto started = std::chrono::steady_clock::now();
     const auto result =
         co_await executor_->async_read(meter->second.channel, meter->second.request, asio::use_awaitable);
-    a.latency_ms = static_cast<std::int32_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+    // The transaction's own start and duration, not the wait in the gateway's queue before it.
+    if (result.started != std::chrono::system_clock::time_point{}) {
+      a.started_at = clock_.to_sim(std::chrono::time_point_cast<std::chrono::milliseconds>(result.started));
+      a.latency_ms =
+          static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(result.elapsed).count());
+    }
     a.outcome = to_outcome(result.outcome);
     a.detail = result.detail;
     if (result.outcome == modbus::MeterOutcome::ok) {

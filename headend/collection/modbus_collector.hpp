@@ -8,6 +8,8 @@
 // Each job: wait for its slot (not_before), then up to 1 + retries attempts with retry backoff,
 // a retry only while a new read could still land within the tolerance. A read that completes too
 // late is the outcome `too_late` (transport: the link was too slow for the boundary).
+// An attempt's started_at / latency_ms are the transaction's own (stamped by the executor's worker
+// when it takes the read), not the wait for the gateway behind other meters' reads.
 //
 // Threads: add_meter() (also again for a meter changed in the registry while running), enqueue(),
 // stop() and on_report on the io_context's thread. in_flight() counts job coroutines not yet

@@ -73,7 +73,12 @@ void Executor::work() {
 
     // Only this worker touches the channel's link while busy is set.
     if (!channel->link) channel->link = make_link(channel->spec, options_.link);
+    const auto started = std::chrono::system_clock::now();
+    const auto started_steady = std::chrono::steady_clock::now();
     MeterReadResult result = read_meter(*channel->link, job.request, plans_);
+    result.started = started;
+    result.elapsed =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_steady);
     const bool open_now = channel->link->connected();
     job.done(std::move(result));
 

@@ -7,6 +7,7 @@
 // Errors: never throws; the outcome says what happened to the meter, `detail` says why.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -70,6 +71,10 @@ struct MeterReadResult {
   std::vector<CanonicalReading> readings;  // only on ok
   std::vector<std::string> unavailable;    // point names: NaN, out of range, refused (0x02 alone)
   int transactions = 0;
+  // Set by the Executor: when a worker began this read (after its wait in the channel's queue), and
+  // how long the read took. Unset (epoch, 0) for a job that never ran (cancelled, queue full).
+  std::chrono::system_clock::time_point started{};
+  std::chrono::microseconds elapsed{0};
 };
 
 MeterReadResult read_meter(Link& link, const MeterRequest& request, PlanCache& plans);

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "headend/collection/gateway_worker.hpp"
+#include "headend/collection/modbus_collector.hpp"
 #include "headend/collection/register_read.hpp"
 #include "protocols/dlt645/catalogue.hpp"
 #include "protocols/dlt645/messages.hpp"
@@ -275,4 +276,51 @@ TEST_CASE("job queue: a job whose slot has not come waits, and the queue says wh
   REQUIRE(job);
   CHECK(job->meter->meter_id == "scheduled");
   CHECK(queue.empty());
+}
+
+TEST_CASE("modbus collector: an attempt is stamped when its transaction starts, after the wait behind its gateway",
+          "[worker][modbus]") {
+  asio::io_context io;
+  // A gateway that accepts connections (the kernel completes them) and never answers.
+  asio::ip::tcp::acceptor silent(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const auto port = silent.local_endpoint().port();
+  modbus::ExecutorOptions options;
+  options.workers = 1;
+  options.link.response_timeout = 150ms;
+  options.link.connect_timeout = 1000ms;
+  std::vector<JobReport> reports;
+  const auto clock = Clock::real();
+  ModbusCollector collector(io.get_executor(), clock, options, RetryPolicy{0, 10ms}, 60s,
+                            [&](JobReport r) { reports.push_back(std::move(r)); });
+  const auto queued_at = clock.now();
+  const auto boundary = floor_to_interval(std::chrono::floor<std::chrono::seconds>(queued_at), 15min);
+  for (const char* id : {"u1", "u2"}) {
+    storage::MeterRecord m;
+    m.meter_id = id;
+    m.protocol = "modbus-tcp";
+    m.channel = "tcp://127.0.0.1:" + std::to_string(port);
+    m.address = id[1] == '1' ? "1" : "2";
+    m.model = "SDM630";
+    std::string error;
+    REQUIRE(collector.add_meter(m, {}, error));
+    ReadJob job;
+    job.meter = make_meter_ref({id, "modbus-tcp", m.channel, {}, 480});
+    job.boundary = boundary;
+    job.not_before = queued_at;
+    job.retry_deadline = queued_at + 15min;
+    collector.enqueue(std::move(job));
+  }
+  REQUIRE(test::run_until(io, [&] { return reports.size() == 2; }, 10000ms));
+  REQUIRE(reports[0].attempts.size() == 1);
+  REQUIRE(reports[1].attempts.size() == 1);
+  const auto& first = reports[0].attempts[0];
+  const auto& second = reports[1].attempts[0];
+  CHECK(first.outcome == Outcome::timeout);
+  CHECK(second.outcome == Outcome::timeout);
+  // One transaction at a time per gateway: the second read started when the first had ended, and
+  // its latency is its own timeout, not the first read's time on the wire as well.
+  CHECK(first.started_at >= queued_at);
+  CHECK(second.started_at >= first.started_at + std::chrono::milliseconds{first.latency_ms} - 2ms);
+  CHECK(second.latency_ms >= 150);
+  collector.stop();
 }
