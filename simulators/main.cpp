@@ -76,6 +76,10 @@ int serve(const FleetOptions& options, const ClockSpec& clock_spec, int admin_po
   for (const auto& rule : file.faults) faults.add(rule);
 
   asio::io_context io(1);
+  // Before any port listens: a test (or script) that signals as soon as a port accepts must get a
+  // clean exit, not the default action of SIGINT/SIGTERM.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&io](const boost::system::error_code&, int) { io.stop(); });
   std::list<sim::GatewayServer> dlt645_servers;
   std::list<sim::ModbusGateway> modbus_gateways;
   std::vector<const sim::MeterTable*> tables;
@@ -116,8 +120,6 @@ int serve(const FleetOptions& options, const ClockSpec& clock_spec, int admin_po
   }
   std::cout << "fleet: " << fleet.meter_count() << " meters on " << fleet.gateways.size()
             << " gateways, resident memory " << resident_kib() << " KiB" << std::endl;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&io](const boost::system::error_code&, int) { io.stop(); });
   io.run();
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -19,40 +20,113 @@ namespace ami::test {
 std::filesystem::path bin_dir() { return AMI_BIN_DIR; }
 std::filesystem::path source_dir() { return AMI_SOURCE_DIR; }
 
+namespace {
+
+bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+// "<name>.<pid>" -> pid, or -1 when `entry` is not a directory name of that form.
+pid_t owner_of(const std::string& entry, const std::string& name) {
+  if (entry.size() <= name.size() + 1 || entry.compare(0, name.size(), name) != 0 || entry[name.size()] != '.')
+    return -1;
+  const auto digits = entry.substr(name.size() + 1);
+  if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) return -1;
+  return static_cast<pid_t>(std::stol(digits));
+}
+
+}  // namespace
+
 std::filesystem::path fresh_temp_dir(const std::string& name) {
-  auto dir = std::filesystem::path(AMI_TEST_TMP_DIR) / name;
+  const auto root = std::filesystem::path(AMI_TEST_TMP_DIR);
+  std::filesystem::create_directories(root);
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    const auto owner = owner_of(entry.path().filename().string(), name);
+    if (owner > 0 && owner != ::getpid() && !process_alive(owner)) {
+      std::error_code ignored;  // a parallel test may be removing it too
+      std::filesystem::remove_all(entry.path(), ignored);
+    }
+  }
+  auto dir = root / (name + "." + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
 }
 
-unsigned short free_tcp_port() {
-  // Ports from the kernel's ephemeral range can be taken again by the time we bind; pick from a
-  // band below it and probe instead.
-  static std::atomic<unsigned> next{20000u + static_cast<unsigned>(::getpid() % 2000) * 10u};
-  for (int tries = 0; tries < 2000; ++tries) {
-    const auto port = static_cast<unsigned short>(next.fetch_add(1) % 12000u + 20000u);
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) break;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    if (ok) return port;
+namespace {
+
+constexpr unsigned kPortBase = 20000;
+constexpr unsigned kPortSpan = 12000;  // below Linux's ephemeral range (32768-60999)
+
+// Takes /tmp/ami-test-ports/<port> for this process unless a live process holds it.
+bool reserve_port(unsigned short port) {
+  static const std::filesystem::path dir = [] {
+    std::filesystem::path d = "/tmp/ami-test-ports";
+    std::filesystem::create_directories(d);
+    return d;
+  }();
+  const auto file = dir / std::to_string(port);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd >= 0) {
+      const auto pid = std::to_string(::getpid());
+      const bool written = ::write(fd, pid.data(), pid.size()) == static_cast<ssize_t>(pid.size());
+      ::close(fd);
+      return written;
+    }
+    if (errno != EEXIST) return false;
+    const auto holder = read_file(file);
+    const bool numeric = !holder.empty() && holder.find_first_not_of("0123456789") == std::string::npos;
+    // A file being written this instant reads empty: leave it to its writer.
+    if (!numeric || holder.size() > 9 || process_alive(static_cast<pid_t>(std::stol(holder)))) return false;
+    ::unlink(file.c_str());  // stale: its process is gone
   }
-  throw std::runtime_error("no free TCP port found");
+  return false;
 }
+
+sockaddr_in loopback(unsigned short port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+bool bindable(unsigned short port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  auto addr = loopback(port);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+unsigned short free_tcp_ports(int count) {
+  if (count < 1) throw std::invalid_argument("free_tcp_ports: count must be positive");
+  // Each process starts at its own place in the band, so parallel tests rarely probe the same ports.
+  static unsigned next = (static_cast<unsigned>(::getpid()) * 37u) % kPortSpan;
+  for (int tries = 0; tries < 4000; ++tries) {
+    const auto first = next % kPortSpan;
+    next = first + static_cast<unsigned>(count);
+    if (first + static_cast<unsigned>(count) > kPortSpan) continue;  // wraps: start again at the bottom
+    bool all = true;
+    for (int i = 0; i < count && all; ++i) {
+      const auto port = static_cast<unsigned short>(kPortBase + first + static_cast<unsigned>(i));
+      all = reserve_port(port) && bindable(port);
+    }
+    if (all) return static_cast<unsigned short>(kPortBase + first);
+  }
+  throw std::runtime_error("no " + std::to_string(count) + " free consecutive TCP port(s) found in " +
+                           std::to_string(kPortBase) + ".." + std::to_string(kPortBase + kPortSpan - 1));
+}
+
+unsigned short free_tcp_port() { return free_tcp_ports(1); }
 
 bool wait_for_port(unsigned short port, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto addr = loopback(port);
     const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
     if (ok) return true;

@@ -13,10 +13,16 @@ namespace ami::test {
 
 std::filesystem::path bin_dir();                    // build/<preset>/bin
 std::filesystem::path source_dir();
-// A fresh, empty directory under the build tree's test-tmp/, named after `name`.
+// A fresh, empty directory under the build tree's test-tmp/: `name`.<pid>, private to this process
+// (ctest runs test cases in parallel, and two cases may pass the same name). Directories of the
+// same name left by processes that are gone are removed.
 std::filesystem::path fresh_temp_dir(const std::string& name);
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago and is reserved for this process: no other
+// test process on the machine gets it from here while this one lives (lock files in
+// /tmp/ami-test-ports/, stale ones of dead processes reclaimed). Throws when none is found.
 unsigned short free_tcp_port();
+// The first of `count` consecutive such ports (meter-sim numbers gateways on from a base port).
+unsigned short free_tcp_ports(int count);
 // Polls until something accepts on 127.0.0.1:port, or the timeout passes.
 bool wait_for_port(unsigned short port, std::chrono::milliseconds timeout);
 std::string read_file(const std::filesystem::path& path);

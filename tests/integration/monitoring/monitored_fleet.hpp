@@ -34,8 +34,7 @@ class MonitoredFleet {
   MonitoredFleet(const std::string& name, const std::string& fleet_toml, int gateways)
       : dir_(ami::test::fresh_temp_dir(name)), bin_(ami::test::bin_dir()) {
     // Ports for every gateway, the feed and the monitor; the gateways need a contiguous band.
-    base_port_ = ami::test::free_tcp_port();
-    for (int g = 1; g < gateways; ++g) ami::test::free_tcp_port();
+    base_port_ = ami::test::free_tcp_ports(gateways);
     const auto feed_port = ami::test::free_tcp_port();
     http_port_ = ami::test::free_tcp_port();
     fleet_file_ = dir_ / "fleet.toml";

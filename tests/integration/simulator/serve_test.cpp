@@ -37,7 +37,7 @@ TEST_CASE("meter-sim serve answers DL/T 645 over TCP with the truth and stops cl
           "[integration][simulator]") {
   const auto dir = ami::test::fresh_temp_dir("simulator_serve");
   const auto bin = ami::test::bin_dir();
-  const auto base_port = ami::test::free_tcp_port();
+  const auto base_port = ami::test::free_tcp_ports(2);
   const auto second_port = static_cast<unsigned short>(base_port + 1);
   const auto anchor_ms = ami::test::unix_ms_now();
   const auto clock = ami::Clock::accelerated(ami::UtcMillis{*ami::parse_utc(kSimStart)}, kSpeed,
