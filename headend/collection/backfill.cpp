@@ -78,7 +78,7 @@ std::vector<ReadJob> plan_backfill(const MeterRef& meter, const StoredBoundaries
   const auto profile_oldest = floor_to_interval(std::chrono::floor<std::chrono::seconds>(now - reach), interval) + interval;
   std::vector<UtcSeconds> to_freezes;  // missing boundaries the load profile cannot supply
   std::optional<UtcSeconds> known;  // the newest boundary known stored (or the window edge)
-  if (stored.read_before_window) known = window_start;
+  if (stored.read_before_window || options.never_read) known = window_start;
   auto it = stored.boundaries.begin();
   std::optional<UtcSeconds> run_first;
   const auto close_run = [&](UtcSeconds last) {
@@ -126,8 +126,13 @@ void BackfillTracker::on_backfill_report(MeterBackfill& m, const JobReport& repo
     if (outcome != Outcome::ok && outcome != Outcome::cancelled) m.rescan = true;
     return;
   }
-  if (job.freeze != FreezeKind::none) {  // the meter has not this freeze either
-    mark_unfillable(m, {job.boundary});
+  if (job.freeze != FreezeKind::none) {
+    // A freeze not taken yet (the meter's clock a little behind): asked again at the next scan.
+    if (outcome == Outcome::missing_record && now - UtcMillis{job.boundary} < std::chrono::hours{1}) {
+      m.rescan = true;
+      return;
+    }
+    mark_unfillable(m, {job.boundary});  // the meter has not this freeze either
     return;
   }
   // Refused (ERR): the memory does not reach that far. missing_record: it has records, not these.

@@ -8,7 +8,9 @@
 // itself) that the store lacks is read from the meter's load-profile memory, in chunks of up to
 // kMaxBoundaryRecords records. Each chunk also re-reads the boundary before it (idempotent in the
 // store), so every chunk yields its intervals on its own even when the chunk before it failed.
-// A meter never read has no gap (its history starts with its first read); nothing older than the
+// A meter never read has no gap (its history starts with its first read), unless
+// options.never_read: then a meter without a read older than the window is read back to the
+// window's start (a new head-end taking over meters that kept their memory). Nothing older than the
 // depth is read (older gaps stay with VEE's estimates). The jobs run at backfill priority, behind
 // scheduled and on-demand reads.
 //
@@ -41,6 +43,7 @@ struct BackfillOptions {
   std::chrono::hours depth{24 * 3};                // [collection] backfill_days
   std::chrono::hours load_profile_depth{24 * 62};  // [collection] load_profile_depth_hours: older -> freezes
   bool freezes = true;                             // [collection] backfill_from_freezes
+  bool never_read = false;                         // [collection] backfill_never_read: history from the window
 };
 
 // What the store holds for one meter (forward active channel; both channels come in one record).
@@ -77,7 +80,8 @@ std::vector<ReadJob> plan_freeze_reads(const MeterRef& meter, const std::vector<
 // backfill window are kept).
 // A load-profile backfill read answered missing_record or meter_error hands its boundaries to
 // freezes instead (take_follow_ups(); plan_freeze_reads), and only those without a freeze, or
-// whose freeze read the meter refused too, are unfillable. How far back a refused (ERR) chunk
+// whose freeze read the meter refused too, are unfillable (a freeze less than an hour old that
+// the meter has not taken yet, its clock behind, is asked for again at the next scan). How far back a refused (ERR) chunk
 // started (its age when refused) is remembered as the meter's load-profile reach, so later scans
 // send older boundaries straight to freezes (a meter without any load profile: all of them); a
 // load-profile chunk older than that which succeeds forgets it (the meter was reconfigured).

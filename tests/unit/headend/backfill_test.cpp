@@ -87,6 +87,28 @@ TEST_CASE("backfill reads nothing when nothing is missing or the meter was never
   CHECK(one[0].records == 2);
 }
 
+TEST_CASE("backfill_never_read: a meter without an older read is read back to the window's start", "[backfill]") {
+  const auto now = utc_ms("2026-01-05T02:50:00Z");
+  BackfillOptions options = depth(2h);
+  options.never_read = true;
+  // Never read: the window edge 00:45 is re-read, every boundary after it up to 02:30 is read.
+  const auto fresh = plan_backfill(kBackfillMeter, stored({}), utc("2026-01-05T02:45:00Z"), options, now);
+  REQUIRE(fresh.size() == 1);
+  CHECK(spans(fresh).front().first == utc("2026-01-05T00:45:00Z"));
+  CHECK(fresh.back().boundary == utc("2026-01-05T02:30:00Z"));
+  int boundaries = 0;
+  for (const auto& j : fresh) boundaries += j.records - 1;
+  CHECK(boundaries == 7);  // 01:00 .. 02:30
+  // History starting inside the window: the boundaries before its first read are read too.
+  const auto late = plan_backfill(kBackfillMeter, stored({"2026-01-05T02:00:00Z", "2026-01-05T02:15:00Z",
+                                                          "2026-01-05T02:30:00Z"}),
+                                  utc("2026-01-05T02:45:00Z"), options, now);
+  REQUIRE(late.size() == 1);
+  CHECK(spans(late).front() == std::pair{utc("2026-01-05T00:45:00Z"), utc("2026-01-05T01:45:00Z")});
+  // Off (the default): the same meters have no gap.
+  CHECK(plan_backfill(kBackfillMeter, stored({}), utc("2026-01-05T02:45:00Z"), depth(2h), now).empty());
+}
+
 TEST_CASE("backfill does not reach further back than the depth", "[backfill]") {
   const auto now = utc_ms("2026-01-05T02:50:00Z");
   CHECK(backfill_window_start(now, depth(2h)) == utc("2026-01-05T00:45:00Z"));
@@ -320,6 +342,15 @@ TEST_CASE("backfill tracker: a refused scheduled read has its hourly freeze read
   // A good scheduled load-profile read: the meter has a load profile after all.
   CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:30:00Z", Outcome::ok)));
   CHECK_FALSE(tracker.load_profile_reach("m1"));
+  // A freeze the meter has not taken yet (its clock behind): not unfillable, asked again later.
+  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T12:00:00Z", Outcome::meter_error)));
+  auto early = tracker.take_follow_ups();
+  REQUIRE(early.size() == 1);
+  JobReport not_yet;
+  not_yet.job = early[0];
+  not_yet.attempts.push_back({1, Outcome::missing_record, "", utc_ms("2026-01-05T12:00:40Z"), 5});
+  CHECK_FALSE(tracker.on_report(not_yet));
+  CHECK(tracker.unfillable("m1", utc("2026-01-05T00:00:00Z")).empty());
   // Freezes off: nothing stands in.
   auto off = depth(24h);
   off.freezes = false;
