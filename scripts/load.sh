@@ -34,7 +34,7 @@ done
 
 if [ -z "$bin" ]; then
   cmake -S . -B build/load -G Ninja -DCMAKE_BUILD_TYPE=Release -DAMI_BUILD_BENCH=ON -DAMI_BUILD_TESTS=OFF >/dev/null
-  cmake --build build/load -j2 --target meter-sim headend ami_load
+  cmake --build build/load -j2 --target meter-sim headend headendctl ami_load
   bin=build/load/bin
 fi
 out="${out:-build/load/reports}"
