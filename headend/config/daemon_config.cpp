@@ -190,6 +190,7 @@ void read_collection(const toml::table& t, DaemonConfig& c, const std::string& s
   }
   r.read_int("load_profile_depth_hours", k.load_profile_depth_hours, 0, 24 * 62);
   r.read_bool("backfill_from_freezes", k.backfill_from_freezes);
+  r.read_bool("backfill_never_read", k.backfill_never_read);
   if (r.find("clock")) read_collection_clock(sub_table(t, "clock", source), k.clock, source);
   r.read_int("idle_close_seconds", k.idle_close_seconds, 0, 86'400);
   r.read_int("registry_poll_seconds", k.registry_poll_seconds, 1, 3600);

@@ -63,6 +63,7 @@ struct DaemonConfig {
     int backfill_days = 3;           // gaps up to this old are read back from meter memory (0: off)
     int load_profile_depth_hours = 24 * 62;  // backfill: older boundaries come from freezes, not the load profile
     bool backfill_from_freezes = true;       // backfill: hourly/daily freezes where the load profile cannot serve
+    bool backfill_never_read = false;        // backfill: a meter without an older read is read back to the window
     // [collection.clock] (docs/COLLECTION.md): meter clock reads, skew flags, bounded correction.
     struct ClockSync {
       bool enabled = true;

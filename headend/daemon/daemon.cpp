@@ -755,7 +755,7 @@ int Daemon::run() {
       io_.get_executor(), config_.database_path(),
       collection::BackfillOptions{options.interval, std::chrono::hours{24 * config_.collection.backfill_days},
                                   std::chrono::hours{config_.collection.load_profile_depth_hours},
-                                  config_.collection.backfill_from_freezes},
+                                  config_.collection.backfill_from_freezes, config_.collection.backfill_never_read},
       [this](ReadJob job) { dispatch(std::move(job)); });
   clocks_ = std::make_unique<collection::ClockSupervisor>(clock_policy());
   asio::co_spawn(io_, scheduler_->run(first_boundary), [this](std::exception_ptr e) {

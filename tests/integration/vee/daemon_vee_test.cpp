@@ -1,9 +1,11 @@
-// VEE in the running daemon: meter-sim serves six DL/T 645-2007 meters over TCP on an accelerated
-// clock, the real `headend` collects them with [vee] and [storage] on, and what its store holds is
-// then checked against `meter-sim truth`: the billing invariant between stored reads, the faults
-// flagged (rollover, replacement, a meter offline and estimated while silent), the clean meters
-// untouched, retention run without pruning anything no consumer acknowledged.
-// Span: 8 simulated hours (12 s at x2400); the 30-day run stays store-level (vee_30day_test.cpp).
+// VEE in the running daemon over 30 simulated days: meter-sim serves seven DL/T 645-2007 meters over
+// TCP on an accelerated clock; the real `headend` starts with [collection] backfill_days = 31 and
+// backfill_never_read, so its first scan of each meter reads the meter's last 31 days from its
+// load-profile memory (faults placed inside those days: a rollover, a meter replacement, a spike),
+// then collects a few live hours (a meter offline for two of them). What its store holds is then
+// checked against `meter-sim truth`: the billing invariant between stored reads over the 30 days,
+// every fault flagged with its code (the spike by the periodic history pass over a 31-day window),
+// the clean meters untouched, retention run without pruning anything no consumer acknowledged.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -25,25 +27,41 @@ using ami::storage::IntervalRecord;
 using ami::storage::IntervalStatus;
 
 constexpr std::int64_t kDaemonVeeSpeed = 2400;  // 15 simulated minutes per 0.375 s
-const char* const kDaemonVeeStart = "2026-01-05T00:00:00Z";
-const char* const kDaemonVeeEnd = "2026-01-05T08:00:00Z";
+const char* const kDaemonVeeHistoryFrom = "2026-01-05T00:00:00Z";  // checked from here: 30 days before the start
+const char* const kDaemonVeeStart = "2026-02-04T00:00:00Z";        // the daemon's first boundary
+const char* const kDaemonVeeEnd = "2026-02-04T06:00:00Z";
 const char* const kRollover = "gw002-m0001";
+const char* const kRolloverNear = "2026-01-12T00:00:00Z";  // 1 kWh below the dial here, wraps soon after
 const char* const kReplaced = "gw003-m0001";
-const char* const kOffline = "gw004-m0001";
-const char* const kReplacedAt = "2026-01-05T03:07:00Z";
+const char* const kReplacedAt = "2026-01-25T03:07:00Z";
+const char* const kOffline = "gw004-m0001";  // live: offline 01:00-03:00 after the start
+const char* const kSpiked = "gw005-m0001";
+const char* const kSpikeFrom = "2026-01-20T04:00:00Z";  // 12:00 local: 9 kWh really consumed in 15 min
+const char* const kSpikeUntil = "2026-01-20T04:15:00Z";
+const char* const kDaemonVeeClean[] = {"gw001-m0001", "gw006-m0001", "gw007-m0001"};
+constexpr int kDaemonVeeMeters = 7;
 
 UtcSeconds daemon_vee_time(const char* t) { return *ami::parse_utc(t); }
+
+// Interval end -> true energy, per channel.
+struct DaemonVeeTruth {
+  std::map<UtcSeconds, std::int64_t> forward;
+  std::map<UtcSeconds, std::int64_t> reverse;
+  [[nodiscard]] const std::map<UtcSeconds, std::int64_t>& of(EnergyChannel channel) const {
+    return channel == EnergyChannel::forward_active ? forward : reverse;
+  }
+};
 
 class DaemonVeeRun {
  public:
   DaemonVeeRun() : dir_(ami::test::fresh_temp_dir("vee_daemon")), bin_(ami::test::bin_dir()) {
-    for (int g = 0; g < 6; ++g) ports_.push_back(ami::test::free_tcp_port());
+    for (int g = 0; g < kDaemonVeeMeters; ++g) ports_.push_back(ami::test::free_tcp_port());
     write_fleet(0);
     // The rollover meter counts from 2020: set its initial register so it stands 1 kWh below the
-    // 999999.99 kWh dial at the start and wraps within the run.
-    const auto at_start = nlohmann::json::parse(
-        sim({"truth", "--meter", kRollover, "--at", kDaemonVeeStart, "--format", "json"}));
-    const auto since_epoch = at_start.at("forward_wh").get<std::int64_t>();
+    // 999999.99 kWh dial at kRolloverNear and wraps a little later, inside the backfilled days.
+    const auto near = nlohmann::json::parse(
+        sim({"truth", "--meter", kRollover, "--at", kRolloverNear, "--format", "json"}));
+    const auto since_epoch = near.at("forward_wh").get<std::int64_t>();
     write_fleet((1'000'000'000 - 1'000 - since_epoch) / 10 * 10);
     std::ofstream(dir_ / "meters.csv") << sim({"registry"});
     std::ofstream(dir_ / "headend.toml")
@@ -51,12 +69,14 @@ class DaemonVeeRun {
         << "[registry]\nimport_csv = \"" << (dir_ / "meters.csv").string() << "\"\n"
         << "[collection]\nsettle_seconds = 20\nspread_window_seconds = 30\nresponse_timeout_ms = 300\n"
         << "retries = 1\nretry_backoff_ms = 20\nreconnect_backoff_ms = 50\nreconnect_backoff_max_ms = 200\n"
-        << "backfill_days = 0\n"
+        << "inter_frame_gap_ms = 0\n"
+        << "backfill_days = 31\nbackfill_never_read = true\n"
         << "[feed]\nlisten = \"127.0.0.1:" << ami::test::free_tcp_port() << "\"\n"
         << "[[feed.consumers]]\nname = \"billing\"\ntoken = \"t\"\n"
         << "[status]\nprint_cycle_lines = false\n"
-        << "[vee]\nsilent_after_minutes = 30\n"
-        << "[storage]\nretention_days = 1\nprune_every_minutes = 60\n";
+        << "[vee]\nsilent_after_minutes = 30\nhistory_pass_minutes = 240\nhistory_pass_window_hours = 744\n"
+        // Retention runs but keeps the 30 days the checks below read (reads, suspect intervals).
+        << "[storage]\nretention_days = 45\nprune_every_minutes = 60\n";
     anchor_ms_ = ami::test::unix_ms_now() + 500;
     clock_ = ami::Clock::accelerated(ami::UtcMillis{daemon_vee_time(kDaemonVeeStart)}, kDaemonVeeSpeed,
                                      ami::UtcMillis{std::chrono::milliseconds{anchor_ms_}});
@@ -90,14 +110,14 @@ class DaemonVeeRun {
     CHECK(simulator.stop() == 0);
   }
 
-  // Interval end -> true energy of the channel.
-  std::map<UtcSeconds, std::int64_t> truth(const std::string& meter, EnergyChannel channel) const {
-    const auto j = nlohmann::json::parse(
-        sim({"truth", "--meter", meter, "--from", kDaemonVeeStart, "--to", kDaemonVeeEnd, "--format", "json"}));
-    std::map<UtcSeconds, std::int64_t> out;
-    const char* key = channel == EnergyChannel::forward_active ? "forward_wh" : "reverse_wh";
+  [[nodiscard]] DaemonVeeTruth truth(const std::string& meter) const {
+    const auto j = nlohmann::json::parse(sim(
+        {"truth", "--meter", meter, "--from", kDaemonVeeHistoryFrom, "--to", kDaemonVeeEnd, "--format", "json"}));
+    DaemonVeeTruth out;
     for (const auto& iv : j.at("intervals")) {
-      out[*ami::parse_utc(iv.at("end").get<std::string>())] = iv.at(key).get<std::int64_t>();
+      const auto end = *ami::parse_utc(iv.at("end").get<std::string>());
+      out.forward[end] = iv.at("forward_wh").get<std::int64_t>();
+      out.reverse[end] = iv.at("reverse_wh").get<std::int64_t>();
     }
     return out;
   }
@@ -109,13 +129,17 @@ class DaemonVeeRun {
   void write_fleet(std::int64_t rollover_initial_wh) {
     std::ofstream fleet(dir_ / "fleet.toml");
     fleet << "seed = 21\n";
-    for (const auto port : ports_) fleet << "[[gateway]]\ncount = 1\nmeters = 1\nbase_port = " << port << "\n";
+    // baud 0: 31 days are ~420 load-profile reads per meter; at 2400 baud they would take minutes.
+    for (const auto port : ports_)
+      fleet << "[[gateway]]\ncount = 1\nmeters = 1\nbaud = 0\nbase_port = " << port << "\n";
     fleet << fmt::format("[[meter]]\nid = \"{}\"\ninitial_wh = {}\n", kRollover, rollover_initial_wh)
           // Same address: the daemon's registry keeps reaching the new meter (no registry event).
           << fmt::format("[[meter]]\nid = \"{}\"\nreplaced_at = \"{}\"\nnew_address = \"000000030001\"\n", kReplaced,
                          kReplacedAt)
           << fmt::format("[[fault]]\nkind = \"offline\"\ntarget = \"{}\"\n", kOffline)
-          << "from = \"2026-01-05T02:00:00Z\"\nuntil = \"2026-01-05T04:00:00Z\"\n";
+          << "from = \"2026-02-04T01:00:00Z\"\nuntil = \"2026-02-04T03:00:00Z\"\n"
+          << fmt::format("[[fault]]\nkind = \"spike\"\ntarget = \"{}\"\nwh = 9000\nfrom = \"{}\"\nuntil = \"{}\"\n",
+                         kSpiked, kSpikeFrom, kSpikeUntil);
   }
 
   std::filesystem::path dir_;
@@ -137,7 +161,7 @@ struct ChannelState {
 
 ChannelState load_channel(ami::storage::StoreReader& store, const std::string& meter, EnergyChannel channel) {
   ChannelState s;
-  const auto from = daemon_vee_time(kDaemonVeeStart);
+  const auto from = daemon_vee_time(kDaemonVeeHistoryFrom);
   const auto to = daemon_vee_time(kDaemonVeeEnd);
   for (auto& iv : store.intervals(meter, channel, from, to)) {
     auto& slot = s.latest[iv.end];
@@ -148,11 +172,13 @@ ChannelState load_channel(ami::storage::StoreReader& store, const std::string& m
   return s;
 }
 
-// Between consecutive stored reads the newest versions add up to the true energy, except across
-// `skip` (an interval no register pair can verify).
+// The backfill read the whole 30 days: the first stored read is the history's start, and the
+// interval after it is stored. Between consecutive stored reads the newest versions add up to the
+// true energy, except across `skip` (an interval no register pair can verify).
 void check_sums_against_truth(const ChannelState& s, const std::map<UtcSeconds, std::int64_t>& truth,
                               std::optional<UtcSeconds> skip = std::nullopt) {
-  REQUIRE(s.reads.size() > 20);
+  REQUIRE(s.reads.size() > 30 * 96);
+  CHECK(s.reads.front() == daemon_vee_time(kDaemonVeeHistoryFrom));
   for (std::size_t i = 1; i < s.reads.size(); ++i) {
     std::int64_t stored = 0;
     std::int64_t expected = 0;
@@ -172,7 +198,8 @@ void check_sums_against_truth(const ChannelState& s, const std::map<UtcSeconds, 
 
 }  // namespace
 
-TEST_CASE("VEE in the daemon: faults flagged, silent meter estimated then superseded, clean meters untouched",
+TEST_CASE("VEE in the daemon over 30 backfilled days: faults flagged, silent meter estimated then superseded, "
+          "clean meters untouched",
           "[integration][vee][daemon]") {
   DaemonVeeRun run;
   run.run();
@@ -180,30 +207,40 @@ TEST_CASE("VEE in the daemon: faults flagged, silent meter estimated then supers
   ami::storage::StoreReader store(run.database());
   const auto fwd = EnergyChannel::forward_active;
 
-  for (const char* clean : {"gw001-m0001", "gw005-m0001", "gw006-m0001"}) {
+  for (const char* clean : kDaemonVeeClean) {
+    const auto truth = run.truth(clean);
     for (const auto channel : {fwd, EnergyChannel::reverse_active}) {
       CAPTURE(clean, ami::storage::to_string(channel));
       const auto s = load_channel(store, clean, channel);
-      check_sums_against_truth(s, run.truth(clean, channel));
+      check_sums_against_truth(s, truth.of(channel));
       for (const auto& [end, iv] : s.latest) {
         CAPTURE(ami::format_utc(end));
         CHECK(iv.status == IntervalStatus::actual);
         CHECK(iv.quality_codes.empty());
-        CHECK(iv.version == 1);
+      }
+      // Older versions can only be silent-meter estimates of days the backfill had not reached
+      // yet when an upkeep ran (a race on a loaded machine), each superseded by the actual one.
+      for (const auto& [end, versions] : s.all) {
+        for (const auto& iv : versions) {
+          if (iv.version == s.latest.at(end).version) continue;
+          CAPTURE(ami::format_utc(end), iv.version);
+          CHECK(iv.status == IntervalStatus::estimated);
+          CHECK(iv.superseded);
+        }
       }
     }
   }
   {
     INFO("rollover: one exact actual interval flagged 2.6.1005");
     const auto s = load_channel(store, kRollover, fwd);
-    const auto truth = run.truth(kRollover, fwd);
-    check_sums_against_truth(s, truth);
+    const auto truth = run.truth(kRollover);
+    check_sums_against_truth(s, truth.forward);
     int wrapped = 0;
     for (const auto& [end, iv] : s.latest) {
       if (!has_code(iv, "2.6.1005")) continue;
       ++wrapped;
       CHECK(iv.status == IntervalStatus::actual);
-      CHECK(iv.value_wh == truth.at(end));
+      CHECK(iv.value_wh == truth.forward.at(end));
       CHECK(*iv.register_end_wh < *iv.register_start_wh);
     }
     CHECK(wrapped == 1);
@@ -211,8 +248,8 @@ TEST_CASE("VEE in the daemon: faults flagged, silent meter estimated then supers
   {
     INFO("replacement without a registry event: held suspect with 2.3.4, never published");
     const auto s = load_channel(store, kReplaced, fwd);
-    const auto swap_end = daemon_vee_time("2026-01-05T03:15:00Z");
-    check_sums_against_truth(s, run.truth(kReplaced, fwd), swap_end);
+    const auto swap_end = daemon_vee_time("2026-01-25T03:15:00Z");
+    check_sums_against_truth(s, run.truth(kReplaced).forward, swap_end);
     REQUIRE(s.latest.count(swap_end) == 1);
     const auto& iv = s.latest.at(swap_end);
     CHECK(iv.status == IntervalStatus::suspect);
@@ -221,9 +258,24 @@ TEST_CASE("VEE in the daemon: faults flagged, silent meter estimated then supers
     CHECK(iv.value_wh < 0);  // the registers restarted: a decrease, never a huge positive interval
   }
   {
-    INFO("offline 02:00-04:00: estimated while silent (2.4.4 + 2.8.0), superseded when it answers");
+    INFO("spike: flagged 2.6.1003 by the history pass, value kept (the meter really consumed it)");
+    const auto s = load_channel(store, kSpiked, fwd);
+    const auto truth = run.truth(kSpiked);
+    check_sums_against_truth(s, truth.forward);
+    std::vector<UtcSeconds> spiked;
+    for (const auto& [end, iv] : s.latest) {
+      if (has_code(iv, "2.6.1003")) spiked.push_back(end);
+    }
+    REQUIRE(spiked.size() == 1);
+    const auto& iv = s.latest.at(spiked.front());
+    CHECK(spiked.front() == daemon_vee_time(kSpikeUntil));
+    CHECK(iv.value_wh == truth.forward.at(spiked.front()));
+    CHECK(iv.value_wh > 9'000);
+  }
+  {
+    INFO("offline 01:00-03:00 live: estimated while silent (2.4.4 + 2.8.0), superseded when it answers");
     const auto s = load_channel(store, kOffline, fwd);
-    check_sums_against_truth(s, run.truth(kOffline, fwd));
+    check_sums_against_truth(s, run.truth(kOffline).forward);
     int silent_estimates = 0;
     for (const auto& [end, versions] : s.all) {
       for (const auto& iv : versions) {
@@ -240,9 +292,7 @@ TEST_CASE("VEE in the daemon: faults flagged, silent meter estimated then supers
     CHECK(silent_estimates > 0);
     CHECK_THAT(run.log(), Catch::Matchers::Contains("silent meter channel"));
   }
-  // The history pass ran over every meter (its flags are checked at store level; here the clean
-  // meters above prove it flagged nothing that is not there).
-  CHECK_THAT(run.log(), Catch::Matchers::Contains("vee: history pass over 6 meter(s)"));
+  CHECK_THAT(run.log(), Catch::Matchers::Contains(fmt::format("vee: history pass over {} meter(s)", kDaemonVeeMeters)));
   {
     INFO("retention ran; nothing published was pruned (no consumer acknowledged anything)");
     bool pruned = false;

@@ -117,6 +117,7 @@ TEST_CASE("each bad config names the file, the key and the reason", "[config]") 
       {"[modbus]\nworkers = 0\n", "test.toml: [modbus] workers (line 2): must be in 1..64, got 0"},
       {"[modbus]\nthreads = 2\n", "test.toml: [modbus] threads (line 2): unknown key"},
       {"[collection]\nbackfill_days = 63\n", "[collection] backfill_days (line 2): must be in 0..62, got 63"},
+      {"[collection]\nbackfill_never_read = 1\n", "[collection] backfill_never_read (line 2): must be true or false"},
       {"[collection]\nload_profile_depth_hours = 1500\n",
        "[collection] load_profile_depth_hours (line 2): must be in 0..1488, got 1500"},
       {"[collection]\nbackfill_days = 2\ncatch_up_hours = 24\n",
@@ -322,4 +323,9 @@ TEST_CASE("deprecated [collection] catch_up_hours is read as backfill_days round
   c = parse_config("[collection]\ncatch_up_hours = 0\n", "old.toml", kBase);
   CHECK(c.collection.backfill_days == 0);
   CHECK(parse_config("[collection]\nbackfill_days = 5\n", "new.toml", kBase).warnings.empty());
+}
+
+TEST_CASE("[collection] backfill_never_read is off unless set", "[config]") {
+  CHECK_FALSE(parse_config("[collection]\nbackfill_days = 5\n", "test.toml", kBase).collection.backfill_never_read);
+  CHECK(parse_config("[collection]\nbackfill_never_read = true\n", "test.toml", kBase).collection.backfill_never_read);
 }
