@@ -2,8 +2,8 @@
 // TCP on an accelerated clock; the real `headend` starts with [collection] backfill_days = 31 and
 // backfill_never_read, so its first scan of each meter reads the meter's last 31 days from its
 // load-profile memory (faults placed inside those days: a rollover, a meter replacement, a spike),
-// then collects a few live hours (a meter offline for two of them). What its store holds is then
-// checked against `meter-sim truth`: the billing invariant between stored reads over the 30 days,
+// then collects live (a meter taken offline for 2 h through meter-sim's admin endpoint). What its
+// store holds is then checked against `meter-sim truth`: the billing invariant between stored reads over the 30 days,
 // every fault flagged with its code (the spike by the periodic history pass over a 31-day window),
 // the clean meters untouched, retention run without pruning anything no consumer acknowledged.
 #include <catch2/catch.hpp>
@@ -29,12 +29,16 @@ using ami::storage::IntervalStatus;
 constexpr std::int64_t kDaemonVeeSpeed = 2400;  // 15 simulated minutes per 0.375 s
 const char* const kDaemonVeeHistoryFrom = "2026-01-05T00:00:00Z";  // checked from here: 30 days before the start
 const char* const kDaemonVeeStart = "2026-02-04T00:00:00Z";        // the daemon's first boundary
-const char* const kDaemonVeeEnd = "2026-02-04T06:00:00Z";
+const char* const kDaemonVeeEnd = "2026-02-04T12:00:00Z";  // the latest the run may last
 const char* const kRollover = "gw002-m0001";
 const char* const kRolloverNear = "2026-01-12T00:00:00Z";  // 1 kWh below the dial here, wraps soon after
 const char* const kReplaced = "gw003-m0001";
 const char* const kReplacedAt = "2026-01-25T03:07:00Z";
-const char* const kOffline = "gw004-m0001";  // live: offline 01:00-03:00 after the start
+// Live: offline for 2 h, injected through meter-sim's admin endpoint once the first history pass
+// is over (it runs at the first cycle, while the backfill writes, and can hold the upkeep thread
+// that writes silent-meter estimates for seconds on a loaded machine).
+const char* const kOffline = "gw004-m0001";
+constexpr auto kOfflineFor = std::chrono::hours{2};
 const char* const kSpiked = "gw005-m0001";
 const char* const kSpikeFrom = "2026-01-20T04:00:00Z";  // 12:00 local: 9 kWh really consumed in 15 min
 const char* const kSpikeUntil = "2026-01-20T04:15:00Z";
@@ -95,24 +99,44 @@ class DaemonVeeRun {
     std::vector<std::string> sim_argv = {(bin_ / "meter-sim").string(), "serve", "--fleet",
                                          (dir_ / "fleet.toml").string()};
     sim_argv.insert(sim_argv.end(), clock.begin(), clock.end());
+    const auto admin_port = ami::test::free_tcp_port();
+    sim_argv.insert(sim_argv.end(), {"--admin-port", std::to_string(admin_port)});
     ami::test::ChildProcess simulator(sim_argv, dir_ / "sim.out", dir_ / "sim.err");
     for (const auto port : ports_) REQUIRE(ami::test::wait_for_port(port, 10s));
+    REQUIRE(ami::test::wait_for_port(admin_port, 10s));
     std::vector<std::string> daemon_argv = {(bin_ / "headend").string(), "--config", (dir_ / "headend.toml").string()};
     daemon_argv.insert(daemon_argv.end(), clock.begin(), clock.end());
     ami::test::ChildProcess daemon(daemon_argv, dir_ / "headend.out", dir_ / "headend.err");
-    while (clock_.now() < ami::UtcMillis{daemon_vee_time(kDaemonVeeEnd)}) {
+    // Until the offline meter was back for 90 minutes and a second history pass ran.
+    std::optional<UtcSeconds> back;
+    for (;;) {
       INFO("daemon log:\n" << log());
       REQUIRE(daemon.running());
+      const auto now = std::chrono::floor<std::chrono::seconds>(clock_.now());
+      REQUIRE(now < daemon_vee_time(kDaemonVeeEnd));
+      const auto passes = history_passes();
+      if (!back && passes >= 1) {
+        const auto from = ami::floor_to_interval(now, 15min) + 30min;
+        const auto reply = nlohmann::json::parse(ami::test::run_and_capture(
+            {(bin_ / "meter-sim").string(), "admin", "--connect", "127.0.0.1:" + std::to_string(admin_port),
+             fmt::format(R"({{"cmd":"inject","fault":{{"kind":"offline","target":"{}","from":"{}","until":"{}"}}}})",
+                         kOffline, ami::format_utc(from), ami::format_utc(from + kOfflineFor))}));
+        REQUIRE(reply.at("ok").get<bool>());
+        back = from + kOfflineFor;
+      }
+      // Two passes: the first ran while the backfill was writing; the spike needs a later one.
+      if (back && now >= *back + 90min && passes >= 2) break;
       std::this_thread::sleep_for(50ms);
     }
+    end_ = std::chrono::floor<std::chrono::seconds>(clock_.now());
     INFO("daemon log:\n" << log());
     CHECK(daemon.stop() == 0);
     CHECK(simulator.stop() == 0);
   }
 
   [[nodiscard]] DaemonVeeTruth truth(const std::string& meter) const {
-    const auto j = nlohmann::json::parse(sim(
-        {"truth", "--meter", meter, "--from", kDaemonVeeHistoryFrom, "--to", kDaemonVeeEnd, "--format", "json"}));
+    const auto j = nlohmann::json::parse(sim({"truth", "--meter", meter, "--from", kDaemonVeeHistoryFrom, "--to",
+                                              ami::format_utc(end_), "--format", "json"}));
     DaemonVeeTruth out;
     for (const auto& iv : j.at("intervals")) {
       const auto end = *ami::parse_utc(iv.at("end").get<std::string>());
@@ -123,6 +147,15 @@ class DaemonVeeRun {
   }
 
   [[nodiscard]] std::string log() const { return ami::test::read_file(dir_ / "headend.err"); }
+  [[nodiscard]] int history_passes() const {
+    const auto text = log();
+    int n = 0;
+    for (auto at = text.find("vee: history pass over"); at != std::string::npos;
+         at = text.find("vee: history pass over", at + 1))
+      ++n;
+    return n;
+  }
+  [[nodiscard]] UtcSeconds end() const { return end_; }
   [[nodiscard]] std::filesystem::path database() const { return dir_ / "state" / "headend.db"; }
 
  private:
@@ -136,8 +169,7 @@ class DaemonVeeRun {
           // Same address: the daemon's registry keeps reaching the new meter (no registry event).
           << fmt::format("[[meter]]\nid = \"{}\"\nreplaced_at = \"{}\"\nnew_address = \"000000030001\"\n", kReplaced,
                          kReplacedAt)
-          << fmt::format("[[fault]]\nkind = \"offline\"\ntarget = \"{}\"\n", kOffline)
-          << "from = \"2026-02-04T01:00:00Z\"\nuntil = \"2026-02-04T03:00:00Z\"\n"
+          // The offline window comes at run time, through the admin endpoint (run()).
           << fmt::format("[[fault]]\nkind = \"spike\"\ntarget = \"{}\"\nwh = 9000\nfrom = \"{}\"\nuntil = \"{}\"\n",
                          kSpiked, kSpikeFrom, kSpikeUntil);
   }
@@ -147,6 +179,7 @@ class DaemonVeeRun {
   std::vector<unsigned short> ports_;
   std::int64_t anchor_ms_ = 0;
   ami::Clock clock_ = ami::Clock::real();
+  UtcSeconds end_;
 };
 
 bool has_code(const IntervalRecord& iv, const std::string& code) {
@@ -159,10 +192,10 @@ struct ChannelState {
   std::vector<UtcSeconds> reads;                         // stored read boundaries, ascending
 };
 
-ChannelState load_channel(ami::storage::StoreReader& store, const std::string& meter, EnergyChannel channel) {
+ChannelState load_channel(ami::storage::StoreReader& store, const std::string& meter, EnergyChannel channel,
+                          UtcSeconds to) {
   ChannelState s;
   const auto from = daemon_vee_time(kDaemonVeeHistoryFrom);
-  const auto to = daemon_vee_time(kDaemonVeeEnd);
   for (auto& iv : store.intervals(meter, channel, from, to)) {
     auto& slot = s.latest[iv.end];
     if (iv.version >= slot.version) slot = iv;
@@ -211,7 +244,7 @@ TEST_CASE("VEE in the daemon over 30 backfilled days: faults flagged, silent met
     const auto truth = run.truth(clean);
     for (const auto channel : {fwd, EnergyChannel::reverse_active}) {
       CAPTURE(clean, ami::storage::to_string(channel));
-      const auto s = load_channel(store, clean, channel);
+      const auto s = load_channel(store, clean, channel, run.end());
       check_sums_against_truth(s, truth.of(channel));
       for (const auto& [end, iv] : s.latest) {
         CAPTURE(ami::format_utc(end));
@@ -232,7 +265,7 @@ TEST_CASE("VEE in the daemon over 30 backfilled days: faults flagged, silent met
   }
   {
     INFO("rollover: one exact actual interval flagged 2.6.1005");
-    const auto s = load_channel(store, kRollover, fwd);
+    const auto s = load_channel(store, kRollover, fwd, run.end());
     const auto truth = run.truth(kRollover);
     check_sums_against_truth(s, truth.forward);
     int wrapped = 0;
@@ -247,7 +280,7 @@ TEST_CASE("VEE in the daemon over 30 backfilled days: faults flagged, silent met
   }
   {
     INFO("replacement without a registry event: held suspect with 2.3.4, never published");
-    const auto s = load_channel(store, kReplaced, fwd);
+    const auto s = load_channel(store, kReplaced, fwd, run.end());
     const auto swap_end = daemon_vee_time("2026-01-25T03:15:00Z");
     check_sums_against_truth(s, run.truth(kReplaced).forward, swap_end);
     REQUIRE(s.latest.count(swap_end) == 1);
@@ -259,7 +292,7 @@ TEST_CASE("VEE in the daemon over 30 backfilled days: faults flagged, silent met
   }
   {
     INFO("spike: flagged 2.6.1003 by the history pass, value kept (the meter really consumed it)");
-    const auto s = load_channel(store, kSpiked, fwd);
+    const auto s = load_channel(store, kSpiked, fwd, run.end());
     const auto truth = run.truth(kSpiked);
     check_sums_against_truth(s, truth.forward);
     std::vector<UtcSeconds> spiked;
@@ -273,8 +306,8 @@ TEST_CASE("VEE in the daemon over 30 backfilled days: faults flagged, silent met
     CHECK(iv.value_wh > 9'000);
   }
   {
-    INFO("offline 01:00-03:00 live: estimated while silent (2.4.4 + 2.8.0), superseded when it answers");
-    const auto s = load_channel(store, kOffline, fwd);
+    INFO("offline 2 h live: estimated while silent (2.4.4 + 2.8.0), superseded when it answers");
+    const auto s = load_channel(store, kOffline, fwd, run.end());
     check_sums_against_truth(s, run.truth(kOffline).forward);
     int silent_estimates = 0;
     for (const auto& [end, versions] : s.all) {
