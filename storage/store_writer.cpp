@@ -715,7 +715,7 @@ struct StoreWriter::Impl {
     if (newest.exists && newest.boundary >= boundary + step) {
       after = stored_read(meter->key, read.channel, boundary + step);
     }
-    if (vee_hook) note_read_for_vee(read, *meter, newest);
+    if (vee_hook) note_read_for_vee(read, *meter, newest, before.has_value() && after.has_value());
     // No version at `boundary` can exist when it is past everything stored for the channel.
     const bool interval_is_new =
         newest.exists && boundary > newest.boundary && newest.through_known && boundary > newest.intervals_through;
@@ -917,7 +917,14 @@ struct StoreWriter::Impl {
     return read;
   }
 
-  void note_read_for_vee(const BoundaryRead& read, const MeterInfo& meter, const LatestRead& previous) {
+  // `between_two_reads`: stored reads stand one interval before and after (an out-of-order
+  // read there only completes what the store derives itself).
+  void note_read_for_vee(const BoundaryRead& read, const MeterInfo& meter, const LatestRead& previous,
+                         bool between_two_reads) {
+    if (previous.exists && to_s(read.boundary) < previous.boundary && !between_two_reads) {
+      vee_hook->on_out_of_order_read(vee_meter(read.meter_id, meter), read);
+      return;
+    }
     std::optional<BoundaryRead> before;
     if (previous.exists) before = boundary_read_from(read.meter_id, read.channel, previous);
     vee_hook->on_read(vee_meter(read.meter_id, meter), before, read);
@@ -1114,13 +1121,34 @@ struct StoreWriter::Impl {
 
   void apply_vee_hook() {
     if (!vee_hook) return;
-    const auto pass = vee_hook->take();  // also forgets the batch's reads
+    // Out-of-order reads' stored neighbours, by key (this batch's reads are in the table).
+    const auto lookup = [this](const MeterRecord& params, EnergyChannel channel,
+                               UtcSeconds boundary) -> std::optional<BoundaryRead> {
+      const MeterInfo* meter = find_meter(params.meter_id);
+      if (meter == nullptr) return std::nullopt;
+      const auto stored = stored_read(meter->key, channel, to_s(boundary));
+      if (!stored) return std::nullopt;
+      BoundaryRead read;
+      read.meter_id = params.meter_id;
+      read.channel = channel;
+      read.boundary = boundary;
+      read.register_wh = stored->register_wh;
+      read.collected_at = UtcMillis{std::chrono::milliseconds{stored->collected_at_ms}};
+      return read;
+    };
+    const auto pass = vee_hook->take(lookup);  // also forgets the batch's reads
     for (const auto& record : pass.writes) {
-      // A read backfilled in the same batch may already have made the interval actual.
       const MeterInfo* meter = find_meter(record.meter_id);
       const auto current = meter == nullptr ? std::nullopt
-                                            : current_interval(meter->key, record.channel, to_s(record.end));
+                                            : latest_version_record(record.meter_id, meter->key, record.channel,
+                                                                    to_s(record.end));
+      // A read backfilled in the same batch may already have made the interval actual.
       if (record.status == IntervalStatus::estimated && current && current->status == IntervalStatus::actual) continue;
+      // A re-anchored span often leaves some of its estimates as they were: no new version.
+      if (current && current->status == record.status && current->value_wh == record.value_wh &&
+          current->quality_codes == record.quality_codes && current->estimation_method == record.estimation_method) {
+        continue;
+      }
       apply_interval(record);
     }
     for (const auto& finding : pass.findings) {

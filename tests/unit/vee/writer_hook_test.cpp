@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
+#include <map>
+#include <set>
 
 #include "storage/store_reader.hpp"
 #include "storage/store_writer.hpp"
@@ -26,6 +29,14 @@ BoundaryRead read_at(std::int64_t k, std::int64_t register_wh) {
   b.register_wh = register_wh;
   b.collected_at = std::chrono::time_point_cast<std::chrono::milliseconds>(b.boundary) + 2s;
   return b;
+}
+
+// Options for a fresh store in its own temporary directory, with VEE in the writer.
+ami::storage::StoreOptions vee_store_options(const std::string& name) {
+  ami::storage::StoreOptions options;
+  options.path = ami::test::fresh_temp_dir(name) / "store.db";
+  options.vee = VeeConfig{};
+  return options;
 }
 
 ami::storage::MeterRecord registry_row() {
@@ -73,10 +84,7 @@ TEST_CASE("writer hook: only spans that need VEE are passed, the store's own res
 }
 
 TEST_CASE("writer hook: StoreWriter with VEE stores estimates and rollover fixes with the reads", "[vee][writer]") {
-  const auto dir = ami::test::fresh_temp_dir("vee_writer_hook");
-  ami::storage::StoreOptions options;
-  options.path = dir / "store.db";
-  options.vee = VeeConfig{};
+  const auto options = vee_store_options("vee_writer_hook");
   {
     ami::storage::StoreWriter writer(options);
     writer.import_meters({registry_row()}, "test");
@@ -274,5 +282,181 @@ TEST_CASE("history pass: spike and zero-run flags on stored intervals, written o
   for (const auto& iv : latest_of("000000000003")) {
     const bool zero = iv.end > at_interval(160) && iv.end <= at_interval(180);
     CHECK(has(iv.flags, Flag::zero_usage) == zero);
+  }
+}
+
+namespace {
+
+// Consumption for the re-anchoring tests: uneven, so an even spread over a gap never matches it.
+std::int64_t reanchor_usage(EnergyChannel channel, std::int64_t k) {
+  return channel == EnergyChannel::forward_active ? 20 + (k * 37) % 50 : 3 + (k * 13) % 7;
+}
+
+std::int64_t reanchor_register(EnergyChannel channel, std::int64_t k) {
+  std::int64_t wh = channel == EnergyChannel::forward_active ? 100'000 : 5'000;
+  for (std::int64_t j = 1; j <= k; ++j) wh += reanchor_usage(channel, j);
+  return wh;
+}
+
+BoundaryRead reanchor_read(EnergyChannel channel, std::int64_t k) {
+  auto r = read_at(k, reanchor_register(channel, k));
+  r.channel = channel;
+  return r;
+}
+
+constexpr std::array<EnergyChannel, 2> both_channels{EnergyChannel::forward_active, EnergyChannel::reverse_active};
+
+}  // namespace
+
+TEST_CASE("writer hook: out-of-order reads re-anchor the spans to their nearest stored reads, merged, each "
+          "boundary looked up once",
+          "[vee][writer][reanchor]") {
+  WriterHook hook(VeeConfig{});
+  const auto m = registry_row();
+  // Stored: reads at 4 and 28 (an estimated gap between). This batch stores 16, then 8.
+  std::map<std::int64_t, BoundaryRead> table;
+  for (const std::int64_t k : {4, 28}) table[k] = reanchor_read(EnergyChannel::forward_active, k);
+  for (const std::int64_t k : {16, 8}) {
+    table[k] = reanchor_read(EnergyChannel::forward_active, k);
+    hook.on_out_of_order_read(m, table[k]);
+  }
+  CHECK_FALSE(hook.empty());
+  std::map<std::int64_t, int> lookups;
+  const WriterHook::StoredReadLookup lookup = [&](const ami::storage::MeterRecord&, EnergyChannel channel,
+                                                  ami::UtcSeconds boundary) -> std::optional<BoundaryRead> {
+    const auto k = (boundary - at_interval(0)) / std::chrono::minutes{15};
+    lookups[k] += 1;
+    const auto it = table.find(k);
+    if (channel != EnergyChannel::forward_active || it == table.end()) return std::nullopt;
+    return it->second;
+  };
+  const auto pass = hook.take(lookup);
+  CHECK(hook.empty());
+  for (const auto& [k, count] : lookups) {
+    INFO("boundary " << k);
+    CHECK(count == 1);
+    CHECK(k >= 4);
+    CHECK(k <= 28);
+  }
+  // (4, 28] once each, prorated per sub-span between the reads 4, 8, 16 and 28.
+  REQUIRE(pass.writes.size() == 24);
+  std::map<std::int64_t, std::int64_t> sums;  // by the read that ends the sub-span
+  for (std::size_t i = 0; i < pass.writes.size(); ++i) {
+    const auto& w = pass.writes[i];
+    CHECK(w.end == at_interval(5 + static_cast<std::int64_t>(i)));
+    CHECK(w.status == IntervalStatus::estimated);
+    CHECK(w.estimation_method == ami::storage::EstimationMethod::register_prorated_even);
+    const auto k = (w.end - at_interval(0)) / std::chrono::minutes{15};
+    sums[k <= 8 ? 8 : k <= 16 ? 16 : 28] += w.value_wh;
+  }
+  const auto delta = [](std::int64_t a, std::int64_t b) {
+    return (reanchor_register(EnergyChannel::forward_active, b) - reanchor_register(EnergyChannel::forward_active, a)) *
+           2;  // CT 2
+  };
+  CHECK(sums[8] == delta(4, 8));
+  CHECK(sums[16] == delta(8, 16));
+  CHECK(sums[28] == delta(16, 28));
+  // Without a lookup (or with no out-of-order read) nothing is re-anchored.
+  hook.on_out_of_order_read(m, table[8]);
+  CHECK(hook.take().writes.empty());
+}
+
+TEST_CASE("writer hook: backfilled reads inside an estimated 6-hour gap supersede its estimates so every span "
+          "between two actual reads adds up, on both channels",
+          "[vee][writer][reanchor]") {
+  struct Case {
+    const char* name;
+    std::vector<std::vector<std::int64_t>> batches;  // out-of-order boundaries per write batch
+  };
+  const std::vector<Case> cases{
+      {"hourly anchors in one batch", {{8, 12, 16, 20, 24}}},
+      {"a single read in the middle", {{16}}},
+      {"hourly anchors in reverse order, one batch each", {{24}, {20}, {16}, {12}, {8}}},
+      {"hourly anchors in reverse order in one batch", {{24, 20, 16, 12, 8}}},
+      {"reads next to the actual intervals at both ends", {{5}, {27}}},
+      {"a run of consecutive reads", {{9, 10, 11}}},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      const auto options = vee_store_options("vee_reanchor");
+      ami::storage::StoreWriter writer(options);
+      writer.import_meters({registry_row()}, "test");
+      const auto submit = [&](const std::vector<std::int64_t>& ks) {
+        std::vector<BoundaryRead> batch;
+        for (const auto k : ks)
+          for (const auto channel : both_channels) batch.push_back(reanchor_read(channel, k));
+        writer.submit(batch, {});
+        writer.flush();
+      };
+      // Reads through k = 4, then silent (estimated after 4 hours), then back at k = 28: VEE has
+      // estimated (4, 28] from the registers at 4 and 28.
+      submit({0, 1, 2, 3, 4});
+      REQUIRE(writer.estimate_silent(at_interval(16)).intervals > 0);
+      submit({28});
+      ami::storage::StoreReader reader(options.path);
+      const auto latest_of = [&](EnergyChannel channel) {
+        std::vector<Interval> versions;
+        for (const auto& r : reader.intervals("000000000001", channel, at_interval(0), at_interval(28)))
+          versions.push_back(interval_from_record(r));
+        return std::pair{latest_versions(versions), versions};
+      };
+      std::map<EnergyChannel, std::vector<Interval>> before;
+      for (const auto channel : both_channels) {
+        before[channel] = latest_of(channel).first;
+        REQUIRE(before[channel].size() == 28);
+        CHECK(before[channel][10].status == IntervalStatus::estimated);  // (10, 11]: inside the gap
+      }
+
+      std::set<std::int64_t> stored_reads{0, 1, 2, 3, 4, 28};
+      for (const auto& batch : c.batches) {
+        submit(batch);
+        stored_reads.insert(batch.begin(), batch.end());
+      }
+
+      for (const auto channel : both_channels) {
+        INFO(ami::storage::to_string(channel));
+        const auto [latest, versions] = latest_of(channel);
+        REQUIRE(latest.size() == 28);
+        std::int64_t span_sum = 0;
+        for (std::size_t i = 0; i < latest.size(); ++i) {
+          const auto& iv = latest[i];
+          const auto k = static_cast<std::int64_t>(i) + 1;
+          INFO("interval ending at k = " << k);
+          REQUIRE(iv.end == at_interval(k));
+          const auto expected = (reanchor_register(channel, k) - reanchor_register(channel, k - 1)) * 2;
+          if (stored_reads.count(k - 1) == 1 && stored_reads.count(k) == 1) {
+            CHECK(iv.status == IntervalStatus::actual);
+            CHECK(iv.value_wh == expected);
+          } else {
+            CHECK(iv.status == IntervalStatus::estimated);
+            CHECK(iv.method == ami::storage::EstimationMethod::register_prorated_even);
+            CHECK(has(iv.flags, Flag::estimated));
+            const auto codes = record_from_interval(iv, channel_spec(registry_row(), channel)).quality_codes;
+            CHECK(std::find(codes.begin(), codes.end(), "2.8.0") != codes.end());  // head-end estimated
+          }
+          // Every span between two stored reads adds up to its register delta x CT.
+          span_sum += iv.value_wh;
+          if (stored_reads.count(k) == 1) {
+            const auto from = *std::prev(stored_reads.find(k));
+            CHECK(span_sum == (reanchor_register(channel, k) - reanchor_register(channel, from)) * 2);
+            span_sum = 0;
+          }
+          // At most one new version per batch, and none where the batch changed nothing (over
+          // several batches a value may change and come back).
+          const auto& old = before[channel][i];
+          const bool same = old.value_wh == iv.value_wh && old.status == iv.status && old.method == iv.method;
+          CHECK(iv.version <= old.version + static_cast<std::int64_t>(c.batches.size()));
+          if (!same) CHECK(iv.version > old.version);
+          if (same && c.batches.size() == 1) CHECK(iv.version == old.version);
+        }
+        std::vector<RegisterRead> reads;
+        for (const auto& r : reader.reads("000000000001", channel, at_interval(0), at_interval(28)))
+          reads.push_back(register_read(r));
+        CHECK(reads.size() == stored_reads.size());
+        const auto report = check_invariant(channel_spec(registry_row(), channel), reads, versions, {}, VeeConfig{});
+        for (const auto& v : report.violations) UNSCOPED_INFO(v.describe());
+        CHECK(report.holds());
+      }
+    }
   }
 }
