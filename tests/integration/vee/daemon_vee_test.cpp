@@ -29,7 +29,7 @@ using ami::storage::IntervalStatus;
 constexpr std::int64_t kDaemonVeeSpeed = 2400;  // 15 simulated minutes per 0.375 s
 const char* const kDaemonVeeHistoryFrom = "2026-01-05T00:00:00Z";  // checked from here: 30 days before the start
 const char* const kDaemonVeeStart = "2026-02-04T00:00:00Z";        // the daemon's first boundary
-const char* const kDaemonVeeEnd = "2026-02-04T12:00:00Z";  // the latest the run may last
+const char* const kDaemonVeeEnd = "2026-02-04T20:00:00Z";  // the latest the run may last (30 s)
 const char* const kRollover = "gw002-m0001";
 const char* const kRolloverNear = "2026-01-12T00:00:00Z";  // 1 kWh below the dial here, wraps soon after
 const char* const kReplaced = "gw003-m0001";
@@ -107,8 +107,10 @@ class DaemonVeeRun {
     std::vector<std::string> daemon_argv = {(bin_ / "headend").string(), "--config", (dir_ / "headend.toml").string()};
     daemon_argv.insert(daemon_argv.end(), clock.begin(), clock.end());
     ami::test::ChildProcess daemon(daemon_argv, dir_ / "headend.out", dir_ / "headend.err");
-    // Until the offline meter was back for 90 minutes and a second history pass ran.
+    // Until the backfill stored the 30 days, a history pass ran after that, and the offline meter
+    // has been back for 90 minutes.
     std::optional<UtcSeconds> back;
+    std::optional<int> passes_when_backfilled;
     for (;;) {
       INFO("daemon log:\n" << log());
       REQUIRE(daemon.running());
@@ -124,8 +126,8 @@ class DaemonVeeRun {
         REQUIRE(reply.at("ok").get<bool>());
         back = from + kOfflineFor;
       }
-      // Two passes: the first ran while the backfill was writing; the spike needs a later one.
-      if (back && now >= *back + 90min && passes >= 2) break;
+      if (!passes_when_backfilled && backfilled()) passes_when_backfilled = passes;
+      if (back && now >= *back + 90min && passes_when_backfilled && passes > *passes_when_backfilled) break;
       std::this_thread::sleep_for(50ms);
     }
     end_ = std::chrono::floor<std::chrono::seconds>(clock_.now());
@@ -147,6 +149,21 @@ class DaemonVeeRun {
   }
 
   [[nodiscard]] std::string log() const { return ami::test::read_file(dir_ / "headend.err"); }
+  // Every meter has its 30 x 96 + 1 reads up to the daemon's start (a reader beside the daemon's writer).
+  [[nodiscard]] bool backfilled() const {
+    if (!std::filesystem::exists(database())) return false;
+    try {
+      ami::storage::StoreReader store(database());
+      for (int g = 1; g <= kDaemonVeeMeters; ++g) {
+        const auto reads = store.reads(fmt::format("gw{:03}-m0001", g), EnergyChannel::forward_active,
+                                       daemon_vee_time(kDaemonVeeHistoryFrom), daemon_vee_time(kDaemonVeeStart));
+        if (reads.size() < 30 * 96 + 1) return false;
+      }
+      return true;
+    } catch (const std::exception&) {
+      return false;  // the daemon is still creating or migrating its store
+    }
+  }
   [[nodiscard]] int history_passes() const {
     const auto text = log();
     int n = 0;
