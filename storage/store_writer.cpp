@@ -1476,6 +1476,7 @@ HistoryPassStats StoreWriter::run_history_pass(const HistoryPassOptions& options
   if (!impl_->options.vee) return result;
   std::int64_t after_key = std::numeric_limits<std::int64_t>::min();
   for (;;) {
+    if (options.cancel && options.cancel->load()) return result;
     const auto last = impl_->run_task<std::optional<std::int64_t>>(
         [this, after_key, &options, &result] { return impl_->history_chunk(after_key, options, result); });
     if (!last) return result;

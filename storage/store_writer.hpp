@@ -34,6 +34,7 @@
 // the last successful flush() is known to be stored). stop() never throws.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -100,6 +101,9 @@ struct HistoryPassOptions {
   UtcSeconds to{};                          // intervals ending in (to - window, to] are re-validated
   std::chrono::hours window{24};
   std::size_t meters_per_chunk = 1000;      // one writer transaction per chunk of enabled meters
+  // Checked between chunks: when it reads true the pass ends early (chunks done stay written; a
+  // later pass re-validates the rest). Lets a shutdown stop waiting for a long pass.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // What run_history_pass() did.

@@ -1,6 +1,7 @@
 #include "headend/daemon/daemon.hpp"
 
 #include <array>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -198,6 +199,11 @@ class Daemon {
   bool registry_loading_ = false;       // io thread: a reload is on registry_pool_
   std::optional<UtcSeconds> last_prune_;             // status_pool_ thread only
   std::optional<UtcSeconds> last_history_pass_;      // status_pool_ thread only
+  // Store upkeep is skipped once shutdown began (a long history pass stops between chunks), and a
+  // cycle's upkeep is skipped while later cycles wait on status_pool_ (the latest one does it), so
+  // slow upkeep never piles up behind an accelerated clock.
+  std::atomic<bool> upkeep_cancelled_{false};
+  std::atomic<int> status_tasks_queued_{0};
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::steady_timer workers_done_{io_};
   asio::steady_timer registry_timer_{io_};  // registry_poll_seconds between registry version checks
@@ -600,7 +606,9 @@ void Daemon::on_cycle(const collection::CycleReport& report) {
     begin_shutdown(kExitRuntimeFailure);
   }
   // Flushing waits for the writer thread (fsync): never on the io_context.
+  status_tasks_queued_.fetch_add(1);
   asio::post(*status_pool_, [this, report] {
+    const bool later_cycle_waiting = status_tasks_queued_.fetch_sub(1) > 1;
     std::uint64_t head = 0;
     try {
       writer_->flush();
@@ -615,7 +623,7 @@ void Daemon::on_cycle(const collection::CycleReport& report) {
       std::fputs((line + "\n").c_str(), stdout);
       std::fflush(stdout);
     }
-    maintain_store(report.boundary);
+    if (!later_cycle_waiting && !upkeep_cancelled_.load()) maintain_store(report.boundary);
   });
 }
 
@@ -639,6 +647,7 @@ void Daemon::maintain_store(UtcSeconds boundary) {
         pass.to = due;
         pass.window = std::chrono::hours{config_.vee.history_pass_window_hours};
         pass.meters_per_chunk = static_cast<std::size_t>(config_.vee.history_pass_meters_per_chunk);
+        pass.cancel = &upkeep_cancelled_;
         const auto history = writer_->run_history_pass(pass);
         spdlog::info("vee: history pass over {} meter(s) up to {}: {} interval version(s) with changed flags",
                      history.meters, format_utc(due), history.intervals);
@@ -676,6 +685,7 @@ void Daemon::wait_for_signal() {
 void Daemon::begin_shutdown(int exit_code) {
   if (shutting_down_) return;
   shutting_down_ = true;
+  upkeep_cancelled_ = true;
   exit_code_ = exit_code;
   asio::co_spawn(io_, shutdown(), [](std::exception_ptr e) {
     if (e) spdlog::critical("shutdown failed");

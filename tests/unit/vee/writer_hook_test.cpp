@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <map>
 #include <set>
 
@@ -253,6 +254,14 @@ TEST_CASE("history pass: spike and zero-run flags on stored intervals, written o
   pass.to = at_interval(last);
   pass.window = std::chrono::hours{24};
   pass.meters_per_chunk = 2;
+  // A cancelled pass (the daemon is stopping) ends before its next chunk and writes nothing more.
+  std::atomic<bool> cancelled{true};
+  pass.cancel = &cancelled;
+  const auto skipped = writer.run_history_pass(pass);
+  CHECK(skipped.chunks == 0);
+  CHECK(skipped.intervals == 0);
+  CHECK(writer.stats().head_sequence == head_before);
+  cancelled = false;
   const auto first = writer.run_history_pass(pass);
   CHECK(first.meters == 3);
   CHECK(first.chunks == 2);
