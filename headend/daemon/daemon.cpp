@@ -199,11 +199,9 @@ class Daemon {
   bool registry_loading_ = false;       // io thread: a reload is on registry_pool_
   std::optional<UtcSeconds> last_prune_;             // status_pool_ thread only
   std::optional<UtcSeconds> last_history_pass_;      // status_pool_ thread only
-  // Store upkeep is skipped once shutdown began (a long history pass stops between chunks), and a
-  // cycle's upkeep is skipped while later cycles wait on status_pool_ (the latest one does it), so
-  // slow upkeep never piles up behind an accelerated clock.
+  // Store upkeep is skipped once shutdown began, and a running history pass stops between chunks,
+  // so cycles still queued on status_pool_ never hold up a stop.
   std::atomic<bool> upkeep_cancelled_{false};
-  std::atomic<int> status_tasks_queued_{0};
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::steady_timer workers_done_{io_};
   asio::steady_timer registry_timer_{io_};  // registry_poll_seconds between registry version checks
@@ -606,9 +604,7 @@ void Daemon::on_cycle(const collection::CycleReport& report) {
     begin_shutdown(kExitRuntimeFailure);
   }
   // Flushing waits for the writer thread (fsync): never on the io_context.
-  status_tasks_queued_.fetch_add(1);
   asio::post(*status_pool_, [this, report] {
-    const bool later_cycle_waiting = status_tasks_queued_.fetch_sub(1) > 1;
     std::uint64_t head = 0;
     try {
       writer_->flush();
@@ -623,7 +619,7 @@ void Daemon::on_cycle(const collection::CycleReport& report) {
       std::fputs((line + "\n").c_str(), stdout);
       std::fflush(stdout);
     }
-    if (!later_cycle_waiting && !upkeep_cancelled_.load()) maintain_store(report.boundary);
+    if (!upkeep_cancelled_.load()) maintain_store(report.boundary);
   });
 }
 
