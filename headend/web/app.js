@@ -152,8 +152,10 @@ function drawChart(intervals, expectedEnds) {
   svg.setAttribute("preserveAspectRatio", "none");
   const max = Math.max(1, ...Array.from(forward.values(), (iv) => iv.value_wh));
   const w = width / n;
+  let drawn = 0;  // expected ends with an interval: a newer interval than the KPI's as-of is not a bar
   expectedEnds.forEach((end, i) => {
     const iv = forward.get(end);
+    if (iv) ++drawn;
     const rect = document.createElementNS(ns, "rect");
     const h = iv ? Math.max(1, (iv.value_wh / max) * (height - 10)) : height - 10;
     rect.setAttribute("x", (i * w).toFixed(2));
@@ -169,7 +171,7 @@ function drawChart(intervals, expectedEnds) {
   });
   const chart = $("#interval-chart");
   chart.replaceChildren(svg);
-  chart.dataset.intervals = String(forward.size);
+  chart.dataset.intervals = String(drawn);
   chart.dataset.expected = String(expectedEnds.length);
 }
 
