@@ -102,18 +102,31 @@ class BackfillRun {
   // Interval end -> (forward, reverse) Wh from the simulator's truth.
   std::map<ami::UtcSeconds, std::pair<std::int64_t, std::int64_t>> truth(const std::string& meter, const char* from,
                                                                           const char* to) const {
-    const auto j = json::parse(run_sim({"truth", "--meter", meter, "--from", from, "--to", to, "--format", "json"}));
-    std::map<ami::UtcSeconds, std::pair<std::int64_t, std::int64_t>> out;
-    for (const auto& iv : j.at("intervals"))
-      out[*ami::parse_utc(iv.at("end").get<std::string>())] = {iv.at("forward_wh").get<std::int64_t>(),
-                                                                iv.at("reverse_wh").get<std::int64_t>()};
-    return out;
+    return truth_series(meter, from, to, "intervals", "end");
+  }
+  // Boundary -> (forward, reverse) register Wh from the simulator's truth.
+  std::map<ami::UtcSeconds, std::pair<std::int64_t, std::int64_t>> true_registers(const std::string& meter,
+                                                                                   const char* from,
+                                                                                   const char* to) const {
+    return truth_series(meter, from, to, "boundaries", "t");
   }
 
   [[nodiscard]] std::filesystem::path database() const { return dir_ / "state" / "headend.db"; }
   ChildProcess& simulator() { return *sim_; }
 
  private:
+  std::map<ami::UtcSeconds, std::pair<std::int64_t, std::int64_t>> truth_series(const std::string& meter,
+                                                                                const char* from, const char* to,
+                                                                                const char* list,
+                                                                                const char* time_key) const {
+    const auto j = json::parse(run_sim({"truth", "--meter", meter, "--from", from, "--to", to, "--format", "json"}));
+    std::map<ami::UtcSeconds, std::pair<std::int64_t, std::int64_t>> out;
+    for (const auto& e : j.at(list))
+      out[*ami::parse_utc(e.at(time_key).get<std::string>())] = {e.at("forward_wh").get<std::int64_t>(),
+                                                                 e.at("reverse_wh").get<std::int64_t>()};
+    return out;
+  }
+
   std::filesystem::path dir_;
   std::filesystem::path bin_;
   std::vector<unsigned short> ports_;
@@ -295,12 +308,7 @@ TEST_CASE("backfill from freezes: a meter whose load profile does not reach back
   CHECK(run.stop_daemon() == 0);
   CHECK(run.simulator().stop() == 0);
 
-  const auto truth = json::parse(run.run_sim({"truth", "--meter", "gw001-m0001", "--from", "2026-01-05T00:30:00Z",
-                                              "--to", "2026-01-05T04:15:00Z", "--format", "json"}));
-  std::map<ami::UtcSeconds, std::pair<std::int64_t, std::int64_t>> registers;
-  for (const auto& b : truth.at("boundaries"))
-    registers[*ami::parse_utc(b.at("t").get<std::string>())] = {b.at("forward_wh").get<std::int64_t>(),
-                                                                b.at("reverse_wh").get<std::int64_t>()};
+  const auto registers = run.true_registers("gw001-m0001", "2026-01-05T00:30:00Z", "2026-01-05T04:15:00Z");
   ami::storage::StoreReader store(run.database());
   for (const auto channel : {ami::storage::EnergyChannel::forward_active, ami::storage::EnergyChannel::reverse_active}) {
     const bool forward = channel == ami::storage::EnergyChannel::forward_active;
@@ -368,12 +376,7 @@ TEST_CASE("backfill from freezes: a meter without a load profile is read hourly 
   CHECK(run.stop_daemon() == 0);
   CHECK(run.simulator().stop() == 0);
 
-  const auto truth = json::parse(run.run_sim({"truth", "--meter", "gw001-m0001", "--from", "2026-01-05T01:00:00Z",
-                                              "--to", "2026-01-05T05:00:00Z", "--format", "json"}));
-  std::map<ami::UtcSeconds, std::pair<std::int64_t, std::int64_t>> registers;
-  for (const auto& b : truth.at("boundaries"))
-    registers[*ami::parse_utc(b.at("t").get<std::string>())] = {b.at("forward_wh").get<std::int64_t>(),
-                                                                b.at("reverse_wh").get<std::int64_t>()};
+  const auto registers = run.true_registers("gw001-m0001", "2026-01-05T01:00:00Z", "2026-01-05T05:00:00Z");
   ami::storage::StoreReader store(run.database());
   for (const auto channel : {ami::storage::EnergyChannel::forward_active, ami::storage::EnergyChannel::reverse_active}) {
     const bool forward = channel == ami::storage::EnergyChannel::forward_active;
