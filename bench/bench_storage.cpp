@@ -7,11 +7,13 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/bench_storage_support.hpp"
 #include "storage/sqlite.hpp"
 #include "storage/store_writer.hpp"
+#include "storage/vee/config.hpp"
 
 namespace {
 
@@ -106,6 +108,86 @@ BENCHMARK(BM_StoreWriterIngest)
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
+
+// The daemon's write pattern per scheduled read (docs/PERFORMANCE.md "Writer costs per read"): a
+// 2-channel DL/T 645 meter's boundary read = 2 BoundaryReads (forward, reverse) + 1 attempt row,
+// submitted in the daemon's SubmitBatcher chunks of 1,000 records (333 meters), VEE on in the
+// writer (StoreOptions::vee, as the daemon runs it). Arg 1, how the chunks arrive:
+//   0 = all at once (the writer takes whatever is queued, up to 100,000 items: a writer that lags);
+//   1 = a flush() after each chunk (one transaction per chunk, whatever the writer's batching);
+//   2 = one chunk every 10 ms, no flush until the end (the daemon's pace at ~33,000 reads/s: what
+//       the writer's own batching, group commit included, makes of it). Each read closes one interval per channel,
+// each with its outbox row. Counters: scheduled reads per wall second, CPU microseconds of the
+// whole process per scheduled read (writer + submitter), rows written per CPU second.
+void submit_scheduled_reads(StoreWriter& writer, const std::vector<std::string>& ids, UtcSeconds boundary,
+                            std::int64_t register_wh, int arrival) {
+  constexpr std::size_t meters_per_chunk = 333;  // 3 records per meter: ~1,000 records per submit
+  for (std::size_t first = 0; first < ids.size(); first += meters_per_chunk) {
+    std::vector<BoundaryRead> reads;
+    std::vector<AttemptRecord> attempts;
+    for (std::size_t i = first; i < std::min(ids.size(), first + meters_per_chunk); ++i) {
+      for (const auto channel : {EnergyChannel::forward_active, EnergyChannel::reverse_active}) {
+        BoundaryRead read;
+        read.meter_id = ids[i];
+        read.channel = channel;
+        read.boundary = boundary;
+        read.register_wh = channel == EnergyChannel::forward_active ? register_wh + static_cast<std::int64_t>(i % 97)
+                                                                     : register_wh / 10;
+        read.collected_at = UtcMillis{boundary} + std::chrono::milliseconds{1500};
+        reads.push_back(std::move(read));
+      }
+      AttemptRecord attempt;
+      attempt.meter_id = ids[i];
+      attempt.channel = "tcp://10.0.0." + std::to_string(i % 20) + ":8899";
+      attempt.boundary = boundary;
+      attempt.started_at = UtcMillis{boundary} + std::chrono::milliseconds{1200};
+      attempt.latency_ms = 3;
+      attempt.outcome = "ok";
+      attempt.category = "ok";
+      attempts.push_back(std::move(attempt));
+    }
+    writer.submit(std::move(reads), std::move(attempts));
+    if (arrival == 1) writer.flush();
+    if (arrival == 2) std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+}
+
+void BM_StoreWriterPerRead(benchmark::State& state) {
+  const auto meter_count = static_cast<std::size_t>(state.range(0));
+  const auto arrival = static_cast<int>(state.range(1));
+  const auto path = ami::bench::scratch_db_path("ami_bench_storage");
+  ami::bench::remove_scratch_db(path);
+  std::int64_t scheduled_reads = 0;
+  double cpu_seconds = 0;
+  {
+    StoreOptions options;
+    options.path = path;
+    options.vee = vee::VeeConfig{};
+    StoreWriter writer(options);
+    const auto ids = import_bench_meters(writer, meter_count);
+    auto boundary = *parse_utc("2026-01-05T00:00:00Z");
+    std::int64_t register_wh = 0;
+    submit_scheduled_reads(writer, ids, boundary, register_wh, 0);
+    writer.flush();
+    const double cpu_before = ami::bench::process_cpu_seconds();
+    for (auto _ : state) {
+      boundary += std::chrono::minutes{15};
+      register_wh += 250;
+      submit_scheduled_reads(writer, ids, boundary, register_wh, arrival);
+      writer.flush();
+      scheduled_reads += static_cast<std::int64_t>(meter_count);
+    }
+    cpu_seconds = ami::bench::process_cpu_seconds() - cpu_before;
+  }
+  ami::bench::remove_scratch_db(path);
+  state.SetItemsProcessed(scheduled_reads);
+  state.counters["reads_per_s"] = benchmark::Counter(static_cast<double>(scheduled_reads), benchmark::Counter::kIsRate);
+  state.counters["cpu_us_per_read"] = scheduled_reads > 0 ? cpu_seconds * 1e6 / static_cast<double>(scheduled_reads) : 0.0;
+  // Per scheduled read: 2 reads + 2 intervals + 2 outbox rows + 1 attempt.
+  state.counters["rows_per_cpu_s"] = cpu_seconds > 0 ? 7.0 * static_cast<double>(scheduled_reads) / cpu_seconds : 0.0;
+}
+
+BENCHMARK(BM_StoreWriterPerRead)->Args({20000, 0})->Args({20000, 1})->Args({20000, 2})->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 
 // Disk footprint (docs/STORAGE.md "Size"): `days` of 15-minute boundaries for `meters` meters, each
 // read with one attempt row, no pruning; then the file size (WAL checkpointed at close) per

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <bit>
+#include <limits>
 #include <map>
 #include <unordered_map>
 #include <stdexcept>
@@ -513,29 +514,48 @@ std::vector<std::pair<std::string, int>> KpiQueries::consecutive_failed_days(Loc
   return result;
 }
 
+// Walks the boundaries newest first through attempt_log_by_boundary (boundary, meter_key): one
+// seek for the next older boundary and one for this meter's rows at it, so the cost is two
+// look-ups per boundary with attempts in the window, whatever the fleet size. (Schema 5 dropped
+// the meter-major index this used to read: it put every attempt on its own leaf page.)
 std::vector<AttemptRecord> KpiQueries::recent_attempts(std::string_view meter_id, UtcSeconds since, std::size_t limit) {
-  auto& q = impl_->db.prepare(
-      "SELECT m.meter_id, c.channel_key, a.boundary, a.started_at_ms, a.latency_ms, a.attempt, a.outcome, a.category, "
-      "a.detail, a.source FROM meters m JOIN attempt_log a ON a.meter_key = m.meter_key "
-      "JOIN attempt_channels c ON c.channel_id = a.channel_id "
-      "WHERE m.meter_id = ?2 AND a.boundary > ?1 ORDER BY a.boundary DESC, a.attempt_id DESC LIMIT ?3");
-  q.bind(1, unix_s(since)).bind(2, meter_id).bind(3, static_cast<std::int64_t>(limit));
   std::vector<AttemptRecord> out;
-  while (q.step()) {
-    AttemptRecord a;
-    a.meter_id = q.column_text(0);
-    a.channel = q.column_text(1);
-    a.boundary = UtcSeconds{std::chrono::seconds{q.column_int64(2)}};
-    a.started_at = UtcMillis{std::chrono::milliseconds{q.column_int64(3)}};
-    a.latency_ms = static_cast<std::int32_t>(q.column_int64(4));
-    a.attempt = static_cast<int>(q.column_int64(5));
-    a.outcome = q.column_text(6);
-    a.category = q.column_text(7);
-    a.detail = q.column_text(8);
-    a.source = static_cast<ReadSource>(q.column_int64(9));
-    out.push_back(std::move(a));
+  auto& key_query = impl_->db.prepare("SELECT meter_key FROM meters WHERE meter_id = ?1");
+  key_query.bind(1, meter_id);
+  const bool known = key_query.step();
+  const std::int64_t meter_key = known ? key_query.column_int64(0) : 0;
+  key_query.reset();
+  if (!known) return out;
+  auto& older = impl_->db.prepare("SELECT max(boundary) FROM attempt_log WHERE boundary < ?1 AND boundary > ?2");
+  auto& at = impl_->db.prepare(
+      "SELECT c.channel_key, a.boundary, a.started_at_ms, a.latency_ms, a.attempt, a.outcome, a.category, a.detail, "
+      "a.source FROM attempt_log a JOIN attempt_channels c ON c.channel_id = a.channel_id "
+      "WHERE a.boundary = ?1 AND a.meter_key = ?2 ORDER BY a.attempt_id DESC");
+  std::int64_t before = std::numeric_limits<std::int64_t>::max();
+  while (out.size() < limit) {
+    older.bind(1, before).bind(2, unix_s(since));
+    const bool found = older.step() && !older.column_is_null(0);
+    const std::int64_t boundary = found ? older.column_int64(0) : 0;
+    older.reset();
+    if (!found) break;
+    at.bind(1, boundary).bind(2, meter_key);
+    while (out.size() < limit && at.step()) {
+      AttemptRecord a;
+      a.meter_id = std::string(meter_id);
+      a.channel = at.column_text(0);
+      a.boundary = UtcSeconds{std::chrono::seconds{at.column_int64(1)}};
+      a.started_at = UtcMillis{std::chrono::milliseconds{at.column_int64(2)}};
+      a.latency_ms = static_cast<std::int32_t>(at.column_int64(3));
+      a.attempt = static_cast<int>(at.column_int64(4));
+      a.outcome = at.column_text(5);
+      a.category = at.column_text(6);
+      a.detail = at.column_text(7);
+      a.source = static_cast<ReadSource>(at.column_int64(8));
+      out.push_back(std::move(a));
+    }
+    at.reset();
+    before = boundary;
   }
-  q.reset();
   return out;
 }
 

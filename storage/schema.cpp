@@ -10,7 +10,7 @@ namespace {
 
 // Migration N turns a version N-1 database into version N. Append only: a released migration is
 // never edited, because databases in the field were made by it.
-constexpr std::array<const char*, 4> migrations{
+constexpr std::array<const char*, 5> migrations{
     // 1: first schema (registry, raw reads, intervals, outbox, consumer cursors).
     R"sql(
 CREATE TABLE meta (
@@ -191,6 +191,14 @@ UPDATE latest_reads SET intervals_through = t.through
 -- this is 1 the writer checks every new channel's first intervals for conflicts (the daemon
 -- writes intervals only for channels with reads, so a database it made keeps 0).
 INSERT INTO meta (key, value) VALUES ('intervals_without_reads', EXISTS (SELECT 1 FROM intervals));
+)sql",
+    // 5: one B-tree less per attempt. attempt_log_by_meter (meter_key, boundary) is meter-major:
+    // every attempt landed on a different leaf page (at 100,000 meters a boundary dirtied a page
+    // per meter, all rewritten to the WAL at each commit). Its one reader,
+    // KpiQueries::recent_attempts, walks the boundaries newest first through
+    // attempt_log_by_boundary instead (two seeks per boundary).
+    R"sql(
+DROP INDEX attempt_log_by_meter;
 )sql",
 };
 

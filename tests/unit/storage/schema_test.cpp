@@ -76,6 +76,10 @@ TEST_CASE("a database made by the first schema upgrades in place") {
   CHECK(check.query_int64("SELECT count(*) FROM attempt_log") == 2);
   // latest_reads learnt how far the intervals reach (the one at b0 + 15 min, then the new one).
   CHECK(check.query_int64("SELECT intervals_through FROM latest_reads") >= b0 + 900);
+  // Schema 5: the meter-major attempt index is gone, the boundary-major one serves every reader.
+  CHECK(current_schema_version() == 5);
+  CHECK(check.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'attempt_log_by_meter'") == 0);
+  CHECK(check.query_int64("SELECT count(*) FROM sqlite_schema WHERE name = 'attempt_log_by_boundary'") == 1);
 }
 
 TEST_CASE("migrating twice is a no-op and a newer database is refused") {

@@ -405,3 +405,147 @@ TEST_CASE("attempts are stored keyed by meter, and refused for meters not in the
   }
   CHECK(audited);
 }
+
+TEST_CASE("attempts go in as grouped inserts with their text columns, in submission order") {
+  TempDb db("writer-attempts-grouped");
+  StoreWriter writer(db.options());
+  writer.import_meters(meters(3), "test");
+  // 130 attempts: two full 64-row groups and a remainder inserted row by row.
+  std::vector<AttemptRecord> attempts;
+  for (int i = 0; i < 130; ++i) {
+    auto a = attempt_for("M" + std::to_string(i % 3), 15 * (i / 3), 1 + i % 2, i % 5 == 0 ? "timeout" : "ok",
+                         i % 5 == 0 ? "transport" : "ok");
+    a.detail = "detail '" + std::to_string(i) + "', \"quoted\"";
+    attempts.push_back(a);
+  }
+  writer.submit({}, attempts);
+  writer.flush();
+  CHECK(writer.stats().attempts_stored == 130);
+  Database raw(db.path(), false, 1000);
+  auto q = raw.query("SELECT meter_id, boundary, attempt, outcome, category, detail FROM attempts ORDER BY attempt_id");
+  for (const auto& expected : attempts) {
+    REQUIRE(q->step());
+    CHECK(q->column_text(0) == expected.meter_id);
+    CHECK(q->column_int64(1) == expected.boundary.time_since_epoch().count());
+    CHECK(q->column_int64(2) == expected.attempt);
+    CHECK(q->column_text(3) == expected.outcome);
+    CHECK(q->column_text(4) == expected.category);
+    CHECK(q->column_text(5) == expected.detail);
+  }
+  CHECK_FALSE(q->step());
+}
+
+TEST_CASE("bulk import: counts, values and audit across lookup chunks, and a bad row anywhere writes nothing") {
+  TempDb db("writer-bulk-import");
+  StoreWriter writer(db.options());
+  // 1,203 meters: more than two 500-id look-ups and many 64-row upserts, with remainders.
+  auto fleet = meters(1203);
+  const auto first = writer.import_meters(fleet, "ops");
+  CHECK(first.inserted == 1203);
+  CHECK(first.updated == 0);
+  CHECK(first.unchanged == 0);
+
+  // Every 7th meter changed, 50 new ones, the rest as stored.
+  std::size_t changed = 0;
+  for (std::size_t i = 0; i < fleet.size(); i += 7, ++changed) fleet[i].ct_ratio = 40 + static_cast<std::int64_t>(i);
+  for (int i = 0; i < 50; ++i) fleet.push_back(dlt_meter("NEW" + std::to_string(i)));
+  const auto second = writer.import_meters(fleet, "ops");
+  CHECK(second.inserted == 50);
+  CHECK(second.updated == changed);
+  CHECK(second.unchanged == 1203 - changed);
+  StoreReader reader(db.path());
+  auto stored = reader.meters(false);
+  REQUIRE(stored.size() == fleet.size());
+  std::map<std::string, MeterRecord> by_id;
+  for (auto& m : stored) by_id.emplace(m.meter_id, m);
+  for (const auto& m : fleet) {
+    REQUIRE(by_id.count(m.meter_id) == 1);
+    CHECK(by_id.at(m.meter_id) == m);
+  }
+  Database raw(db.path(), false, 1000);
+  CHECK(raw.query_int64("SELECT count(*) FROM audit_log WHERE action = 'meter_updated'") ==
+        static_cast<std::int64_t>(changed));
+  CHECK(raw.query_int64("SELECT count(*) FROM audit_log WHERE action = 'registry_import'") == 2);
+
+  // One bad row far into the file (in the third look-up chunk): nothing of this import is written.
+  auto third = fleet;
+  for (auto& m : third) m.enabled = false;
+  third.push_back(dlt_meter("LATE"));
+  third[1100].address = "not-an-address";
+  CHECK_THROWS_WITH(writer.import_meters(third, "ops"),
+                    Catch::Contains("meter '" + third[1100].meter_id + "': column address"));
+  CHECK(reader.meters(true).size() == fleet.size());  // all still enabled
+  CHECK_FALSE(reader.meter("LATE"));
+  CHECK(raw.query_int64("SELECT count(*) FROM audit_log WHERE action = 'registry_import'") == 2);
+}
+
+TEST_CASE("the writer's meter look-up memo follows registry changes, within a writer and across a restart") {
+  TempDb db("writer-meter-memo");
+  {
+    StoreWriter writer(db.options());
+    writer.import_meters({dlt_meter("A"), dlt_meter("B")}, "test");
+    writer.submit({read_at("A", 0, 100), read_at("A", 0, 10, EnergyChannel::reverse_active), read_at("B", 0, 100),
+                   read_at("A", 15, 110), read_at("A", 15, 11, EnergyChannel::reverse_active), read_at("B", 15, 110)},
+                  {});
+    writer.flush();
+    // A's CT changes between batches: the next intervals use it (the memo held A's old entry).
+    writer.import_meters({dlt_meter("A", 5)}, "test");
+    writer.submit({read_at("A", 30, 120), read_at("A", 30, 12, EnergyChannel::reverse_active)}, {});
+    writer.flush();
+  }
+  {
+    // A new writer (fresh memo) with another CT change before its first batch.
+    StoreWriter writer(db.options());
+    writer.import_meters({dlt_meter("A", 7)}, "test");
+    writer.submit({read_at("A", 45, 130), read_at("B", 30, 120)}, {});
+    writer.flush();
+  }
+  StoreReader reader(db.path());
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> value_at;  // (meter, end) of forward -> Wh
+  for (const auto& reading : reader.read_feed(0, 100)) {
+    if (reading.reading_type_cim() != reading_type_cim(EnergyChannel::forward_active, 15)) continue;
+    value_at[{reading.meter_id(), reading.end_unix()}] = reading.value_wh();
+  }
+  const auto end = [](int minutes) { return at_minutes(minutes).time_since_epoch().count(); };
+  CHECK(value_at.at({"A", end(15)}) == 10);
+  CHECK(value_at.at({"A", end(30)}) == 50);   // 10 Wh x CT 5
+  CHECK(value_at.at({"A", end(45)}) == 70);   // 10 Wh x CT 7, after the restart
+  CHECK(value_at.at({"B", end(15)}) == 10);
+  CHECK(value_at.at({"B", end(30)}) == 10);
+}
+
+TEST_CASE("group commit: an idle writer gathers small submissions, flush and a full gather end the wait") {
+  TempDb db("writer-group-commit");
+  SECTION("flush() commits what was gathered at once, in one transaction") {
+    auto options = db.options();
+    options.gather_delay = std::chrono::minutes{10};  // only flush() can end this gather in time
+    options.gather_items = 1000000;
+    StoreWriter writer(options);
+    writer.import_meters(meters(3), "test");
+    const auto before = writer.stats().transactions;
+    writer.submit({read_at("M0", 0, 1)}, {});
+    writer.submit({read_at("M1", 0, 1)}, {});
+    writer.submit({read_at("M2", 0, 1)}, {attempt_for("M2", 0, 1, "ok", "ok")});
+    writer.flush();
+    CHECK(writer.stats().transactions == before + 1);
+    CHECK(writer.stats().reads_stored == 3);
+  }
+  SECTION("gather_items queued items end the gather without a flush") {
+    auto options = db.options();
+    options.gather_delay = std::chrono::minutes{10};
+    options.gather_items = 3;
+    StoreWriter writer(options);
+    writer.import_meters(meters(1), "test");
+    std::promise<void> committed;
+    std::atomic<bool> first{true};
+    writer.on_committed([&](std::uint64_t) {
+      if (first.exchange(false)) committed.set_value();
+    });
+    writer.submit({read_at("M0", 0, 1)}, {});
+    writer.submit({read_at("M0", 15, 2), read_at("M0", 30, 3)}, {});
+    // Liveness, not speed: without the item bound this would wait the full 10 minutes.
+    CHECK(committed.get_future().wait_for(60s) == std::future_status::ready);
+    writer.flush();
+    CHECK(writer.stats().intervals_stored == 2);
+  }
+}
