@@ -113,7 +113,7 @@ void BackfillTracker::mark_unfillable(MeterBackfill& m, const std::vector<UtcSec
   while (m.unfillable.size() > cap) m.unfillable.erase(m.unfillable.begin());
 }
 
-void BackfillTracker::on_backfill_report(MeterBackfill& m, const JobReport& report) {
+void BackfillTracker::on_backfill_report(MeterBackfill& m, std::uint32_t meter, const JobReport& report) {
   const auto& job = report.job;
   const auto outcome = report.final_outcome();
   if (m.outstanding > 0) --m.outstanding;
@@ -152,30 +152,43 @@ void BackfillTracker::on_backfill_report(MeterBackfill& m, const JobReport& repo
   }
   mark_unfillable(m, without_freeze);
   m.outstanding += freezes.size();
-  for (auto& f : freezes) follow_ups_.push_back(std::move(f));
+  for (auto& f : freezes) {
+    f.meter_index = meter;
+    follow_ups_.push_back(std::move(f));
+  }
 }
 
-bool BackfillTracker::on_report(const JobReport& report) {
+BackfillTracker::MeterBackfill& BackfillTracker::at(std::uint32_t meter) {
+  if (meter >= meters_.size()) meters_.resize(static_cast<std::size_t>(meter) + 1);
+  return meters_[meter];
+}
+
+const BackfillTracker::MeterBackfill* BackfillTracker::find(std::uint32_t meter) const {
+  return meter < meters_.size() ? &meters_[meter] : nullptr;
+}
+
+void BackfillTracker::remap(const std::vector<std::uint32_t>& previous) {
+  std::vector<MeterBackfill> moved(previous.size());
+  for (std::size_t i = 0; i < previous.size(); ++i)
+    if (previous[i] < meters_.size()) moved[i] = std::move(meters_[previous[i]]);
+  meters_ = std::move(moved);
+}
+
+bool BackfillTracker::on_report(std::uint32_t meter, const JobReport& report) {
   const auto& job = report.job;
-  auto& m = meters_[job.meter->meter_id];
+  auto& m = at(meter);
   const auto outcome = report.final_outcome();
-  const bool stands_in = job.priority == Priority::scheduled && job.freeze != FreezeKind::none;
   if (job.source == storage::ReadSource::backfill) {
-    on_backfill_report(m, report);
-    // A freeze read standing in for a refused scheduled read counts like that read.
-    if (!stands_in || outcome != Outcome::ok) return false;
-  } else if (job.freeze == FreezeKind::none && !report.attempts.empty()) {
+    on_backfill_report(m, meter, report);
+    return false;
+  }
+  if (job.freeze == FreezeKind::none && !job.current_registers && !report.attempts.empty()) {
     const auto now = report.attempts.back().started_at;
     if (outcome == Outcome::meter_error) {
       // The meter refused its newest records: it has no load profile (or a transient refusal,
-      // forgotten at its next good read). Its freeze at this boundary stands in for the read.
+      // forgotten at its next good load-profile read); its gaps go straight to freezes. The
+      // scheduler reads its registers in the same window (scheduler.hpp).
       m.profile_reach = std::chrono::seconds{0};
-      for (auto& f : plan_freeze_reads(job.meter, {job.boundary}, options_, now)) {
-        if (f.freeze != FreezeKind::hourly) continue;
-        f.priority = Priority::scheduled;
-        ++m.outstanding;
-        follow_ups_.push_back(std::move(f));
-      }
     } else if (outcome == Outcome::ok && m.profile_reach &&
                now - UtcMillis{job.boundary - job.interval * (job.records - 1)} > *m.profile_reach) {
       m.profile_reach.reset();  // it holds records older than the reach after all
@@ -192,29 +205,28 @@ bool BackfillTracker::on_report(const JobReport& report) {
   return true;
 }
 
-void BackfillTracker::scan_done(const std::string& meter_id, std::size_t jobs_dispatched, bool failed) {
-  auto& m = meters_[meter_id];
+void BackfillTracker::scan_done(std::uint32_t meter, std::size_t jobs_dispatched, bool failed) {
+  auto& m = at(meter);
   if (m.outstanding > 0) --m.outstanding;
   m.outstanding += jobs_dispatched;
   if (failed) m.rescan = true;
 }
 
-std::vector<UtcSeconds> BackfillTracker::unfillable(const std::string& meter_id, UtcSeconds window_start) {
-  const auto it = meters_.find(meter_id);
-  if (it == meters_.end()) return {};
-  auto& set = it->second.unfillable;
+std::vector<UtcSeconds> BackfillTracker::unfillable(std::uint32_t meter, UtcSeconds window_start) {
+  if (meter >= meters_.size()) return {};
+  auto& set = meters_[meter].unfillable;
   set.erase(set.begin(), set.lower_bound(window_start));
   return {set.begin(), set.end()};
 }
 
-std::optional<std::chrono::seconds> BackfillTracker::load_profile_reach(const std::string& meter_id) const {
-  const auto it = meters_.find(meter_id);
-  return it == meters_.end() ? std::nullopt : it->second.profile_reach;
+std::optional<std::chrono::seconds> BackfillTracker::load_profile_reach(std::uint32_t meter) const {
+  const auto* m = find(meter);
+  return m == nullptr ? std::nullopt : m->profile_reach;
 }
 
-std::size_t BackfillTracker::outstanding(const std::string& meter_id) const {
-  const auto it = meters_.find(meter_id);
-  return it == meters_.end() ? 0 : it->second.outstanding;
+std::size_t BackfillTracker::outstanding(std::uint32_t meter) const {
+  const auto* m = find(meter);
+  return m == nullptr ? 0 : m->outstanding;
 }
 
 void add_unfillable(StoredBoundaries& stored, const std::vector<UtcSeconds>& unfillable) {

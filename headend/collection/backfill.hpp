@@ -27,7 +27,7 @@
 #pragma once
 
 #include <chrono>
-#include <map>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -86,29 +86,36 @@ std::vector<ReadJob> plan_freeze_reads(const MeterRef& meter, const std::vector<
 // send older boundaries straight to freezes (a meter without any load profile: all of them); a
 // load-profile chunk older than that which succeeds forgets it (the meter was reconfigured).
 // A scheduled load-profile read the meter refuses (meter_error: no load profile configured) sets
-// the reach to zero and, at a whole local hour, has the meter's hourly freeze of that boundary
-// read in its place (priority scheduled, source backfill): a meter without a load profile is
-// still read every hour, in order, so VEE spreads each hour's exact register delta over its
-// intervals, and that read counts like a good scheduled read for scans. A good scheduled read
-// whose first record is older than the reach forgets it.
+// the reach to zero, so its gaps go to freezes; the scheduler reads its current registers instead
+// (scheduler.hpp), and those register reads count as good scheduled reads for scans but say
+// nothing about the reach. A good scheduled load-profile read whose first record is older than
+// the reach forgets it.
 // Threads: one thread (the daemon's io thread). Nothing throws.
 class BackfillTracker {
  public:
   explicit BackfillTracker(BackfillOptions options) : options_(options) {}
 
-  // A finished load-profile job (scheduled or backfill) of a meter backfill serves. True: scan the
-  // meter now; the scan counts as outstanding until scan_done().
-  bool on_report(const JobReport& report);
-  // The scan of `meter_id` ended with `jobs_dispatched` backfill reads; `failed`: the store query failed.
-  void scan_done(const std::string& meter_id, std::size_t jobs_dispatched, bool failed);
+  // Meters are keyed by their position in the scheduler's fleet (ReadJob::meter_index), the way
+  // the scheduler keeps its own state: a vector, no map of id strings. The caller resolves a
+  // report's position (Scheduler::position_of) and calls remap() whenever the fleet changes.
+
+  // A finished load-profile job (scheduled or backfill) of a meter backfill serves, `meter` its
+  // current position. True: scan the meter now; the scan counts as outstanding until scan_done().
+  bool on_report(std::uint32_t meter, const JobReport& report);
+  // The scan of the meter at `meter` ended with `jobs_dispatched` backfill reads; `failed`: the store query failed.
+  void scan_done(std::uint32_t meter, std::size_t jobs_dispatched, bool failed);
   // The meter's unfillable boundaries inside the window starting at `window_start` (ascending);
   // older ones are forgotten.
-  std::vector<UtcSeconds> unfillable(const std::string& meter_id, UtcSeconds window_start);
-  [[nodiscard]] std::size_t outstanding(const std::string& meter_id) const;
+  std::vector<UtcSeconds> unfillable(std::uint32_t meter, UtcSeconds window_start);
+  [[nodiscard]] std::size_t outstanding(std::uint32_t meter) const;
   // Freeze reads planned by the last on_report() for the boundaries a load-profile read could not
-  // supply; already counted as outstanding: dispatch every one (each comes back to on_report()).
+  // supply (meter_index set); already counted as outstanding: dispatch every one (each comes back
+  // to on_report()).
   std::vector<ReadJob> take_follow_ups() { return std::exchange(follow_ups_, {}); }
-  [[nodiscard]] std::optional<std::chrono::seconds> load_profile_reach(const std::string& meter_id) const;
+  [[nodiscard]] std::optional<std::chrono::seconds> load_profile_reach(std::uint32_t meter) const;
+  // The fleet changed: `previous[i]` is the old position of the meter now at i (kNoMeterIndex: a
+  // new meter, fresh state); meters not named go (Scheduler::set_meters returns this).
+  void remap(const std::vector<std::uint32_t>& previous);
 
  private:
   struct MeterBackfill {
@@ -118,11 +125,13 @@ class BackfillTracker {
     std::set<UtcSeconds> unfillable;
     std::optional<std::chrono::seconds> profile_reach;  // age of the youngest refused load-profile chunk
   };
+  MeterBackfill& at(std::uint32_t meter);
+  [[nodiscard]] const MeterBackfill* find(std::uint32_t meter) const;
   void mark_unfillable(MeterBackfill& m, const std::vector<UtcSeconds>& boundaries) const;
-  void on_backfill_report(MeterBackfill& m, const JobReport& report);
+  void on_backfill_report(MeterBackfill& m, std::uint32_t meter, const JobReport& report);
 
   BackfillOptions options_;
-  std::map<std::string, MeterBackfill, std::less<>> meters_;
+  std::vector<MeterBackfill> meters_;  // by fleet position; grown on first use
   std::vector<ReadJob> follow_ups_;
 };
 

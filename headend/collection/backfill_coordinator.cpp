@@ -7,8 +7,14 @@
 namespace ami::collection {
 
 BackfillCoordinator::BackfillCoordinator(asio::any_io_executor io, std::filesystem::path database,
-                                         BackfillOptions options, std::function<void(ReadJob)> dispatch)
-    : io_(std::move(io)), database_(std::move(database)), options_(options), dispatch_(std::move(dispatch)), tracker_(options) {}
+                                         BackfillOptions options, std::function<void(ReadJob)> dispatch,
+                                         PositionOf position_of)
+    : io_(std::move(io)),
+      database_(std::move(database)),
+      options_(options),
+      dispatch_(std::move(dispatch)),
+      position_of_(std::move(position_of)),
+      tracker_(options) {}
 
 BackfillCoordinator::~BackfillCoordinator() { stop(); }
 
@@ -24,20 +30,22 @@ void BackfillCoordinator::on_report(const JobReport& report) {
   if (stopped_ || options_.depth.count() <= 0 || job.clock != ClockCommand::none ||
       job.source == storage::ReadSource::on_demand || job.meter->protocol != "dlt645-2007")
     return;
-  const bool scan_now = tracker_.on_report(report);
+  const auto position = position_of_(job.meter, job.meter_index);
+  if (!position) return;  // the meter left the fleet
+  const bool scan_now = tracker_.on_report(*position, report);
   for (auto& follow_up : tracker_.take_follow_ups()) dispatch_(std::move(follow_up));  // freezes for refused chunks
   if (!scan_now) return;
   ++scans_;
   const auto window_start = backfill_window_start(report.collected_at, options_);
-  asio::post(pool_, [this, meter = job.meter, boundary = job.boundary, now = report.collected_at,
-                     unfillable = tracker_.unfillable(job.meter->meter_id, window_start),
-                     reach = tracker_.load_profile_reach(job.meter->meter_id)] {
-    scan(meter, boundary, now, unfillable, reach);
+  asio::post(pool_, [this, meter = job.meter, position = *position, boundary = job.boundary, now = report.collected_at,
+                     unfillable = tracker_.unfillable(*position, window_start),
+                     reach = tracker_.load_profile_reach(*position)] {
+    scan(meter, position, boundary, now, unfillable, reach);
   });
 }
 
 // Pool thread.
-void BackfillCoordinator::scan(const MeterRef& meter, UtcSeconds boundary, UtcMillis now,
+void BackfillCoordinator::scan(const MeterRef& meter, std::uint32_t position, UtcSeconds boundary, UtcMillis now,
                                const std::vector<UtcSeconds>& unfillable,
                                std::optional<std::chrono::seconds> profile_reach) {
   std::vector<ReadJob> jobs;
@@ -59,16 +67,23 @@ void BackfillCoordinator::scan(const MeterRef& meter, UtcSeconds boundary, UtcMi
   } catch (const std::exception& e) {
     spdlog::warn("backfill: meter {}: store query failed, scanning again at its next read: {}", meter->meter_id,
                  e.what());
-    asio::post(io_, [this, id = meter->meter_id] { tracker_.scan_done(id, 0, true); });
+    asio::post(io_, [this, meter, position] {
+      if (const auto now_at = position_of_(meter, position)) tracker_.scan_done(*now_at, 0, true);
+    });
     return;
   }
   if (!jobs.empty())
     spdlog::info("backfill: meter {}: {} read(s) for boundaries missing before {}", meter->meter_id, jobs.size(),
                  format_utc(boundary - options_.interval));
-  asio::post(io_, [this, id = meter->meter_id, jobs = std::move(jobs)]() mutable {
+  asio::post(io_, [this, meter, position, jobs = std::move(jobs)]() mutable {
     if (stopped_) return;
-    tracker_.scan_done(id, jobs.size(), false);
-    for (auto& job : jobs) dispatch_(std::move(job));
+    const auto now_at = position_of_(meter, position);
+    if (!now_at) return;  // the meter left the fleet while its scan ran
+    tracker_.scan_done(*now_at, jobs.size(), false);
+    for (auto& job : jobs) {
+      job.meter_index = *now_at;  // its reports find the meter's state without a lookup by id
+      dispatch_(std::move(job));
+    }
   });
 }
 

@@ -11,13 +11,17 @@
 // dispatched job must come back through on_report() (cancelled included), or the meter is never
 // scanned again.
 //
-// Threads: construct, on_report() and stop() on the io_context's thread; `dispatch` is called
+// Per-meter state (BackfillTracker) is kept by the meter's position in the scheduler's fleet; a
+// report or a finished scan whose meter left the fleet meanwhile changes nothing.
+//
+// Threads: construct, on_report(), on_fleet_change() and stop() on the io_context's thread; `dispatch` is called
 // there too. stop() waits for a scan in progress. Errors: a failed store query is logged and the
 // meter is scanned again at its next successful read; nothing throws out of on_report().
 #pragma once
 
 #include <filesystem>
 #include <functional>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -35,26 +39,32 @@ namespace ami::collection {
 
 class BackfillCoordinator {
  public:
+  // `position_of(meter, hint)`: the meter's current position in the scheduler's fleet
+  // (Scheduler::position_of), std::nullopt once it left the fleet; per-meter state is kept by it.
+  using PositionOf = std::function<std::optional<std::uint32_t>(const MeterRef&, std::uint32_t hint)>;
   BackfillCoordinator(asio::any_io_executor io, std::filesystem::path database, BackfillOptions options,
-                      std::function<void(ReadJob)> dispatch);
+                      std::function<void(ReadJob)> dispatch, PositionOf position_of);
   ~BackfillCoordinator();
   BackfillCoordinator(const BackfillCoordinator&) = delete;
   BackfillCoordinator& operator=(const BackfillCoordinator&) = delete;
 
   // Every finished load-profile job (not clock jobs, not on-demand reads).
   void on_report(const JobReport& report);
+  // The scheduler's fleet changed: what Scheduler::set_meters returned.
+  void on_fleet_change(const std::vector<std::uint32_t>& previous) { tracker_.remap(previous); }
   void stop();
 
   [[nodiscard]] std::size_t scans_started() const { return scans_; }
 
  private:
-  void scan(const MeterRef& meter, UtcSeconds boundary, UtcMillis now, const std::vector<UtcSeconds>& unfillable,
-            std::optional<std::chrono::seconds> profile_reach);
+  void scan(const MeterRef& meter, std::uint32_t position, UtcSeconds boundary, UtcMillis now,
+            const std::vector<UtcSeconds>& unfillable, std::optional<std::chrono::seconds> profile_reach);
 
   asio::any_io_executor io_;
   std::filesystem::path database_;
   BackfillOptions options_;
   std::function<void(ReadJob)> dispatch_;
+  PositionOf position_of_;
   BackfillTracker tracker_;  // io thread only
   asio::thread_pool pool_{1};
   std::unique_ptr<storage::StoreReader> reader_;  // pool thread only

@@ -118,22 +118,23 @@ asio::awaitable<AttemptReport> GatewayWorker::attempt_load_profile(const ReadJob
   co_return a;
 }
 
-asio::awaitable<AttemptReport> GatewayWorker::attempt_registers_1997(const ReadJob& job, JobReport& report) {
+asio::awaitable<AttemptReport> GatewayWorker::attempt_registers(const ReadJob& job, const RegisterReadSpec& spec,
+                                                                JobReport& report) {
   AttemptReport a;
   RegisterSnapshot snapshot{job.boundary, std::nullopt, std::nullopt};
-  for (const auto di : {kDi1997ForwardActiveTotal, kDi1997ReverseActiveTotal}) {
-    auto result = co_await channel_->transact(make_register_request_1997(job.meter->address, di),
-                                              [di](const dlt645::Frame& f) { return is_register_reply_1997(di, f); },
+  for (const auto di : {spec.forward_di, spec.reverse_di}) {
+    auto result = co_await channel_->transact(spec.request(job.meter->address, di),
+                                              [&spec, di](const dlt645::Frame& f) { return spec.answers(di, f); },
                                               job.meter->response_timeout);
     a.latency_ms += result.latency_ms;
     a.outcome = result.outcome;
     a.detail = std::move(result.detail);
     if (result.outcome != Outcome::ok) co_return a;
-    auto read = interpret_register_reply_1997(di, *result.reply);
+    auto read = spec.interpret(di, *result.reply);
     a.outcome = read.outcome;
     a.detail = std::move(read.detail);
     if (read.outcome != Outcome::ok) co_return a;
-    (di == kDi1997ForwardActiveTotal ? snapshot.forward_active_wh : snapshot.reverse_active_wh) = read.wh;
+    (di == spec.forward_di ? snapshot.forward_active_wh : snapshot.reverse_active_wh) = read.wh;
   }
   const auto collected = clock_.now();
   const auto latest = UtcMillis{job.boundary} + job.meter->register_tolerance;
@@ -164,18 +165,20 @@ asio::awaitable<void> GatewayWorker::execute(ReadJob job) {
     co_return;
   }
   const int max_attempts = 1 + retry_.retries;
+  const auto* register_spec = register_read_spec(job.meter->protocol);
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     AttemptReport a;
     const auto started = clock_.now();
-    if (job.meter->protocol == "dlt645-2007") {
+    const bool registers = job.meter->protocol == "dlt645-1997" || job.current_registers;
+    if (registers && register_spec != nullptr) {
+      a = co_await attempt_registers(job, *register_spec, report);
+    } else if (job.meter->protocol == "dlt645-2007") {
       // Not a ?: of two co_awaits: GCC 12 destroys such a temporary twice.
       if (job.freeze == FreezeKind::none) {
         a = co_await attempt_load_profile(job, report);
       } else {
         a = co_await attempt_freeze(*channel_, clock_, job, report);
       }
-    } else if (job.meter->protocol == "dlt645-1997") {
-      a = co_await attempt_registers_1997(job, report);
     } else {
       a.outcome = Outcome::unsupported;
       a.detail = "protocol " + job.meter->protocol + " is not collected over a DL/T 645 channel";
@@ -190,7 +193,7 @@ asio::awaitable<void> GatewayWorker::execute(ReadJob job) {
     if (done || attempt == max_attempts || stopping_) break;
     if (clock_.now() >= job.retry_deadline) break;
     // A register read retried past the tolerance could only come back too_late.
-    if (job.meter->protocol == "dlt645-1997" && job.source != storage::ReadSource::on_demand &&
+    if ((job.meter->protocol == "dlt645-1997" || job.current_registers) && job.source != storage::ReadSource::on_demand &&
         clock_.now() >= UtcMillis{job.boundary} + job.meter->register_tolerance)
       break;
     co_await sleep_real(retry_timer_, retry_.backoff);

@@ -7,7 +7,8 @@
 // window). Every attempt's outcome is reported. DL/T 645-2007 meters: one load-profile read
 // (boundary_read.hpp). DL/T 645-1997 meters: two register reads, 9010 then 9020
 // (register_read.hpp), attributed to the boundary when both finished within the meter's
-// register_tolerance of it (else `too_late`; an on-demand read reports them as current values).
+// register_tolerance of it (else `too_late`; an on-demand read reports them as current values);
+// a 2007 job with current_registers (a meter without a load profile) the same with 00010000 / 00020000.
 // A job whose meter protocol this worker does not collect fails at once as `unsupported`. Many
 // workers run as coroutines on one io_context, so a dead gateway costs only its own timeouts.
 //
@@ -25,6 +26,7 @@
 #include "headend/collection/clock_sync.hpp"
 #include "headend/collection/concurrency_limit.hpp"
 #include "headend/collection/read_job.hpp"
+#include "headend/collection/register_read.hpp"
 #include "headend/collection/tcp_gateway_channel.hpp"
 #include "headend/runtime/asio.hpp"
 #include "protocols/common/clock.hpp"
@@ -83,7 +85,8 @@ class GatewayWorker {
  private:
   asio::awaitable<void> execute(ReadJob job);
   asio::awaitable<AttemptReport> attempt_load_profile(const ReadJob& job, JobReport& report);
-  asio::awaitable<AttemptReport> attempt_registers_1997(const ReadJob& job, JobReport& report);
+  // 1997 meters, and 2007 meters without a load profile (ReadJob::current_registers).
+  asio::awaitable<AttemptReport> attempt_registers(const ReadJob& job, const RegisterReadSpec& spec, JobReport& report);
   static asio::awaitable<void> sleep_real(asio::steady_timer& timer, std::chrono::microseconds duration);
 
   Clock clock_;

@@ -58,6 +58,9 @@ struct ReadJob {
   int records = 2;             // load-profile records read, ending at `boundary` (backfill reads more)
   ClockCommand clock = ClockCommand::none;
   FreezeKind freeze = FreezeKind::none;  // backfill: read the hourly/daily freeze at `boundary` (freeze_read.hpp)
+  // A 2007 meter without a load profile (scheduler.hpp): read its current energy registers instead,
+  // attributed to `boundary` like a 1997 meter's (register_read.hpp).
+  bool current_registers = false;
 };
 
 struct AttemptReport {

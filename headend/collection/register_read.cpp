@@ -5,6 +5,7 @@
 #include "headend/collection/boundary_read.hpp"
 #include "protocols/dlt645/catalogue.hpp"
 #include "protocols/dlt645/messages.hpp"
+#include "protocols/dlt645/read.hpp"
 
 namespace ami::collection {
 
@@ -53,6 +54,46 @@ RegisterReadResult interpret_register_reply_1997(std::uint16_t di, const dlt645:
   result.outcome = Outcome::ok;
   result.wh = wh;
   return result;
+}
+
+RegisterReadResult interpret_register_reply_2007(std::uint32_t di, const dlt645::Frame& reply) {
+  RegisterReadResult result;
+  auto read = decode_read_reply(di, reply);
+  result.outcome = read.outcome;
+  result.detail = std::move(read.detail);
+  if (read.outcome != Outcome::ok) return result;
+  result.wh = dlt645::to_wh(read.fields.front().number);
+  if (!result.wh) {
+    result.outcome = Outcome::bad_reply;
+    result.detail = fmt::format("DI {:08X}: value not available (all FF) or not in kWh", di);
+  }
+  return result;
+}
+
+namespace {
+
+dlt645::Frame request_1997(const dlt645::Address& address, std::uint32_t di) {
+  return make_register_request_1997(address, static_cast<std::uint16_t>(di));
+}
+bool answers_1997(std::uint32_t di, const dlt645::Frame& reply) {
+  return is_register_reply_1997(static_cast<std::uint16_t>(di), reply);
+}
+RegisterReadResult interpret_1997(std::uint32_t di, const dlt645::Frame& reply) {
+  return interpret_register_reply_1997(static_cast<std::uint16_t>(di), reply);
+}
+
+constexpr RegisterReadSpec kRegisters1997{kDi1997ForwardActiveTotal, kDi1997ReverseActiveTotal, request_1997,
+                                          answers_1997, interpret_1997};
+// 2007: a plain 11H read, answered by a reply carrying the DI (or an abnormal one), as clock reads.
+constexpr RegisterReadSpec kRegisters2007{kDi2007ForwardActiveTotal, kDi2007ReverseActiveTotal,
+                                          dlt645::make_read_request, answers_read_of, interpret_register_reply_2007};
+
+}  // namespace
+
+const RegisterReadSpec* register_read_spec(std::string_view protocol) {
+  if (protocol == "dlt645-1997") return &kRegisters1997;
+  if (protocol == "dlt645-2007") return &kRegisters2007;
+  return nullptr;
 }
 
 }  // namespace ami::collection

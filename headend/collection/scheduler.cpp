@@ -32,6 +32,19 @@ bool has_ends(const std::vector<RegisterSnapshot>& snapshots, UtcSeconds start, 
 
 }  // namespace
 
+bool is_load_profile_refusal(const JobReport& report) {
+  const auto& job = report.job;
+  if (job.clock != ClockCommand::none || job.freeze != FreezeKind::none || job.current_registers ||
+      job.meter->protocol != "dlt645-2007" || report.final_outcome() != Outcome::meter_error)
+    return false;
+  // The worker words ERR bits with the protocol library's names (abnormal_reply_detail).
+  return report.attempts.back().detail.find("no_requested_data") != std::string::npos;
+}
+
+bool is_load_profile_probe(UtcSeconds boundary) {
+  return boundary.time_since_epoch() % std::chrono::hours{24} == std::chrono::seconds{0};
+}
+
 UtcSeconds first_boundary_at_or_after(UtcMillis now, std::chrono::minutes interval) {
   const auto ceil_seconds = std::chrono::ceil<std::chrono::seconds>(now);
   const auto floor = floor_to_interval(ceil_seconds, interval);
@@ -84,20 +97,34 @@ const MeterState* Scheduler::state_of(std::string_view meter_id) const {
   return i ? &states_[*i] : nullptr;
 }
 
+std::optional<std::uint32_t> Scheduler::position_of(const MeterRef& meter, std::uint32_t hint) const {
+  if (hint < meters_.size() && meters_[hint] == meter) return hint;
+  const auto i = index_of(meter->meter_id);
+  if (!i) return std::nullopt;
+  return static_cast<std::uint32_t>(*i);
+}
+
 // The job's position still names its meter unless the fleet changed since; then by id.
 MeterState* Scheduler::state_for(const ReadJob& job) {
-  if (job.meter_index < meters_.size() && meters_[job.meter_index] == job.meter) return &states_[job.meter_index];
-  const auto i = index_of(job.meter->meter_id);
+  const auto i = position_of(job.meter, job.meter_index);
   return i ? &states_[*i] : nullptr;
 }
 
-void Scheduler::set_meters(std::vector<MeterRef> meters) {
+std::vector<std::uint32_t> Scheduler::set_meters(std::vector<MeterRef> meters) {
   std::vector<MeterState> states(meters.size());
-  for (std::size_t i = 0; i < meters.size(); ++i)
-    if (const auto old = index_of(meters[i]->meter_id)) states[i] = states_[*old];
+  std::vector<std::uint32_t> previous(meters.size(), kNoMeterIndex);
+  for (std::size_t i = 0; i < meters.size(); ++i) {
+    const auto old = index_of(meters[i]->meter_id);
+    if (!old) continue;
+    previous[i] = static_cast<std::uint32_t>(*old);
+    states[i] = states_[*old];
+    // A changed registry row may be a reconfigured meter: probe its load profile again.
+    if (meters_[*old] != meters[i]) states[i].no_load_profile = false;
+  }
   meters_ = std::move(meters);
   states_ = std::move(states);
   index_meters();
+  return previous;
 }
 
 void Scheduler::stop() {
@@ -144,6 +171,8 @@ void Scheduler::start_cycle(UtcSeconds boundary) {
     job.interval = options_.interval;
     job.not_before = spread_slot(boundary, options_, meter->meter_id);
     job.retry_deadline = UtcMillis{boundary + options_.interval};
+    job.current_registers = states_[i].no_load_profile && !is_load_profile_probe(boundary);
+    if (job.current_registers) job.records = 1;
     dispatch_(std::move(job));
   }
   emit_completed_cycles();  // a fleet of zero meters completes at once
@@ -155,10 +184,16 @@ void Scheduler::on_job_report(const JobReport& report) {
   MeterState removed;
   auto* found = state_for(report.job);
   auto& state = found == nullptr ? removed : *found;
+  if (found != nullptr && is_load_profile_refusal(report)) {
+    state.no_load_profile = true;
+    if (read_registers_instead(report)) return;  // that read's report settles state and cycle
+  }
   // A Modbus read brings only B; its interval's start is the previous cycle's successful read.
   const bool previous_read = state.last_success_boundary == report.job.boundary - report.job.interval;
   state.last_outcome = report.final_outcome();
   if (report.ok()) {
+    // A load profile read after all (the midnight probe, an on-demand read): the meter has one.
+    if (!report.job.current_registers && report.job.freeze == FreezeKind::none) state.no_load_profile = false;
     state.last_success = report.collected_at;
     state.last_success_boundary = report.job.boundary;
     state.consecutive_failures = 0;
@@ -182,6 +217,22 @@ void Scheduler::on_job_report(const JobReport& report) {
   }
   --cycle.pending;
   emit_completed_cycles();
+}
+
+bool Scheduler::read_registers_instead(const JobReport& refused) {
+  const auto& job = refused.job;
+  const auto now = clock_.now();
+  const auto it = outstanding_.find(job.boundary);
+  if (job.source != storage::ReadSource::scheduled || it == outstanding_.end() ||
+      now >= UtcMillis{job.boundary} + job.meter->register_tolerance)
+    return false;
+  it->second.report.attempts += static_cast<int>(refused.attempts.size());
+  ReadJob registers = job;
+  registers.current_registers = true;
+  registers.records = 1;
+  registers.not_before = now;
+  dispatch_(std::move(registers));
+  return true;
 }
 
 void Scheduler::emit_completed_cycles() {

@@ -13,6 +13,16 @@
 // of the registry) with each meter's state in a vector parallel to it; a job carries its meter's
 // position (ReadJob::meter_index), so a report finds its state without a lookup by meter id.
 //
+// A meter without a load profile: a DL/T 645-2007 meter that refuses its scheduled load-profile
+// read with ERR no_requested_data is marked (MeterState::no_load_profile) and read at once, in the
+// same window, by a register read of its current energy (00010000 / 00020000, register_read.hpp,
+// attributed to B within register_tolerance): that read decides the meter's result in the cycle
+// (the refused attempt stays recorded and counted in `attempts`). Its later cycles read the
+// registers directly, except at every UTC midnight boundary, where the load profile is tried again
+// (a meter whose load profile was switched on goes back to it); a registry change of the meter
+// (a new target) forgets the mark too. Not persisted: after a restart each such meter costs one
+// refused read before it is marked again.
+//
 // Threads: everything on the io_context's thread (run() is the scheduler's coroutine; call
 // on_job_report() for every job dispatch() received). dispatch and on_cycle must not block long.
 #pragma once
@@ -49,7 +59,14 @@ struct MeterState {
   int consecutive_failures = 0;
   std::optional<UtcSeconds> next_due;              // next boundary this meter will be read for
   Outcome last_outcome = Outcome::ok;
+  bool no_load_profile = false;  // 2007 meter that refused its load profile: read its registers
 };
+
+// A scheduled load-profile read (2007) the meter refused with ERR no_requested_data: it has no load
+// profile configured.
+bool is_load_profile_refusal(const JobReport& report);
+// Where the scheduler re-probes the load profile of meters marked no_load_profile: UTC midnight.
+bool is_load_profile_probe(UtcSeconds boundary);
 
 struct FailedMeter {
   std::string meter_id;
@@ -80,12 +97,17 @@ class Scheduler {
   // Registry change while running: cycles started from now on read exactly `meters` (cycles
   // already started finish with the jobs they dispatched). New meters get a fresh state; removed
   // meters' states go; a meter id present before keeps its state (even if its target changed).
-  void set_meters(std::vector<MeterRef> meters);
+  // Returns each meter's previous position (kNoMeterIndex: new), for state kept by position
+  // elsewhere (BackfillTracker::remap).
+  std::vector<std::uint32_t> set_meters(std::vector<MeterRef> meters);
   void stop();
 
   // The meter with this id in the current fleet (nullptr: none). O(log N).
   [[nodiscard]] const MeterRef* find(std::string_view meter_id) const;
   [[nodiscard]] const MeterState* state_of(std::string_view meter_id) const;
+  // The current position of a job's meter: `hint` (the job's meter_index) while it still holds
+  // that target, else by id (the fleet changed since). std::nullopt: no longer in the fleet.
+  [[nodiscard]] std::optional<std::uint32_t> position_of(const MeterRef& meter, std::uint32_t hint) const;
   [[nodiscard]] std::optional<UtcSeconds> next_boundary() const { return next_; }
   [[nodiscard]] std::size_t outstanding_cycles() const { return outstanding_.size(); }
   [[nodiscard]] const std::vector<MeterRef>& meters() const { return meters_; }
@@ -100,6 +122,9 @@ class Scheduler {
   void index_meters();
   [[nodiscard]] std::optional<std::size_t> index_of(std::string_view meter_id) const;
   MeterState* state_for(const ReadJob& job);
+  // The register read standing in for a refused load-profile read in the same window; false when
+  // it is too late for one (the cycle counts the refusal as the meter's result).
+  bool read_registers_instead(const JobReport& refused);
 
   Clock clock_;
   SchedulerOptions options_;

@@ -381,6 +381,8 @@ void Daemon::read_on_demand(const std::string& meter_id, std::function<void(moni
   job.priority = collection::Priority::on_demand;
   job.not_before = now;
   job.retry_deadline = now + std::chrono::seconds{config_.collection.settle_seconds + 60};
+  if (const auto* state = scheduler_->state_of(meter_id); state != nullptr && state->no_load_profile)
+    job.current_registers = true;  // no load profile: its registers now (docs/COLLECTION.md)
   on_demand_waiting_.emplace(meter_id + "|" + format_utc(job.boundary), std::move(done));
   dispatch(std::move(job));
 }
@@ -532,7 +534,8 @@ void Daemon::apply_registry_change(RegistryLoad load) {
   assign_direct_limits(load.targets);
   start_modbus(load.modbus_meters);
   const auto enabled = load.targets.size();
-  scheduler_->set_meters(std::move(load.targets));
+  const auto previous = scheduler_->set_meters(std::move(load.targets));
+  if (backfill_) backfill_->on_fleet_change(previous);  // its per-meter state is kept by position too
   const auto summary = fmt::format("registry version {}: {} enabled meter(s), {} added, {} removed, {} changed",
                                    load.version, enabled, load.added, load.removed, load.changed);
   spdlog::info("{}", summary);
@@ -762,7 +765,8 @@ int Daemon::run() {
       collection::BackfillOptions{options.interval, std::chrono::hours{24 * config_.collection.backfill_days},
                                   std::chrono::hours{config_.collection.load_profile_depth_hours},
                                   config_.collection.backfill_from_freezes, config_.collection.backfill_never_read},
-      [this](ReadJob job) { dispatch(std::move(job)); });
+      [this](ReadJob job) { dispatch(std::move(job)); },
+      [this](const collection::MeterRef& meter, std::uint32_t hint) { return scheduler_->position_of(meter, hint); });
   clocks_ = std::make_unique<collection::ClockSupervisor>(clock_policy());
   asio::co_spawn(io_, scheduler_->run(first_boundary), [this](std::exception_ptr e) {
     if (!e) return;

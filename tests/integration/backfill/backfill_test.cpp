@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocols/common/clock.hpp"
+#include "storage/kpi.hpp"
 #include "storage/store_reader.hpp"
 #include "tests/support/process.hpp"
 
@@ -357,18 +358,18 @@ TEST_CASE("backfill from freezes: a meter whose load profile does not reach back
   }
 }
 
-TEST_CASE("backfill from freezes: a meter without a load profile is read hourly from its freezes, and after 2 hours "
-          "offline its missing hours equal truth and every hour adds up to the register delta",
+TEST_CASE("no load profile: a 2007 meter without one is read from its registers every interval, every cycle after the "
+          "first succeeds, and after 2 hours offline its missing hours come from its freezes",
           "[integration][backfill][freeze]") {
-  // gw001-m0001 has no load profile (meter-sim load_profile_hours = 0): every scheduled read is
-  // refused, and at each whole hour its hourly freeze is read instead. Offline 01:40 .. 03:30:
-  // the 04:00 freeze closes the gap (VEE estimates it from 01:00 and 04:00), then backfill reads
-  // the freezes 02:00 and 03:00.
+  // gw001-m0001 has no load profile (meter-sim load_profile_hours = 0): its first scheduled read
+  // (06000001) is refused with ERR no_requested_data; the scheduler marks it and reads its current
+  // registers (00010000 / 00020000) in the same window, and from then on every interval. Offline
+  // 01:40 .. 03:30: the 03:30 read closes the gap, backfill reads the freezes 02:00 and 03:00.
   BackfillRun run("backfill-no-profile", 1,
                   "[[meter]]\nid = \"gw001-m0001\"\nload_profile_hours = 0\n"
                   "[[fault]]\nkind = \"offline\"\ntarget = \"gw001-m0001\"\n"
                   "from = \"2026-01-05T01:40:00Z\"\nuntil = \"2026-01-05T03:30:00Z\"\n",
-                  "[vee]\n");
+                  "register_tolerance_seconds = 600\n[vee]\n");
   run.start_simulator();
   run.start_daemon();
   run.wait_until("2026-01-05T05:20:00Z");
@@ -376,39 +377,71 @@ TEST_CASE("backfill from freezes: a meter without a load profile is read hourly 
   CHECK(run.stop_daemon() == 0);
   CHECK(run.simulator().stop() == 0);
 
-  const auto registers = run.true_registers("gw001-m0001", "2026-01-05T01:00:00Z", "2026-01-05T05:00:00Z");
+  const auto in_gap = [](ami::UtcSeconds b) {
+    return b > sim_time("2026-01-05T01:30:00Z") && b < sim_time("2026-01-05T03:30:00Z");
+  };
   ami::storage::StoreReader store(run.database());
+  // Every boundary after the first cycle, outside the offline window, was read (ok) in its cycle.
+  const auto summaries = store.attempt_summaries(sim_time("2026-01-05T00:00:00Z"), sim_time("2026-01-05T05:15:00Z"));
+  REQUIRE(summaries.size() >= 18);
+  const auto first_cycle = summaries.front().boundary;
+  CHECK(first_cycle <= sim_time("2026-01-05T01:00:00Z"));
+  for (const auto& s : summaries) {
+    if (s.boundary == first_cycle || in_gap(s.boundary)) continue;
+    INFO("boundary " << ami::format_utc(s.boundary));
+    CHECK(s.meters_ok == 1);
+  }
+  // The KPI agrees: no meter failure but (at most) the first cycle's refusal, if its register read
+  // came too late; the offline window's 7 boundaries 01:45 .. 03:15 failed on the transport, but
+  // for 02:00 and 03:00, whose freezes backfill read.
+  {
+    ami::storage::KpiQueries kpi(run.database());
+    ami::storage::KpiOptions options;
+    const auto days = kpi.meter_days(ami::storage::day_of(sim_time("2026-01-05T05:00:00Z"), 480), 1,
+                                     sim_time("2026-01-05T05:15:00Z"), options);
+    REQUIRE(days.size() == 1);
+    CHECK(days[0].boundaries_failed_meter <= 1);
+    CHECK(days[0].boundaries_failed_transport == 5);
+  }
+  const auto registers = run.true_registers("gw001-m0001", "2026-01-05T00:00:00Z", "2026-01-05T05:30:00Z");
   for (const auto channel : {ami::storage::EnergyChannel::forward_active, ami::storage::EnergyChannel::reverse_active}) {
     const bool forward = channel == ami::storage::EnergyChannel::forward_active;
-    const auto truth_of = [&](ami::UtcSeconds t) { return forward ? registers.at(t).first : registers.at(t).second; };
+    const auto truth_of = [&](ami::UtcSeconds t) {
+      const auto it = registers.lower_bound(t);  // the register at t or the boundary after (never less)
+      REQUIRE(it != registers.end());
+      return forward ? it->second.first : it->second.second;
+    };
     INFO(ami::storage::to_string(channel));
-    std::map<ami::UtcSeconds, std::int64_t> stored;
-    for (const auto& r : store.reads("gw001-m0001", channel, sim_time("2026-01-05T01:00:00Z"),
-                                     sim_time("2026-01-05T05:00:00Z"))) {
-      CHECK(r.source == ami::storage::ReadSource::backfill);  // freezes only: no load profile
-      stored[r.boundary] = r.register_wh;
-    }
-    for (const char* hour : {"2026-01-05T01:00:00Z", "2026-01-05T02:00:00Z", "2026-01-05T03:00:00Z",
-                             "2026-01-05T04:00:00Z", "2026-01-05T05:00:00Z"}) {
-      INFO("freeze at " << hour);
-      REQUIRE(stored.count(sim_time(hour)) == 1);
-      CHECK(stored[sim_time(hour)] == truth_of(sim_time(hour)));
-    }
-    CHECK(stored.size() == 5);
-    // Estimated and coded in between; every hour between two freezes adds up exactly, also in the
-    // gap (01:00, 04:00], whose freezes 02:00 and 03:00 arrived after 04:00 (re-anchored).
-    const auto latest = latest_intervals(store, "gw001-m0001", channel, "2026-01-05T01:00:00Z", "2026-01-05T05:00:00Z");
-    REQUIRE(latest.size() == 16);
-    std::int64_t hour_sum = 0;
-    for (const auto& [end, iv] : latest) {
-      INFO("interval ending " << ami::format_utc(end));
-      CHECK(iv.status == ami::storage::IntervalStatus::estimated);
-      CHECK_FALSE(iv.quality_codes.empty());
-      hour_sum += iv.value_wh;
-      if (stored.count(end) == 1) {
-        CHECK(hour_sum == truth_of(end) - truth_of(end - std::chrono::hours{1}));
-        hour_sum = 0;
+    std::map<ami::UtcSeconds, std::int64_t> scheduled;
+    std::map<ami::UtcSeconds, std::int64_t> freezes;
+    for (const auto& r : store.reads("gw001-m0001", channel, first_cycle, sim_time("2026-01-05T05:15:00Z"))) {
+      INFO("read at " << ami::format_utc(r.boundary));
+      if (r.source == ami::storage::ReadSource::backfill) {
+        freezes[r.boundary] = r.register_wh;
+        CHECK(r.register_wh == truth_of(r.boundary));  // a freeze is the register at the hour, exactly
+        continue;
       }
+      CHECK(r.source == ami::storage::ReadSource::scheduled);
+      // A register read taken between B and B + tolerance (600 s): between the truth at B and the
+      // truth at the next boundary.
+      CHECK(r.register_wh >= truth_of(r.boundary));
+      CHECK(r.register_wh <= truth_of(r.boundary + minutes{15}));
+      scheduled[r.boundary] = r.register_wh;
     }
+    CHECK(freezes.count(sim_time("2026-01-05T02:00:00Z")) == 1);
+    CHECK(freezes.count(sim_time("2026-01-05T03:00:00Z")) == 1);
+    for (auto b = first_cycle; b <= sim_time("2026-01-05T05:15:00Z"); b += minutes{15}) {
+      INFO("boundary " << ami::format_utc(b));
+      CHECK(scheduled.count(b) == (in_gap(b) ? 0U : 1U));
+    }
+    // Outside the gap every interval is actual: the meter's register delta between two reads.
+    const auto latest = latest_intervals(store, "gw001-m0001", channel, "2026-01-05T00:00:00Z", "2026-01-05T05:15:00Z");
+    for (const auto& [end, iv] : latest) {
+      if (scheduled.count(end) == 0 || scheduled.count(end - minutes{15}) == 0) continue;
+      INFO("interval ending " << ami::format_utc(end));
+      CHECK(iv.status == ami::storage::IntervalStatus::actual);
+      CHECK(iv.value_wh == scheduled[end] - scheduled[end - minutes{15}]);
+    }
+    CHECK(latest.count(sim_time("2026-01-05T05:15:00Z")) == 1);
   }
 }

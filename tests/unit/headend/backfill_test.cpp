@@ -144,26 +144,26 @@ TEST_CASE("backfill tracker: no rescan while backfill reads are outstanding, a t
   BackfillTracker tracker(depth(72h));
   const auto scheduled = storage::ReadSource::scheduled;
   const auto backfill = storage::ReadSource::backfill;
-  REQUIRE(tracker.on_report(backfill_report(scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));  // first good read
-  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T10:15:00Z", Outcome::ok)));  // scan running
-  tracker.scan_done("m1", 3, false);
-  CHECK(tracker.outstanding("m1") == 3);
+  REQUIRE(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));  // first good read
+  CHECK_FALSE(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T10:15:00Z", Outcome::ok)));  // scan running
+  tracker.scan_done(0, 3, false);
+  CHECK(tracker.outstanding(0) == 3);
   // One chunk times out while two are still queued: no new scan, so nothing is planned twice.
-  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-04T10:00:00Z", Outcome::timeout, 33)));
-  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T10:30:00Z", Outcome::ok)));
-  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-04T18:00:00Z", Outcome::ok, 33)));
-  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T10:45:00Z", Outcome::ok)));
-  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-05T02:00:00Z", Outcome::ok, 33)));
-  CHECK(tracker.outstanding("m1") == 0);
+  CHECK_FALSE(tracker.on_report(0, backfill_report(backfill, "2026-01-04T10:00:00Z", Outcome::timeout, 33)));
+  CHECK_FALSE(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T10:30:00Z", Outcome::ok)));
+  CHECK_FALSE(tracker.on_report(0, backfill_report(backfill, "2026-01-04T18:00:00Z", Outcome::ok, 33)));
+  CHECK_FALSE(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T10:45:00Z", Outcome::ok)));
+  CHECK_FALSE(tracker.on_report(0, backfill_report(backfill, "2026-01-05T02:00:00Z", Outcome::ok, 33)));
+  CHECK(tracker.outstanding(0) == 0);
   // All back, the last failure was the transport: the next good scheduled read scans again, once.
-  CHECK(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:00:00Z", Outcome::ok)));
-  tracker.scan_done("m1", 0, false);
-  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:15:00Z", Outcome::ok)));
+  CHECK(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T11:00:00Z", Outcome::ok)));
+  tracker.scan_done(0, 0, false);
+  CHECK_FALSE(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T11:15:00Z", Outcome::ok)));
   // A failed scheduled read leaves a gap: the next good one scans.
-  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:30:00Z", Outcome::unreachable)));
-  CHECK(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:45:00Z", Outcome::ok)));
-  tracker.scan_done("m1", 0, true);  // the store query failed: scanned again at the next good read
-  CHECK(tracker.on_report(backfill_report(scheduled, "2026-01-05T12:00:00Z", Outcome::ok)));
+  CHECK_FALSE(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T11:30:00Z", Outcome::unreachable)));
+  CHECK(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T11:45:00Z", Outcome::ok)));
+  tracker.scan_done(0, 0, true);  // the store query failed: scanned again at the next good read
+  CHECK(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T12:00:00Z", Outcome::ok)));
 }
 
 TEST_CASE("backfill tracker: boundaries the meter cannot supply are not planned again", "[backfill]") {
@@ -171,14 +171,14 @@ TEST_CASE("backfill tracker: boundaries the meter cannot supply are not planned 
   load_profile_only.freezes = false;  // freezes: "a refused load-profile chunk hands its hours to freezes"
   BackfillTracker tracker(load_profile_only);
   const auto backfill = storage::ReadSource::backfill;
-  REQUIRE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));
-  tracker.scan_done("m1", 1, false);
+  REQUIRE(tracker.on_report(0, backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));
+  tracker.scan_done(0, 1, false);
   // The meter was powered off 08:45..09:30: it has no records for the chunk 08:45 (re-read) .. 09:30.
-  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-05T09:30:00Z", Outcome::missing_record, 4)));
-  CHECK(tracker.outstanding("m1") == 0);
+  CHECK_FALSE(tracker.on_report(0, backfill_report(backfill, "2026-01-05T09:30:00Z", Outcome::missing_record, 4)));
+  CHECK(tracker.outstanding(0) == 0);
   // Not a failure a later read mends: no rescan.
-  CHECK_FALSE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:15:00Z", Outcome::ok)));
-  const auto unfillable = tracker.unfillable("m1", utc("2026-01-04T10:00:00Z"));
+  CHECK_FALSE(tracker.on_report(0, backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:15:00Z", Outcome::ok)));
+  const auto unfillable = tracker.unfillable(0, utc("2026-01-04T10:00:00Z"));
   CHECK(unfillable == std::vector<UtcSeconds>{utc("2026-01-05T09:00:00Z"), utc("2026-01-05T09:15:00Z"),
                                               utc("2026-01-05T09:30:00Z")});
   // A later scan (after a failed scheduled read) plans around them.
@@ -190,8 +190,8 @@ TEST_CASE("backfill tracker: boundaries the meter cannot supply are not planned 
                                      utc("2026-01-05T09:45:00Z"), depth(24h), utc_ms("2026-01-05T10:00:00Z"));
   CHECK_FALSE(without.empty());
   // Bounded: boundaries older than the window are forgotten.
-  CHECK(tracker.unfillable("m1", utc("2026-01-05T09:15:00Z")).size() == 2);
-  CHECK(tracker.unfillable("m1", utc("2026-01-05T09:15:00Z")).front() == utc("2026-01-05T09:15:00Z"));
+  CHECK(tracker.unfillable(0, utc("2026-01-05T09:15:00Z")).size() == 2);
+  CHECK(tracker.unfillable(0, utc("2026-01-05T09:15:00Z")).front() == utc("2026-01-05T09:15:00Z"));
 }
 
 namespace {
@@ -266,37 +266,37 @@ TEST_CASE("backfill tracker: a refused load-profile chunk hands its hours to fre
           "[backfill][freeze]") {
   BackfillTracker tracker(depth(24h));
   const auto backfill = storage::ReadSource::backfill;
-  REQUIRE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));
-  tracker.scan_done("m1", 1, false);
-  CHECK_FALSE(tracker.load_profile_reach("m1"));
+  REQUIRE(tracker.on_report(0, backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));
+  tracker.scan_done(0, 1, false);
+  CHECK_FALSE(tracker.load_profile_reach(0));
   // ERR no_requested_data to the chunk 07:45 (re-read) .. 09:30: 08:00 and 09:00 have hourly freezes.
-  CHECK_FALSE(tracker.on_report(backfill_report(backfill, "2026-01-05T09:30:00Z", Outcome::meter_error, 8)));
-  CHECK(tracker.load_profile_reach("m1") == std::chrono::seconds{105min});  // asked at 09:30 for 07:45
+  CHECK_FALSE(tracker.on_report(0, backfill_report(backfill, "2026-01-05T09:30:00Z", Outcome::meter_error, 8)));
+  CHECK(tracker.load_profile_reach(0) == std::chrono::seconds{105min});  // asked at 09:30 for 07:45
   const auto follow_ups = tracker.take_follow_ups();
   CHECK(freeze_boundaries(follow_ups, FreezeKind::hourly) ==
         std::vector<UtcSeconds>{utc("2026-01-05T08:00:00Z"), utc("2026-01-05T09:00:00Z")});
   CHECK(tracker.take_follow_ups().empty());  // taken once
-  CHECK(tracker.outstanding("m1") == 2);
+  CHECK(tracker.outstanding(0) == 2);
   // The other boundaries are unfillable (VEE estimates them between the freezes).
-  CHECK(tracker.unfillable("m1", utc("2026-01-04T10:00:00Z")).size() == 5);
+  CHECK(tracker.unfillable(0, utc("2026-01-04T10:00:00Z")).size() == 5);
   // No scan while the freeze reads are outstanding.
-  CHECK_FALSE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:15:00Z", Outcome::unreachable)));
-  CHECK_FALSE(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:30:00Z", Outcome::ok)));
+  CHECK_FALSE(tracker.on_report(0, backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:15:00Z", Outcome::unreachable)));
+  CHECK_FALSE(tracker.on_report(0, backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:30:00Z", Outcome::ok)));
   auto done = backfill_report(backfill, "2026-01-05T08:00:00Z", Outcome::ok, 1);
   done.job.freeze = FreezeKind::hourly;
-  CHECK_FALSE(tracker.on_report(done));
+  CHECK_FALSE(tracker.on_report(0, done));
   // The meter has no 09:00 freeze either: unfillable, and no further follow-up.
   auto refused = backfill_report(backfill, "2026-01-05T09:00:00Z", Outcome::meter_error, 1);
   refused.job.freeze = FreezeKind::hourly;
-  CHECK_FALSE(tracker.on_report(refused));
+  CHECK_FALSE(tracker.on_report(0, refused));
   CHECK(tracker.take_follow_ups().empty());
-  CHECK(tracker.outstanding("m1") == 0);
-  CHECK(tracker.unfillable("m1", utc("2026-01-04T10:00:00Z")).size() == 6);
+  CHECK(tracker.outstanding(0) == 0);
+  CHECK(tracker.unfillable(0, utc("2026-01-04T10:00:00Z")).size() == 6);
   // The rescan (the scheduled read at 10:15 failed) plans what is older than the reach as freezes.
-  CHECK(tracker.on_report(backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:45:00Z", Outcome::ok)));
+  CHECK(tracker.on_report(0, backfill_report(storage::ReadSource::scheduled, "2026-01-05T10:45:00Z", Outcome::ok)));
   const auto rescan = plan_backfill(kBackfillMeter, stored({"2026-01-05T06:45:00Z", "2026-01-05T10:00:00Z"}),
                                     utc("2026-01-05T10:30:00Z"), depth(24h), utc_ms("2026-01-05T10:45:00Z"),
-                                    tracker.load_profile_reach("m1"));
+                                    tracker.load_profile_reach(0));
   CHECK(freeze_boundaries(rescan, FreezeKind::hourly) == std::vector<UtcSeconds>{utc("2026-01-05T07:00:00Z"),
                                                                                   utc("2026-01-05T08:00:00Z"),
                                                                                   utc("2026-01-05T09:00:00Z")});
@@ -304,57 +304,48 @@ TEST_CASE("backfill tracker: a refused load-profile chunk hands its hours to fre
   REQUIRE(load_profile_jobs(rescan) == 2);
   CHECK(spans(rescan).front() == std::pair{utc("2026-01-05T09:15:00Z"), utc("2026-01-05T09:45:00Z")});
   // A load-profile chunk older than the reach that succeeds: the meter's memory is deeper after all.
-  tracker.scan_done("m1", 1, false);
+  tracker.scan_done(0, 1, false);
   auto deeper_ok = backfill_report(backfill, "2026-01-05T09:00:00Z", Outcome::ok, 8);
   deeper_ok.attempts.back().started_at = utc_ms("2026-01-05T11:00:00Z");  // 07:15 is 225 minutes old then
-  CHECK_FALSE(tracker.on_report(deeper_ok));
-  CHECK_FALSE(tracker.load_profile_reach("m1"));
+  CHECK_FALSE(tracker.on_report(0, deeper_ok));
+  CHECK_FALSE(tracker.load_profile_reach(0));
 }
 
-TEST_CASE("backfill tracker: a refused scheduled read has its hourly freeze read in its place, which counts like it",
+TEST_CASE("backfill tracker: a refused scheduled read sends the meter's gaps to freezes; the register reads standing in "
+          "count for scans and keep the reach",
           "[backfill][freeze]") {
   BackfillTracker tracker(depth(24h));
   const auto scheduled = storage::ReadSource::scheduled;
-  // No load profile: ERR to the scheduled read at 11:00, a whole hour.
-  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:00:00Z", Outcome::meter_error)));
-  CHECK(tracker.load_profile_reach("m1") == std::chrono::seconds{0});
-  auto stand_in = tracker.take_follow_ups();
-  REQUIRE(stand_in.size() == 1);
-  CHECK(stand_in[0].freeze == FreezeKind::hourly);
-  CHECK(stand_in[0].boundary == utc("2026-01-05T11:00:00Z"));
-  CHECK(stand_in[0].priority == Priority::scheduled);
-  CHECK(stand_in[0].source == storage::ReadSource::backfill);
-  CHECK(tracker.outstanding("m1") == 1);
-  // 11:15 is no freeze instant: nothing stands in.
-  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:15:00Z", Outcome::meter_error)));
+  // No load profile: ERR to the scheduled read at 11:00. The scheduler reads the registers instead
+  // (scheduler.hpp); the tracker plans nothing in its place.
+  CHECK_FALSE(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T11:00:00Z", Outcome::meter_error)));
+  CHECK(tracker.load_profile_reach(0) == std::chrono::seconds{0});
   CHECK(tracker.take_follow_ups().empty());
-  // The freeze read comes back good: the meter's first good read, so it is scanned.
-  JobReport done;
-  done.job = stand_in[0];
-  done.attempts.push_back({1, Outcome::ok, "", utc_ms("2026-01-05T11:16:00Z"), 5});
-  done.collected_at = utc_ms("2026-01-05T11:16:00Z");
-  CHECK(tracker.on_report(done));
-  tracker.scan_done("m1", 0, false);
-  // A plain backfill freeze (priority backfill) never triggers a scan.
-  auto plain = done;
-  plain.job.priority = Priority::backfill;
-  CHECK_FALSE(tracker.on_report(plain));
-  // A good scheduled load-profile read: the meter has a load profile after all.
-  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T11:30:00Z", Outcome::ok)));
-  CHECK_FALSE(tracker.load_profile_reach("m1"));
-  // A freeze the meter has not taken yet (its clock behind): not unfillable, asked again later.
-  CHECK_FALSE(tracker.on_report(backfill_report(scheduled, "2026-01-05T12:00:00Z", Outcome::meter_error)));
-  auto early = tracker.take_follow_ups();
-  REQUIRE(early.size() == 1);
-  JobReport not_yet;
-  not_yet.job = early[0];
-  not_yet.attempts.push_back({1, Outcome::missing_record, "", utc_ms("2026-01-05T12:00:40Z"), 5});
-  CHECK_FALSE(tracker.on_report(not_yet));
-  CHECK(tracker.unfillable("m1", utc("2026-01-05T00:00:00Z")).empty());
-  // Freezes off: nothing stands in.
-  auto off = depth(24h);
-  off.freezes = false;
-  BackfillTracker without(off);
-  CHECK_FALSE(without.on_report(backfill_report(scheduled, "2026-01-05T12:00:00Z", Outcome::meter_error)));
-  CHECK(without.take_follow_ups().empty());
+  CHECK(tracker.outstanding(0) == 0);
+  // The register read of the same boundary comes back good: the meter's first good read, scanned;
+  // its one snapshot at B says nothing about how far the load profile reaches.
+  auto registers = backfill_report(scheduled, "2026-01-05T11:00:00Z", Outcome::ok, 1);
+  registers.job.current_registers = true;
+  registers.attempts.back().started_at = utc_ms("2026-01-05T11:01:00Z");
+  CHECK(tracker.on_report(0, registers));
+  tracker.scan_done(0, 0, false);
+  CHECK(tracker.load_profile_reach(0) == std::chrono::seconds{0});
+  auto next = backfill_report(scheduled, "2026-01-05T11:15:00Z", Outcome::ok, 1);
+  next.job.current_registers = true;
+  next.attempts.back().started_at = utc_ms("2026-01-05T11:16:00Z");
+  CHECK_FALSE(tracker.on_report(0, next));  // scanned already, nothing failed since
+  CHECK(tracker.load_profile_reach(0) == std::chrono::seconds{0});
+  // A good scheduled load-profile read (the midnight probe): the meter has a load profile after all.
+  CHECK_FALSE(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T11:30:00Z", Outcome::ok)));
+  CHECK_FALSE(tracker.load_profile_reach(0));
+  // A backfill freeze the meter has not taken yet (its clock behind): not unfillable, asked again later.
+  auto freeze = backfill_report(storage::ReadSource::backfill, "2026-01-05T12:00:00Z", Outcome::missing_record, 1);
+  freeze.job.freeze = FreezeKind::hourly;
+  freeze.attempts.back().started_at = utc_ms("2026-01-05T12:00:40Z");
+  CHECK_FALSE(tracker.on_report(0, freeze));
+  CHECK(tracker.unfillable(0, utc("2026-01-05T00:00:00Z")).empty());
+  // Refused again two hours later: a freeze that old is unfillable.
+  freeze.attempts.back().started_at = utc_ms("2026-01-05T14:00:00Z");
+  CHECK_FALSE(tracker.on_report(0, freeze));
+  CHECK(tracker.unfillable(0, utc("2026-01-05T00:00:00Z")) == std::vector<UtcSeconds>{utc("2026-01-05T12:00:00Z")});
 }

@@ -4,8 +4,12 @@
 #include <map>
 #include <set>
 
+#include "headend/collection/backfill.hpp"
+#include "headend/collection/register_read.hpp"
 #include "headend/collection/scheduler.hpp"
 #include "tests/unit/headend/run_coroutine.hpp"
+#include "protocols/dlt645/catalogue.hpp"
+#include "protocols/dlt645/messages.hpp"
 
 using namespace ami;
 using namespace ami::collection;
@@ -44,12 +48,12 @@ struct AnsweredRun {
 };
 
 AnsweredRun run_answered_cycles(int meter_count, SchedulerOptions options, std::size_t cycles_wanted,
-                                const std::function<JobReport(const ReadJob&)>& answer) {
+                                const std::function<JobReport(const ReadJob&)>& answer, Clock clock = fast_clock()) {
   asio::io_context io;
   AnsweredRun out;
   Scheduler* self = nullptr;
   Scheduler scheduler(
-      io.get_executor(), fast_clock(), options, meters(meter_count),
+      io.get_executor(), clock, options, meters(meter_count),
       [&](ReadJob job) {
         out.dispatched.push_back(job);
         asio::post(io, [&, job] { self->on_job_report(answer(job)); });
@@ -278,4 +282,227 @@ TEST_CASE("a cycle's jobs carry their meter's position in the fleet", "[schedule
   REQUIRE(run.dispatched.size() >= 4);
   for (std::size_t i = 0; i < 4; ++i) CHECK(run.dispatched[i].meter_index == i);
   CHECK(run.dispatched[3].meter->meter_id == "m3");
+}
+
+namespace {
+
+// A DL/T 645-2007 meter without a load profile as meter-sim answers it: 06000001 refused with
+// ERR 02, its current registers (00010000 / 00020000) read fine.
+JobReport no_load_profile_answer(const ReadJob& job) {
+  auto report = ok_report(job);
+  if (job.current_registers) {
+    report.snapshots = {{job.boundary, 1100, 10}};
+    return report;
+  }
+  report.snapshots.clear();
+  report.attempts = {{1, Outcome::meter_error, "ERR 02: no_requested_data", job.not_before, 5},
+                     {2, Outcome::meter_error, "ERR 02: no_requested_data", job.not_before, 5}};
+  return report;
+}
+
+// 15 simulated minutes per 100 real ms from `start`: slow enough that a register read stands in
+// for a refused read well inside the 120 s register tolerance.
+Clock clock_from(const char* start) {
+  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  return Clock::accelerated(UtcMillis{*parse_utc(start)}, 9'000, now);
+}
+
+}  // namespace
+
+TEST_CASE("no load profile: a refused load-profile read is replaced by a register read in the same window, later "
+          "cycles read the registers directly, every cycle succeeds",
+          "[scheduler]") {
+  const auto run = run_answered_cycles(1, SchedulerOptions{}, 4, no_load_profile_answer, clock_from("2026-01-05T10:00:00Z"));
+  REQUIRE(run.cycles.size() >= 4);
+  for (const auto& c : run.cycles) {
+    INFO(format_utc(c.boundary));
+    CHECK(c.meters_ok == 1);
+    CHECK(c.failed.empty());
+  }
+  // The first cycle: the refused read (2 attempts) and the register read (1) that stood in.
+  CHECK(run.cycles[0].attempts == 3);
+  CHECK(run.cycles[1].attempts == 1);
+  CHECK(run.cycles[0].intervals == 0);  // one snapshot, nothing read before
+  CHECK(run.cycles[1].intervals == 2);  // both ends: the previous cycle's register read and this one
+  REQUIRE(run.dispatched.size() >= 5);
+  CHECK_FALSE(run.dispatched[0].current_registers);
+  CHECK(run.dispatched[1].current_registers);
+  CHECK(run.dispatched[1].boundary == run.dispatched[0].boundary);
+  CHECK(run.dispatched[1].meter_index == 0);
+  for (std::size_t i = 2; i < run.dispatched.size(); ++i) {
+    CHECK(run.dispatched[i].current_registers);
+    CHECK(run.dispatched[i].records == 1);
+  }
+  CHECK(run.states.at("m0").no_load_profile);
+  CHECK(run.states.at("m0").consecutive_failures == 0);
+}
+
+TEST_CASE("no load profile: the load profile is probed again at UTC midnight; a meter that has one by then goes back "
+          "to load-profile reads, one still without stays on registers",
+          "[scheduler]") {
+  // m0 gets its load profile switched on from 23:30; m1 never has one.
+  const auto run = run_answered_cycles(
+      2, SchedulerOptions{}, 6,
+      [](const ReadJob& job) {
+        if (job.meter->meter_id == "m0" && job.boundary >= *parse_utc("2026-01-05T23:30:00Z")) return ok_report(job);
+        return no_load_profile_answer(job);
+      },
+      clock_from("2026-01-05T22:59:00Z"));
+  std::map<std::string, std::vector<std::pair<std::string, bool>>> reads;  // meter -> (boundary, registers)
+  for (const auto& j : run.dispatched)
+    reads[j.meter->meter_id].emplace_back(format_utc(j.boundary).substr(11, 5), j.current_registers);
+  using Reads = std::vector<std::pair<std::string, bool>>;
+  // 23:00 refused then registers; registers (23:30 and 23:45 too: not probed before midnight);
+  // 00:00 the probe succeeds; 00:15 load profile.
+  CHECK(Reads(reads["m0"].begin(), reads["m0"].begin() + 7) ==
+        Reads{{"23:00", false}, {"23:00", true}, {"23:15", true}, {"23:30", true}, {"23:45", true}, {"00:00", false},
+              {"00:15", false}});
+  // m1: the probe at 00:00 is refused again and read from its registers in the same window.
+  CHECK(Reads(reads["m1"].begin(), reads["m1"].begin() + 8) ==
+        Reads{{"23:00", false}, {"23:00", true}, {"23:15", true}, {"23:30", true}, {"23:45", true}, {"00:00", false},
+              {"00:00", true}, {"00:15", true}});
+  for (const auto& c : run.cycles) CHECK(c.meters_ok == 2);
+  CHECK_FALSE(run.states.at("m0").no_load_profile);
+  CHECK(run.states.at("m1").no_load_profile);
+}
+
+TEST_CASE("no load profile: a refusal too late for a register read fails the cycle; a registry change of the meter "
+          "forgets the mark",
+          "[scheduler]") {
+  asio::io_context io;
+  std::vector<ReadJob> dispatched;
+  auto fleet = meters(2);
+  Scheduler scheduler(
+      io.get_executor(), fast_clock(), SchedulerOptions{}, fleet, [&](ReadJob job) { dispatched.push_back(job); },
+      [](const CycleReport&) {});
+  ReadJob job;
+  job.meter = fleet[1];
+  job.meter_index = 1;
+  job.boundary = *parse_utc("2026-01-05T00:15:00Z");
+  job.not_before = UtcMillis{job.boundary};
+  // No cycle outstanding for this boundary: no stand-in, a failure like any other.
+  scheduler.on_job_report(no_load_profile_answer(job));
+  CHECK(dispatched.empty());
+  REQUIRE(scheduler.state_of("m1") != nullptr);
+  CHECK(scheduler.state_of("m1")->no_load_profile);
+  CHECK(scheduler.state_of("m1")->consecutive_failures == 1);
+  // Another ERR (unauthorized) is no sign of a missing load profile.
+  auto other = no_load_profile_answer(job);
+  other.job.meter = fleet[0];
+  other.job.meter_index = 0;
+  other.attempts.back().detail = "ERR 04: unauthorized";
+  CHECK_FALSE(is_load_profile_refusal(other));
+  scheduler.on_job_report(other);
+  CHECK_FALSE(scheduler.state_of("m0")->no_load_profile);
+  // An unchanged registry keeps the mark; a changed row (new target) forgets it.
+  scheduler.set_meters(fleet);
+  CHECK(scheduler.state_of("m1")->no_load_profile);
+  auto changed = *fleet[1];
+  changed.utc_offset_minutes = 420;
+  scheduler.set_meters({fleet[0], make_meter_ref(changed)});
+  CHECK_FALSE(scheduler.state_of("m1")->no_load_profile);
+  CHECK(scheduler.state_of("m1")->consecutive_failures == 1);
+  CHECK(is_load_profile_probe(*parse_utc("2026-01-06T00:00:00Z")));
+  CHECK_FALSE(is_load_profile_probe(*parse_utc("2026-01-06T00:15:00Z")));
+}
+
+TEST_CASE("backfill tracker keyed by fleet position: a registry change remaps it the way the scheduler re-indexes",
+          "[scheduler][backfill]") {
+  asio::io_context io;
+  auto fleet = meters(3);  // m0, m1, m2 at 0, 1, 2
+  Scheduler scheduler(io.get_executor(), fast_clock(), SchedulerOptions{}, fleet, [](ReadJob) {},
+                      [](const CycleReport&) {});
+  BackfillTracker tracker(BackfillOptions{15min, 24h});
+  const auto job_of = [&](std::uint32_t position, storage::ReadSource source, Outcome outcome, const char* at) {
+    JobReport r;
+    r.job.meter = fleet[position];
+    r.job.meter_index = position;
+    r.job.boundary = *parse_utc(at);
+    r.job.source = source;
+    r.job.records = 8;
+    r.attempts.push_back({1, outcome, "", UtcMillis{r.job.boundary}, 5});
+    r.collected_at = UtcMillis{r.job.boundary};
+    return r;
+  };
+  // m1: a refused backfill chunk (reach learnt) whose boundaries without a freeze become unfillable.
+  CHECK_FALSE(tracker.on_report(1, job_of(1, storage::ReadSource::backfill, Outcome::meter_error, "2026-01-05T10:45:00Z")));
+  const auto m1_unfillable = tracker.unfillable(1, *parse_utc("2026-01-05T00:00:00Z"));
+  REQUIRE_FALSE(m1_unfillable.empty());
+  const auto m1_reach = tracker.load_profile_reach(1);
+  REQUIRE(m1_reach);
+  const auto m1_outstanding = tracker.outstanding(1);  // its freeze follow-ups
+  REQUIRE(m1_outstanding > 0);
+  for (const auto& f : tracker.take_follow_ups()) CHECK(f.meter_index == 1);
+  // m2: its first good scheduled read starts a scan (outstanding until scan_done).
+  CHECK(tracker.on_report(2, job_of(2, storage::ReadSource::scheduled, Outcome::ok, "2026-01-05T11:00:00Z")));
+  CHECK(tracker.outstanding(2) == 1);
+  CHECK(tracker.outstanding(0) == 0);
+
+  // Registry change: m0 removed, m1's row changed, m3 added; the fleet is now m2, m1', m3.
+  auto changed = *fleet[1];
+  changed.utc_offset_minutes = 420;
+  const auto m1_changed = make_meter_ref(changed);
+  const auto m3 = make_meter_ref({"m3", "dlt645-2007", "tcp://127.0.0.1:1", {}, 480});
+  const auto previous = scheduler.set_meters({fleet[2], m1_changed, m3});
+  CHECK(previous == std::vector<std::uint32_t>{2, 1, kNoMeterIndex});
+  tracker.remap(previous);
+  CHECK(tracker.outstanding(0) == 1);  // m2's scan, now at 0
+  CHECK(tracker.outstanding(1) == m1_outstanding);
+  CHECK(tracker.unfillable(1, *parse_utc("2026-01-05T00:00:00Z")) == m1_unfillable);
+  CHECK(tracker.load_profile_reach(1) == m1_reach);
+  CHECK(tracker.outstanding(2) == 0);  // m3: fresh
+  CHECK_FALSE(tracker.load_profile_reach(2));
+  CHECK(tracker.unfillable(2, *parse_utc("2026-01-05T00:00:00Z")).empty());
+
+  // A report made before the change finds its meter's new position; a removed meter's finds none.
+  CHECK(scheduler.position_of(fleet[2], 2) == std::optional<std::uint32_t>{0});
+  CHECK(scheduler.position_of(fleet[1], 1) == std::optional<std::uint32_t>{1});  // by id: same meter, new row
+  CHECK(scheduler.position_of(m3, kNoMeterIndex) == std::optional<std::uint32_t>{2});
+  CHECK_FALSE(scheduler.position_of(fleet[0], 0));
+  // m2's scan finishes under its new position.
+  tracker.scan_done(*scheduler.position_of(fleet[2], 2), 0, false);
+  CHECK(tracker.outstanding(0) == 0);
+  // A fleet that shrinks to nothing forgets every meter.
+  tracker.remap(scheduler.set_meters({}));
+  CHECK(tracker.outstanding(0) == 0);
+  CHECK_FALSE(tracker.load_profile_reach(1));
+}
+
+TEST_CASE("register reads of a 2007 meter without a load profile: 00010000 / 00020000 decode to Wh, refusals and "
+          "unavailable values say why",
+          "[scheduler][register]") {
+  std::string error;
+  const auto address = *dlt645::Address::parse("000000010001", error);
+  const auto* spec = register_read_spec("dlt645-2007");
+  REQUIRE(spec != nullptr);
+  CHECK(spec->forward_di == 0x00010000U);
+  CHECK(spec->reverse_di == 0x00020000U);
+  REQUIRE(register_read_spec("dlt645-1997") != nullptr);
+  CHECK(register_read_spec("dlt645-1997")->forward_di == 0x9010U);
+  CHECK(register_read_spec("modbus-sdm630") == nullptr);
+  const auto* item = dlt645::find_data_item(dlt645::Edition::v2007, spec->forward_di);
+  REQUIRE(item != nullptr);
+  std::vector<std::uint8_t> value(item->fields[0].bytes);
+  REQUIRE(dlt645::encode_number(item->fields[0], 1234567, value));  // 12345.67 kWh
+  const auto reply = dlt645::make_read_reply(dlt645::Edition::v2007, address, spec->forward_di, value);
+  CHECK(spec->answers(spec->forward_di, reply));
+  CHECK_FALSE(spec->answers(spec->reverse_di, reply));  // a late forward reply is no answer to the reverse read
+  const auto read = spec->interpret(spec->forward_di, reply);
+  CHECK(read.outcome == Outcome::ok);
+  CHECK(read.wh == std::optional<std::int64_t>{12'345'670});
+  const auto request = spec->request(address, spec->reverse_di);
+  CHECK(request.address == address);
+  CHECK(request.control.function() == 0x11);
+  // Refused: the meter's ERR, as for every 2007 read.
+  const auto refused = dlt645::make_abnormal_reply(address, 0x11, 0x02);
+  CHECK(spec->answers(spec->reverse_di, refused));
+  const auto no_data = spec->interpret(spec->reverse_di, refused);
+  CHECK(no_data.outcome == Outcome::meter_error);
+  CHECK(no_data.detail.find("no_requested_data") != std::string::npos);
+  // All FF: not available, not a value of zero.
+  std::fill(value.begin(), value.end(), std::uint8_t{0xFF});
+  const auto unavailable =
+      spec->interpret(spec->forward_di, dlt645::make_read_reply(dlt645::Edition::v2007, address, spec->forward_di, value));
+  CHECK(unavailable.outcome == Outcome::bad_reply);
+  CHECK_FALSE(unavailable.wh);
 }
