@@ -145,8 +145,7 @@ std::optional<ReadJob> ClockSupervisor::read_if_due(const MeterRef& meter, UtcSe
   return clock_job(meter, ClockCommand::read, boundary, now);
 }
 
-ClockSupervisor::FollowUp ClockSupervisor::on_report(const JobReport& report, const std::vector<MeterTarget>& bus,
-                                                      UtcMillis now) {
+ClockSupervisor::FollowUp ClockSupervisor::on_report(const JobReport& report, const ClockBus& bus, UtcMillis now) {
   FollowUp out;
   auto& s = states_[report.job.meter->meter_id];
   s.in_flight = false;
@@ -158,8 +157,7 @@ ClockSupervisor::FollowUp ClockSupervisor::on_report(const JobReport& report, co
   return out;
 }
 
-void ClockSupervisor::on_reading(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now,
-                                 FollowUp& out) {
+void ClockSupervisor::on_reading(const JobReport& report, const ClockBus& bus, UtcMillis now, FollowUp& out) {
   const auto& meter = report.job.meter;
   auto& s = states_[meter->meter_id];
   if (!report.ok() || !report.meter_clock) return;  // tried again after retry_failed_read_after
@@ -177,7 +175,7 @@ void ClockSupervisor::on_reading(const JobReport& report, const std::vector<Mete
   if (s.verdict != ClockVerdict::correct) return;
   if (policy_.method == ClockMethod::broadcast) {
     std::vector<BusMeterClock> clocks;
-    for (const auto& m : bus) clocks.push_back({m.meter_id, m.utc_offset_minutes, skew_of(m.meter_id)});
+    for (const MeterTarget& m : bus) clocks.push_back({m.meter_id, m.utc_offset_minutes, skew_of(m.meter_id)});
     std::string why_not;
     if (!broadcast_allowed(clocks, policy_, why_not)) {
       s.verdict = ClockVerdict::flag_beyond_max;
@@ -201,8 +199,7 @@ void ClockSupervisor::on_reading(const JobReport& report, const std::vector<Mete
                                report.job.boundary, now));
 }
 
-void ClockSupervisor::on_correction(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now,
-                                    FollowUp& out) {
+void ClockSupervisor::on_correction(const JobReport& report, const ClockBus& bus, UtcMillis now, FollowUp& out) {
   const auto& meter = report.job.meter;
   auto& s = states_[meter->meter_id];
   const bool broadcast = report.job.clock == ClockCommand::broadcast;
@@ -221,7 +218,7 @@ void ClockSupervisor::on_correction(const JobReport& report, const std::vector<M
                    to_string(report.final_outcome()), last.detail.empty() ? "" : ": ", last.detail)});
   if (!report.ok()) return;  // the next due read measures again
   // A broadcast sets every meter on the bus: each counts as corrected and is measured afresh.
-  for (const auto& m : bus) {
+  for (const MeterTarget& m : bus) {
     if (!broadcast && m.meter_id != meter->meter_id) continue;
     auto& other = states_[m.meter_id];
     other.last_correction_at = now;

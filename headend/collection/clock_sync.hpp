@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -122,6 +123,10 @@ struct ClockAuditEntry {
   std::string detail;
 };
 
+// The enabled meters on one channel, by reference into the caller's fleet (no copies): the daemon
+// fills it from the scheduler's per-channel index (Scheduler::channel_positions).
+using ClockBus = std::vector<std::reference_wrapper<const MeterTarget>>;
+
 class ClockSupervisor {
  public:
   explicit ClockSupervisor(ClockPolicy policy) : policy_(policy) {}
@@ -135,7 +140,7 @@ class ClockSupervisor {
     std::vector<ClockAuditEntry> audit;
   };
   // A finished clock job (report.job.clock != none). `bus`: the enabled meters on the same channel.
-  FollowUp on_report(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now);
+  FollowUp on_report(const JobReport& report, const ClockBus& bus, UtcMillis now);
 
   // The latest measured skew of a meter, if known (reads taken now carry meter_time = now + skew).
   [[nodiscard]] std::optional<std::chrono::milliseconds> skew_of(const std::string& meter_id) const;
@@ -144,8 +149,8 @@ class ClockSupervisor {
 
  private:
   ReadJob clock_job(const MeterRef& meter, ClockCommand command, UtcSeconds boundary, UtcMillis now) const;
-  void on_reading(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now, FollowUp& out);
-  void on_correction(const JobReport& report, const std::vector<MeterTarget>& bus, UtcMillis now, FollowUp& out);
+  void on_reading(const JobReport& report, const ClockBus& bus, UtcMillis now, FollowUp& out);
+  void on_correction(const JobReport& report, const ClockBus& bus, UtcMillis now, FollowUp& out);
 
   ClockPolicy policy_;
   std::map<std::string, MeterClockState, std::less<>> states_;

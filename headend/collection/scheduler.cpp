@@ -78,6 +78,20 @@ void Scheduler::index_meters() {
   for (std::size_t i = 0; i < meters_.size(); ++i) by_id_[i] = static_cast<std::uint32_t>(i);
   std::sort(by_id_.begin(), by_id_.end(),
             [this](std::uint32_t a, std::uint32_t b) { return meters_[a]->meter_id < meters_[b]->meter_id; });
+  by_channel_.resize(meters_.size());
+  for (std::size_t i = 0; i < meters_.size(); ++i) by_channel_[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(by_channel_.begin(), by_channel_.end(), [this](std::uint32_t a, std::uint32_t b) {
+    return std::string_view(meters_[a]->channel_key) < std::string_view(meters_[b]->channel_key);
+  });
+}
+
+std::span<const std::uint32_t> Scheduler::channel_positions(std::string_view channel_key) const {
+  const auto key_of = [this](std::uint32_t i) { return std::string_view(meters_[i]->channel_key); };
+  const auto first = std::lower_bound(by_channel_.begin(), by_channel_.end(), channel_key,
+                                      [&](std::uint32_t i, std::string_view key) { return key_of(i) < key; });
+  const auto last = std::upper_bound(first, by_channel_.end(), channel_key,
+                                     [&](std::string_view key, std::uint32_t i) { return key < key_of(i); });
+  return {first, last};
 }
 
 std::optional<std::size_t> Scheduler::index_of(std::string_view meter_id) const {

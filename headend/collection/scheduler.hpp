@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,6 +109,9 @@ class Scheduler {
   // The current position of a job's meter: `hint` (the job's meter_index) while it still holds
   // that target, else by id (the fleet changed since). std::nullopt: no longer in the fleet.
   [[nodiscard]] std::optional<std::uint32_t> position_of(const MeterRef& meter, std::uint32_t hint) const;
+  // The meters on one channel, as positions into meters(), O(log N) (a clock broadcast sets the
+  // whole bus); valid until the next set_meters().
+  [[nodiscard]] std::span<const std::uint32_t> channel_positions(std::string_view channel_key) const;
   [[nodiscard]] std::optional<UtcSeconds> next_boundary() const { return next_; }
   [[nodiscard]] std::size_t outstanding_cycles() const { return outstanding_.size(); }
   [[nodiscard]] const std::vector<MeterRef>& meters() const { return meters_; }
@@ -133,6 +137,7 @@ class Scheduler {
   std::function<void(const CycleReport&)> on_cycle_;
   std::vector<MeterState> states_;     // parallel to meters_
   std::vector<std::uint32_t> by_id_;  // positions in meters_, ordered by meter id
+  std::vector<std::uint32_t> by_channel_;  // positions in meters_, ordered by channel key (then position)
   std::map<UtcSeconds, Cycle> outstanding_;
   std::optional<UtcSeconds> next_;
   asio::steady_timer timer_;

@@ -293,9 +293,9 @@ collection::ClockPolicy Daemon::clock_policy() const {
 
 // A finished clock job: audit rows for every write, follow-up jobs (correction, verification).
 void Daemon::on_clock_report(const JobReport& report) {
-  std::vector<collection::MeterTarget> bus;
-  for (const auto& t : scheduler_->meters())
-    if (t->channel_key == report.job.meter->channel_key) bus.push_back(*t);
+  collection::ClockBus bus;  // the channel's meters by reference: O(log N + bus), no copies
+  const auto& fleet = scheduler_->meters();
+  for (const auto i : scheduler_->channel_positions(report.job.meter->channel_key)) bus.emplace_back(*fleet[i]);
   auto follow_up = clocks_->on_report(report, bus, clock_.now());
   if (report.meter_clock)
     spdlog::info("clock: meter {} skew {} ms", report.job.meter->meter_id,

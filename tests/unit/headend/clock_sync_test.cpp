@@ -145,7 +145,7 @@ TEST_CASE("supervisor: due reads, correction within limits, audit, verification,
   ClockSupervisor clocks(p);
   const auto a = clock_meter("a");
   const auto b = clock_meter("b", "000000010002");
-  const std::vector<MeterTarget> bus = {a, b};
+  const ClockBus bus = {a, b};
   auto now = clock_at("2026-01-05T10:00:05Z");
 
   const auto read = clocks.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T10:00:00Z"), now);
@@ -195,7 +195,7 @@ TEST_CASE("supervisor: beyond max correction is flagged for a technician and blo
   ClockSupervisor clocks(p);
   const auto a = clock_meter("a");
   const auto b = clock_meter("b");
-  const std::vector<MeterTarget> bus = {a, b};
+  const ClockBus bus = {a, b};
   const auto now = clock_at("2026-01-05T10:00:05Z");
   auto follow = clocks.on_report(clock_read_report(b, now, -1'200'000ms), bus, now);
   CHECK(follow.jobs.empty());
@@ -243,7 +243,8 @@ TEST_CASE("supervisor: no clock reads when disabled or for other protocols, fail
   JobReport failed;
   failed.job = *job;
   failed.attempts.push_back({1, Outcome::timeout, "no reply", now, 1500});
-  on.on_report(failed, {clock_meter("a")}, now);
+  const auto a = clock_meter("a");
+  on.on_report(failed, {a}, now);
   CHECK_FALSE(on.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T10:15:00Z"), now + 15min));
   CHECK(on.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T11:00:00Z"), now + 60min));
 }

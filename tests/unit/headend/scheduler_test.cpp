@@ -506,3 +506,30 @@ TEST_CASE("register reads of a 2007 meter without a load profile: 00010000 / 000
   CHECK(unavailable.outcome == Outcome::bad_reply);
   CHECK_FALSE(unavailable.wh);
 }
+
+TEST_CASE("channel index: the meters of one channel by position, rebuilt on a registry change", "[scheduler][clock_sync]") {
+  asio::io_context io;
+  const auto on = [](const char* id, const char* channel) {
+    return make_meter_ref({id, "dlt645-2007", channel, {}, 480});
+  };
+  std::vector<MeterRef> fleet{on("a1", "tcp://10.0.0.1:1"), on("b1", "tcp://10.0.0.2:1"), on("a2", "tcp://10.0.0.1:1"),
+                              on("c1", "serial:///dev/ttyS0?baud=2400"), on("a3", "tcp://10.0.0.1:1")};
+  Scheduler scheduler(io.get_executor(), fast_clock(), SchedulerOptions{}, fleet, [](ReadJob) {},
+                      [](const CycleReport&) {});
+  const auto ids = [&](std::string_view channel) {
+    std::vector<std::string> out;
+    for (const auto i : scheduler.channel_positions(channel)) out.push_back(scheduler.meters()[i]->meter_id);
+    return out;
+  };
+  CHECK(ids("tcp://10.0.0.1:1") == std::vector<std::string>{"a1", "a2", "a3"});
+  CHECK(ids("tcp://10.0.0.2:1") == std::vector<std::string>{"b1"});
+  CHECK(ids("serial:///dev/ttyS0?baud=2400") == std::vector<std::string>{"c1"});
+  CHECK(ids("tcp://10.0.0.9:1").empty());
+  CHECK(ids("tcp://10.0.0.1").empty());  // a prefix is another channel
+  // a2 moves to the second gateway, a1 goes.
+  scheduler.set_meters({fleet[1], on("a2", "tcp://10.0.0.2:1"), fleet[3], fleet[4]});
+  CHECK(ids("tcp://10.0.0.1:1") == std::vector<std::string>{"a3"});
+  CHECK(ids("tcp://10.0.0.2:1") == std::vector<std::string>{"b1", "a2"});
+  scheduler.set_meters({});
+  CHECK(ids("tcp://10.0.0.2:1").empty());
+}
