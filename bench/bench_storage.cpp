@@ -189,6 +189,53 @@ void BM_StoreWriterPerRead(benchmark::State& state) {
 
 BENCHMARK(BM_StoreWriterPerRead)->Args({20000, 0})->Args({20000, 1})->Args({20000, 2})->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 
+// Registry import (docs/STORAGE.md "Registry CSV"): `meters` new meters into an empty registry,
+// then the same list again (all unchanged), each one StoreWriter::import_meters() call (one
+// transaction). Wall time and process CPU time per import; the CSV parse is not included.
+void BM_StoreImportMeters(benchmark::State& state) {
+  const auto meter_count = static_cast<std::size_t>(state.range(0));
+  const auto path = ami::bench::scratch_db_path("ami_bench_import");
+  std::vector<MeterRecord> meters;
+  for (std::size_t i = 0; i < meter_count; ++i) {
+    MeterRecord m;
+    m.meter_id = "MTR" + std::to_string(1000000 + i);
+    m.protocol = "dlt645-2007";
+    m.channel = "tcp://10.0." + std::to_string(i / 8000 % 250) + ".1:8899";
+    m.address = std::to_string(100000000000 + i);
+    m.usage_point = "UP-" + m.meter_id;
+    meters.push_back(std::move(m));
+  }
+  double fresh_s = 0;
+  double again_s = 0;
+  double fresh_cpu_s = 0;
+  double again_cpu_s = 0;
+  for (auto _ : state) {
+    ami::bench::remove_scratch_db(path);
+    StoreOptions options;
+    options.path = path;
+    StoreWriter writer(options);
+    const auto started = std::chrono::steady_clock::now();
+    const double cpu_started = ami::bench::process_cpu_seconds();
+    writer.import_meters(meters, "bench");
+    const auto fresh_done = std::chrono::steady_clock::now();
+    const double cpu_fresh_done = ami::bench::process_cpu_seconds();
+    writer.import_meters(meters, "bench");
+    const auto again_done = std::chrono::steady_clock::now();
+    fresh_cpu_s += cpu_fresh_done - cpu_started;
+    again_cpu_s += ami::bench::process_cpu_seconds() - cpu_fresh_done;
+    fresh_s += std::chrono::duration<double>(fresh_done - started).count();
+    again_s += std::chrono::duration<double>(again_done - fresh_done).count();
+  }
+  ami::bench::remove_scratch_db(path);
+  const auto runs = static_cast<double>(state.iterations());
+  state.counters["fresh_import_s"] = fresh_s / runs;
+  state.counters["unchanged_import_s"] = again_s / runs;
+  state.counters["fresh_import_cpu_s"] = fresh_cpu_s / runs;
+  state.counters["unchanged_import_cpu_s"] = again_cpu_s / runs;
+}
+
+BENCHMARK(BM_StoreImportMeters)->Arg(200000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // Disk footprint (docs/STORAGE.md "Size"): `days` of 15-minute boundaries for `meters` meters, each
 // read with one attempt row, no pruning; then the file size (WAL checkpointed at close) per
 // meter-day, and per table/index from SQLite's dbstat. Time is not the point: one iteration.

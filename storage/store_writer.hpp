@@ -6,7 +6,8 @@
 // on_committed callback runs on the writer thread.
 //
 // What happens to a submission: it is queued in memory and returns at once; the writer thread
-// takes everything queued (up to StoreOptions::max_batch_items) and writes it in ONE transaction:
+// takes everything queued (up to StoreOptions::max_batch_items; a writer that was idle first waits
+// up to StoreOptions::gather_delay for more, unless flush() is called) and writes it in ONE transaction:
 // raw reads, attempts, derived intervals and their outbox rows. The queue is bounded by
 // StoreOptions::max_queued_items: submit() BLOCKS the caller while the queue is full, which is the
 // back-pressure that keeps a stalled disk from eating memory.
