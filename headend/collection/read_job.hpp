@@ -12,6 +12,7 @@
 
 #include "headend/collection/boundary_read.hpp"
 #include "headend/collection/freeze_read.hpp"
+#include "headend/collection/interned_string.hpp"
 #include "headend/collection/outcome.hpp"
 #include "protocols/common/clock.hpp"
 #include "protocols/dlt645/address.hpp"
@@ -22,8 +23,9 @@ namespace ami::collection {
 // A meter as the collection engine needs it (resolved from the registry once).
 struct MeterTarget {
   std::string meter_id;
-  std::string protocol;     // registry protocol, e.g. "dlt645-2007"
-  std::string channel_key;  // registry channel, e.g. "tcp://127.0.0.1:16450"
+  // The same few values for the whole fleet: held once each (interned_string.hpp), a pointer here.
+  InternedString protocol;     // registry protocol, e.g. "dlt645-2007"
+  InternedString channel_key;  // registry channel, e.g. "tcp://127.0.0.1:16450"
   dlt645::Address address;
   int utc_offset_minutes = 480;
   std::chrono::milliseconds response_timeout{0};  // per-protocol ([collection.timeouts]); 0: the channel's

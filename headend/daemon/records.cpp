@@ -9,12 +9,16 @@ namespace ami::daemon {
 std::vector<collection::MeterTarget> to_targets(const std::vector<storage::MeterRecord>& meters,
                                                 std::vector<std::string>& skipped) {
   std::vector<collection::MeterTarget> targets;
+  // Rows of one gateway usually follow each other: reuse the last interned value (no pool lock).
+  collection::InternedString protocol, channel;
   for (const auto& m : meters) {
     if (!m.enabled) continue;
     collection::MeterTarget t;
     t.meter_id = m.meter_id;
-    t.protocol = m.protocol;
-    t.channel_key = m.channel;
+    if (protocol != m.protocol) protocol = m.protocol;
+    if (channel != m.channel) channel = m.channel;
+    t.protocol = protocol;
+    t.channel_key = channel;
     t.utc_offset_minutes = m.utc_offset_minutes;
     if (storage::is_dlt645(m.protocol)) {
       std::string error;
