@@ -26,17 +26,42 @@ void JobQueue::push(ReadJob job) {
   std::push_heap(waiting_.begin(), waiting_.end(), slot_after);
 }
 
+namespace {
+// A heap left empty gives its storage back when it held more than this many jobs: a cycle queues
+// every meter of the gateway at once, and the heap it leaves (waiting_ once all are due, due_ once
+// all ran) would otherwise keep a cycle's worth of jobs per gateway allocated for nothing.
+constexpr std::size_t kJobQueueKeptCapacity = 64;
+
+template <class Entry>  // JobQueue's private entry type, deduced
+void release_if_emptied(std::vector<Entry>& heap) {
+  if (heap.empty() && heap.capacity() > kJobQueueKeptCapacity) std::vector<Entry>().swap(heap);
+}
+
+// The due heap also shrinks while the gateway works through its cycle (at a quarter full it is
+// reallocated to its size: amortised O(1) per job), so a gateway halfway through its reads no
+// longer holds all of them.
+template <class Entry>
+void shrink_if_sparse(std::vector<Entry>& heap) {
+  if (heap.capacity() > kJobQueueKeptCapacity && heap.size() < heap.capacity() / 4) heap.shrink_to_fit();
+}
+}  // namespace
+
 std::optional<ReadJob> JobQueue::pop_due(UtcMillis now) {
+  bool moved = false;
   while (!waiting_.empty() && waiting_.front().job.not_before <= now) {
     std::pop_heap(waiting_.begin(), waiting_.end(), slot_after);
     due_.push_back(std::move(waiting_.back()));
     waiting_.pop_back();
     std::push_heap(due_.begin(), due_.end(), runs_after);
+    moved = true;
   }
+  if (moved) release_if_emptied(waiting_);
   if (due_.empty()) return std::nullopt;
   std::pop_heap(due_.begin(), due_.end(), runs_after);
   ReadJob job = std::move(due_.back().job);
   due_.pop_back();
+  release_if_emptied(due_);
+  shrink_if_sparse(due_);
   return job;
 }
 

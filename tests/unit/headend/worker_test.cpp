@@ -324,3 +324,38 @@ TEST_CASE("modbus collector: an attempt is stamped when its transaction starts, 
   CHECK(second.latency_ms >= 150);
   collector.stop();
 }
+
+TEST_CASE("job queue: a whole cycle queued at once drains in order, and the queue works again after it emptied",
+          "[worker][queue]") {
+  // More jobs than the queue keeps capacity for once empty (it frees both heaps then).
+  const auto b0 = *parse_utc("2026-01-05T00:15:00Z");
+  const auto t0 = UtcMillis{b0} + 2s;
+  constexpr int kMeters = 300;
+  std::vector<MeterTarget> meters;
+  for (int i = 0; i < kMeters; ++i) meters.push_back(target(("m" + std::to_string(i)).c_str(), "000000000001", 1));
+  for (int round = 0; round < 2; ++round) {
+    const auto boundary = b0 + 15min * round;
+    JobQueue queue;
+    for (const auto& m : meters) queue.push(job_for(m, boundary, Priority::scheduled, t0 + 15min * round));
+    REQUIRE(queue.size() == kMeters);
+    CHECK_FALSE(queue.pop_due(t0 + 15min * round - 1ms));  // none due yet
+    auto first = queue.pop_due(t0 + 15min * round);
+    REQUIRE(first);
+    CHECK(first->meter->meter_id == "m0");
+    // An operator's read queued while the cycle runs overtakes the rest of it.
+    queue.push(job_for(target("on-demand", "000000000002", 1), boundary, Priority::on_demand, t0 + 15min * round));
+    std::vector<std::string> order;
+    while (auto job = queue.pop_due(t0 + 15min * round + 1s)) order.push_back(job->meter->meter_id);
+    REQUIRE(order.size() == kMeters);
+    CHECK(order.front() == "on-demand");
+    for (int i = 1; i < kMeters; ++i) CHECK(order[static_cast<std::size_t>(i)] == "m" + std::to_string(i));
+    CHECK(queue.empty());
+    CHECK_FALSE(queue.next_slot());
+    // Emptied: a later job queues and runs as before.
+    queue.push(job_for(meters[7], boundary + 15min, Priority::scheduled, t0 + 15min * (round + 1)));
+    CHECK(queue.next_slot() == t0 + 15min * (round + 1));
+    const auto later = queue.pop_due(t0 + 15min * (round + 1));
+    REQUIRE(later);
+    CHECK(later->meter->meter_id == "m7");
+  }
+}
