@@ -177,7 +177,6 @@ void Scheduler::start_cycle(UtcSeconds boundary) {
   cycle.pending = static_cast<int>(meters_.size());
   for (std::size_t i = 0; i < meters_.size(); ++i) {
     const auto& meter = meters_[i];
-    states_[i].next_due = boundary + options_.interval;
     ReadJob job;
     job.meter = meter;
     job.meter_index = static_cast<std::uint32_t>(i);

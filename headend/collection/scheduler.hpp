@@ -58,7 +58,6 @@ struct MeterState {
   std::optional<UtcMillis> last_success;           // simulated time of the last ok read
   std::optional<UtcSeconds> last_success_boundary;
   int consecutive_failures = 0;
-  std::optional<UtcSeconds> next_due;              // next boundary this meter will be read for
   Outcome last_outcome = Outcome::ok;
   bool no_load_profile = false;  // 2007 meter that refused its load profile: read its registers
 };
