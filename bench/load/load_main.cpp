@@ -76,6 +76,7 @@ struct LoadOptions {
   int bare_rounds = 0;  // 0: as many rounds as intervals
   std::filesystem::path json_path;
   std::filesystem::path perf_path;
+  std::vector<std::string> daemon_wrapper;  // argv prefix for the measured daemon (e.g. env LD_PRELOAD=...)
   std::uint16_t base_port = 0;  // 0: probe for free ports
 };
 
@@ -339,6 +340,7 @@ struct PointPlan {
   bool startup_only = false;
   std::filesystem::path perf_path;
   std::filesystem::path dir;
+  std::vector<std::string> daemon_wrapper;
 };
 
 json run_point(const LoadOptions& o, const PointPlan& plan) {
@@ -419,8 +421,9 @@ json run_point(const LoadOptions& o, const PointPlan& plan) {
   const auto daemon_out = plan.dir / "headend.out";
   const auto daemon_err = plan.dir / "headend.err";
   const auto started = steady::now();
-  ami::test::ChildProcess daemon(concat({(bin / "headend").string(), "--config", config.string()}, run_clock.args()),
-                                 daemon_out, daemon_err);
+  ami::test::ChildProcess daemon(
+      concat(plan.daemon_wrapper, concat({(bin / "headend").string(), "--config", config.string()}, run_clock.args())),
+      daemon_out, daemon_err);
   if (!wait_until(
           [&] {
             require_running(daemon, "headend", daemon_err);
@@ -602,10 +605,10 @@ int run(const LoadOptions& o) {
   json report;
   report["command"] = "ami_load";
   report["run"] = run_point(o, PointPlan{fleet, o.intervals, !o.startup_only, o.startup_only, o.perf_path,
-                                         o.work_dir / "run"});
+                                         o.work_dir / "run", o.daemon_wrapper});
   if (o.baseline) {
     // The same daemon with one meter: what the fleet adds is the difference.
-    report["baseline"] = run_point(o, PointPlan{Fleet{1, 1}, 1, false, o.startup_only, {}, o.work_dir / "baseline"});
+    report["baseline"] = run_point(o, PointPlan{Fleet{1, 1}, 1, false, o.startup_only, {}, o.work_dir / "baseline", {}});
     const auto fleet_kib = report["run"]["peak_kib"].get<std::int64_t>();
     const auto base_kib = report["baseline"]["peak_kib"].get<std::int64_t>();
     report["bytes_per_meter"] =
@@ -640,8 +643,16 @@ int main(int argc, char** argv) {
   app.add_flag("--startup-only", o.startup_only, "register the meters, measure start-up time and memory, no reads");
   app.add_option("--json", o.json_path, "write the report as JSON here");
   app.add_option("--perf", o.perf_path, "perf record the daemon during the measured cycles into this file");
+  std::string wrapper;
+  app.add_option("--daemon-wrapper", wrapper,
+                 "words put before the measured daemon's command, split at spaces; the first is an absolute path "
+                 "that execs the daemon (its pid is sampled), e.g. \"/usr/bin/env LD_PRELOAD=... \"");
   app.add_option("--base-port", o.base_port, "first gateway port (0 = find free ports)");
   CLI11_PARSE(app, argc, argv);
+  {
+    std::istringstream words(wrapper);
+    for (std::string word; words >> word;) o.daemon_wrapper.push_back(word);
+  }
   if (o.meters % o.gateways != 0) {
     std::fprintf(stderr, "ami_load: --meters %d is not a multiple of --gateways %d\n", o.meters, o.gateways);
     return 2;
