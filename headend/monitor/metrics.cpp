@@ -134,14 +134,23 @@ FamilyBase::FamilyBase(std::string name, std::string help, MetricType type, std:
   }
 }
 
+bool FamilyBase::LabelValuesLess::operator()(const LabelValues& a, std::initializer_list<std::string_view> b) const {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                      [](std::string_view x, std::string_view y) { return x < y; });
+}
+
+bool FamilyBase::LabelValuesLess::operator()(std::initializer_list<std::string_view> a, const LabelValues& b) const {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                      [](std::string_view x, std::string_view y) { return x < y; });
+}
+
 void* FamilyBase::find_or_create(std::initializer_list<std::string_view> values) {
   if (values.size() != label_names_.size()) {
     throw std::invalid_argument(fmt::format("metric '{}' takes {} label values, got {}", name_,
                                             label_names_.size(), values.size()));
   }
-  LabelValues key(values.begin(), values.end());
   const std::lock_guard lock(mutex_);
-  if (const auto it = series_.find(key); it != series_.end()) return it->second.get();
+  if (const auto it = series_.find(values); it != series_.end()) return it->second.get();
   if (series_.size() >= max_series_) {
     if (overflow_counter_ != nullptr) overflow_counter_->inc();
     if (!overflow_) {
@@ -152,7 +161,7 @@ void* FamilyBase::find_or_create(std::initializer_list<std::string_view> values)
   }
   auto series = make_series();
   void* raw = series.get();
-  series_.emplace(std::move(key), std::move(series));
+  series_.emplace(LabelValues(values.begin(), values.end()), std::move(series));
   return raw;
 }
 

@@ -91,6 +91,14 @@ class FamilyBase {
 
  protected:
   using LabelValues = std::vector<std::string>;
+  // Orders stored label values and looks them up by string_views, so finding an existing series
+  // (every read's counters) builds no strings.
+  struct LabelValuesLess {
+    using is_transparent = void;
+    bool operator()(const LabelValues& a, const LabelValues& b) const { return a < b; }
+    bool operator()(const LabelValues& a, std::initializer_list<std::string_view> b) const;
+    bool operator()(std::initializer_list<std::string_view> a, const LabelValues& b) const;
+  };
   // Finds or creates the series for `values` (under mutex_); the overflow series past max_series.
   void* find_or_create(std::initializer_list<std::string_view> values);
   virtual std::shared_ptr<void> make_series() const = 0;
@@ -111,7 +119,7 @@ class FamilyBase {
   std::vector<std::string> label_names_;
   std::size_t max_series_;
   mutable std::mutex mutex_;
-  std::map<LabelValues, std::shared_ptr<void>> series_;
+  std::map<LabelValues, std::shared_ptr<void>, LabelValuesLess> series_;
   std::shared_ptr<void> overflow_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <limits>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -43,6 +44,24 @@ TEST_CASE("metrics: the same label values give the same series", "[monitor][metr
   second.inc(5);
   CHECK(first.value() == 7);
   CHECK(&family.with({"w"}) != &first);
+}
+
+TEST_CASE("metrics: series are found by their label values, not by where the strings live", "[monitor][metrics]") {
+  MetricsRegistry registry;
+  auto& family = registry.counter("y_total", "y", {"gateway", "outcome"});
+  auto& ok = family.with({"tcp://10.0.0.1:8899", "ok"});
+  // A lookup from another buffer (the read path passes views of its own strings) finds the same series.
+  const std::string gateway = std::string("tcp://10.0.0.1:") + "8899";
+  CHECK(&family.with({gateway, std::string_view("okay").substr(0, 2)}) == &ok);
+  // Values that only differ in where one label ends are different series.
+  auto& split_a = family.with({"tcp://10.0.0.1:889", "9ok"});
+  auto& prefix = family.with({"tcp://10.0.0.1:8899", "o"});
+  CHECK(&split_a != &ok);
+  CHECK(&prefix != &ok);
+  CHECK(&family.with({"tcp://10.0.0.1:889", "9ok"}) == &split_a);
+  ok.inc();
+  CHECK(family.with({gateway, "ok"}).value() == 1);
+  CHECK(prefix.value() == 0);
 }
 
 TEST_CASE("metrics: gauges render floats, infinities and NaN as Prometheus expects", "[monitor][metrics]") {
