@@ -1,5 +1,6 @@
 #include "headend/collection/clock_sync.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <fmt/format.h>
@@ -120,10 +121,11 @@ bool is_write_reply(const dlt645::Frame& reply) {
   return reply.control.from_meter() && reply.control.function() == kFnWrite;
 }
 
-ReadJob ClockSupervisor::clock_job(const MeterRef& meter, ClockCommand command, UtcSeconds boundary,
-                                   UtcMillis now) const {
+ReadJob ClockSupervisor::clock_job(const MeterRef& meter, std::uint32_t position, ClockCommand command,
+                                   UtcSeconds boundary, UtcMillis now) const {
   ReadJob job;
   job.meter = meter;
+  job.meter_index = position;
   job.boundary = boundary;
   job.clock = command;
   job.priority = Priority::scheduled;  // among the cycle's reads, so the reading is fresh
@@ -132,9 +134,23 @@ ReadJob ClockSupervisor::clock_job(const MeterRef& meter, ClockCommand command, 
   return job;
 }
 
-std::optional<ReadJob> ClockSupervisor::read_if_due(const MeterRef& meter, UtcSeconds boundary, UtcMillis now) {
-  if (!policy_.enabled || meter->protocol != "dlt645-2007") return std::nullopt;
-  auto& s = states_[meter->meter_id];
+MeterClockState& ClockSupervisor::at(std::uint32_t position) {
+  if (position == kNoMeterIndex) return removed_ = MeterClockState{};
+  if (position >= states_.size()) states_.resize(static_cast<std::size_t>(position) + 1);
+  return states_[position];
+}
+
+void ClockSupervisor::remap(const std::vector<std::uint32_t>& previous) {
+  std::vector<MeterClockState> moved(states_.empty() ? 0 : previous.size());
+  for (std::size_t i = 0; i < moved.size(); ++i)
+    if (previous[i] < states_.size()) moved[i] = states_[previous[i]];
+  states_ = std::move(moved);
+}
+
+std::optional<ReadJob> ClockSupervisor::read_if_due(const MeterRef& meter, std::uint32_t position,
+                                                    UtcSeconds boundary, UtcMillis now) {
+  if (!policy_.enabled || meter->protocol != "dlt645-2007" || position == kNoMeterIndex) return std::nullopt;
+  auto& s = at(position);
   if (s.in_flight) return std::nullopt;
   if (s.last_read_at && now - *s.last_read_at < policy_.read_every) return std::nullopt;
   if (s.last_read_attempt_at && (!s.last_read_at || *s.last_read_attempt_at > *s.last_read_at) &&
@@ -142,24 +158,31 @@ std::optional<ReadJob> ClockSupervisor::read_if_due(const MeterRef& meter, UtcSe
     return std::nullopt;
   s.in_flight = true;
   s.last_read_attempt_at = now;
-  return clock_job(meter, ClockCommand::read, boundary, now);
+  return clock_job(meter, position, ClockCommand::read, boundary, now);
 }
 
-ClockSupervisor::FollowUp ClockSupervisor::on_report(const JobReport& report, const ClockBus& bus, UtcMillis now) {
+ClockSupervisor::FollowUp ClockSupervisor::on_report(const JobReport& report, std::uint32_t position,
+                                                      const ClockBus& bus, UtcMillis now) {
   FollowUp out;
-  auto& s = states_[report.job.meter->meter_id];
+  // Every state this report may touch exists before any reference to one is taken (no resize later).
+  std::uint32_t highest = position == kNoMeterIndex ? 0 : position;
+  for (const auto& m : bus)
+    if (m.position != kNoMeterIndex) highest = std::max(highest, m.position);
+  if (highest >= states_.size()) states_.resize(static_cast<std::size_t>(highest) + 1);
+  auto& s = at(position);
   s.in_flight = false;
   if (report.job.clock == ClockCommand::read) {
-    on_reading(report, bus, now, out);
+    on_reading(report, position, bus, now, out);
   } else {
-    on_correction(report, bus, now, out);
+    on_correction(report, position, bus, now, out);
   }
   return out;
 }
 
-void ClockSupervisor::on_reading(const JobReport& report, const ClockBus& bus, UtcMillis now, FollowUp& out) {
+void ClockSupervisor::on_reading(const JobReport& report, std::uint32_t position, const ClockBus& bus,
+                                 UtcMillis now, FollowUp& out) {
   const auto& meter = report.job.meter;
-  auto& s = states_[meter->meter_id];
+  auto& s = at(position);
   if (!report.ok() || !report.meter_clock) return;  // tried again after retry_failed_read_after
   const auto skew = std::chrono::duration_cast<std::chrono::milliseconds>(*report.meter_clock - report.collected_at);
   s.last_read_at = now;
@@ -175,7 +198,9 @@ void ClockSupervisor::on_reading(const JobReport& report, const ClockBus& bus, U
   if (s.verdict != ClockVerdict::correct) return;
   if (policy_.method == ClockMethod::broadcast) {
     std::vector<BusMeterClock> clocks;
-    for (const MeterTarget& m : bus) clocks.push_back({m.meter_id, m.utc_offset_minutes, skew_of(m.meter_id)});
+    for (const auto& m : bus)
+      clocks.push_back({m.target->meter_id, m.target->utc_offset_minutes,
+                        m.position == position ? s.skew : skew_of(m.position)});
     std::string why_not;
     if (!broadcast_allowed(clocks, policy_, why_not)) {
       s.verdict = ClockVerdict::flag_beyond_max;
@@ -194,14 +219,15 @@ void ClockSupervisor::on_reading(const JobReport& report, const ClockBus& bus, U
     return;
   }
   s.in_flight = true;
-  out.jobs.push_back(clock_job(meter,
+  out.jobs.push_back(clock_job(meter, position,
                                policy_.method == ClockMethod::broadcast ? ClockCommand::broadcast : ClockCommand::set_time,
                                report.job.boundary, now));
 }
 
-void ClockSupervisor::on_correction(const JobReport& report, const ClockBus& bus, UtcMillis now, FollowUp& out) {
+void ClockSupervisor::on_correction(const JobReport& report, std::uint32_t position, const ClockBus& bus,
+                                    UtcMillis now, FollowUp& out) {
   const auto& meter = report.job.meter;
-  auto& s = states_[meter->meter_id];
+  auto& s = at(position);
   const bool broadcast = report.job.clock == ClockCommand::broadcast;
   // The meter's clock when the time was sent, as last measured.
   const auto sent_at = report.clock_sent ? UtcMillis{*report.clock_sent} : now;
@@ -218,9 +244,9 @@ void ClockSupervisor::on_correction(const JobReport& report, const ClockBus& bus
                    to_string(report.final_outcome()), last.detail.empty() ? "" : ": ", last.detail)});
   if (!report.ok()) return;  // the next due read measures again
   // A broadcast sets every meter on the bus: each counts as corrected and is measured afresh.
-  for (const MeterTarget& m : bus) {
-    if (!broadcast && m.meter_id != meter->meter_id) continue;
-    auto& other = states_[m.meter_id];
+  for (const auto& m : bus) {
+    if (!broadcast || m.position == position || m.position == kNoMeterIndex) continue;  // `s` below
+    auto& other = at(m.position);
     other.last_correction_at = now;
     other.skew.reset();
     other.last_read_at.reset();
@@ -229,17 +255,15 @@ void ClockSupervisor::on_correction(const JobReport& report, const ClockBus& bus
   s.skew.reset();
   s.last_read_at.reset();
   s.in_flight = true;
-  out.jobs.push_back(clock_job(meter, ClockCommand::read, report.job.boundary, now));  // verify
+  out.jobs.push_back(clock_job(meter, position, ClockCommand::read, report.job.boundary, now));  // verify
 }
 
-std::optional<std::chrono::milliseconds> ClockSupervisor::skew_of(const std::string& meter_id) const {
-  const auto it = states_.find(meter_id);
-  return it == states_.end() ? std::nullopt : it->second.skew;
+std::optional<std::chrono::milliseconds> ClockSupervisor::skew_of(std::uint32_t position) const {
+  return position < states_.size() ? states_[position].skew : std::nullopt;
 }
 
-const MeterClockState* ClockSupervisor::state(const std::string& meter_id) const {
-  const auto it = states_.find(meter_id);
-  return it == states_.end() ? nullptr : &it->second;
+const MeterClockState* ClockSupervisor::state(std::uint32_t position) const {
+  return position < states_.size() ? &states_[position] : nullptr;
 }
 
 }  // namespace ami::collection

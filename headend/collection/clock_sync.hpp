@@ -19,7 +19,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -123,37 +122,54 @@ struct ClockAuditEntry {
   std::string detail;
 };
 
-// The enabled meters on one channel, by reference into the caller's fleet (no copies): the daemon
-// fills it from the scheduler's per-channel index (Scheduler::channel_positions).
-using ClockBus = std::vector<std::reference_wrapper<const MeterTarget>>;
+// The enabled meters on one channel: each meter's fleet position and its target, by pointer into
+// the caller's fleet (no copies); the daemon fills it from the scheduler's per-channel index
+// (Scheduler::channel_positions).
+struct ClockBusMeter {
+  std::uint32_t position = kNoMeterIndex;
+  const MeterTarget* target = nullptr;  // never null
+};
+using ClockBus = std::vector<ClockBusMeter>;
 
+// Per-meter state is kept by the meter's position in the scheduler's fleet (a vector, like the
+// scheduler's own state): the caller passes each meter's current position (Scheduler::position_of)
+// and calls remap() after a registry change. kNoMeterIndex (a meter no longer in the fleet) reads
+// and writes a scratch state that belongs to nobody.
 class ClockSupervisor {
  public:
   explicit ClockSupervisor(ClockPolicy policy) : policy_(policy) {}
 
-  // When `meter` is about to be read for `boundary`: its clock read, when one is due (none while
-  // one is in flight; a failed read is tried again after retry_failed_read_after).
-  std::optional<ReadJob> read_if_due(const MeterRef& meter, UtcSeconds boundary, UtcMillis now);
+  // When `meter` (at `position`) is about to be read for `boundary`: its clock read, when one is due
+  // (none while one is in flight; a failed read is tried again after retry_failed_read_after). The
+  // job carries the position (meter_index), as do all follow-up jobs.
+  std::optional<ReadJob> read_if_due(const MeterRef& meter, std::uint32_t position, UtcSeconds boundary, UtcMillis now);
 
   struct FollowUp {
     std::vector<ReadJob> jobs;
     std::vector<ClockAuditEntry> audit;
   };
-  // A finished clock job (report.job.clock != none). `bus`: the enabled meters on the same channel.
-  FollowUp on_report(const JobReport& report, const ClockBus& bus, UtcMillis now);
+  // A finished clock job (report.job.clock != none) of the meter now at `position`. `bus`: the
+  // enabled meters on the same channel.
+  FollowUp on_report(const JobReport& report, std::uint32_t position, const ClockBus& bus, UtcMillis now);
 
   // The latest measured skew of a meter, if known (reads taken now carry meter_time = now + skew).
-  [[nodiscard]] std::optional<std::chrono::milliseconds> skew_of(const std::string& meter_id) const;
-  [[nodiscard]] const MeterClockState* state(const std::string& meter_id) const;
+  [[nodiscard]] std::optional<std::chrono::milliseconds> skew_of(std::uint32_t position) const;
+  [[nodiscard]] const MeterClockState* state(std::uint32_t position) const;
   [[nodiscard]] const ClockPolicy& policy() const { return policy_; }
+  // The fleet changed: `previous[i]` is the old position of the meter now at i (kNoMeterIndex: new).
+  void remap(const std::vector<std::uint32_t>& previous);
 
  private:
-  ReadJob clock_job(const MeterRef& meter, ClockCommand command, UtcSeconds boundary, UtcMillis now) const;
-  void on_reading(const JobReport& report, const ClockBus& bus, UtcMillis now, FollowUp& out);
-  void on_correction(const JobReport& report, const ClockBus& bus, UtcMillis now, FollowUp& out);
+  ReadJob clock_job(const MeterRef& meter, std::uint32_t position, ClockCommand command, UtcSeconds boundary,
+                    UtcMillis now) const;
+  MeterClockState& at(std::uint32_t position);
+  void on_reading(const JobReport& report, std::uint32_t position, const ClockBus& bus, UtcMillis now, FollowUp& out);
+  void on_correction(const JobReport& report, std::uint32_t position, const ClockBus& bus, UtcMillis now,
+                     FollowUp& out);
 
   ClockPolicy policy_;
-  std::map<std::string, MeterClockState, std::less<>> states_;
+  std::vector<MeterClockState> states_;  // by fleet position; grown on first use
+  MeterClockState removed_;              // kNoMeterIndex: a meter that left the fleet
 };
 
 }  // namespace ami::collection

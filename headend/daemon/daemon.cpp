@@ -295,8 +295,9 @@ collection::ClockPolicy Daemon::clock_policy() const {
 void Daemon::on_clock_report(const JobReport& report) {
   collection::ClockBus bus;  // the channel's meters by reference: O(log N + bus), no copies
   const auto& fleet = scheduler_->meters();
-  for (const auto i : scheduler_->channel_positions(report.job.meter->channel_key)) bus.emplace_back(*fleet[i]);
-  auto follow_up = clocks_->on_report(report, bus, clock_.now());
+  for (const auto i : scheduler_->channel_positions(report.job.meter->channel_key)) bus.push_back({i, fleet[i].get()});
+  const auto position = scheduler_->position_of(report.job.meter, report.job.meter_index);
+  auto follow_up = clocks_->on_report(report, position.value_or(collection::kNoMeterIndex), bus, clock_.now());
   if (report.meter_clock)
     spdlog::info("clock: meter {} skew {} ms", report.job.meter->meter_id,
                  (*report.meter_clock - report.collected_at).count());
@@ -535,7 +536,8 @@ void Daemon::apply_registry_change(RegistryLoad load) {
   start_modbus(load.modbus_meters);
   const auto enabled = load.targets.size();
   const auto previous = scheduler_->set_meters(std::move(load.targets));
-  if (backfill_) backfill_->on_fleet_change(previous);  // its per-meter state is kept by position too
+  if (backfill_) backfill_->on_fleet_change(previous);  // their per-meter state is kept by position too
+  if (clocks_) clocks_->remap(previous);
   const auto summary = fmt::format("registry version {}: {} enabled meter(s), {} added, {} removed, {} changed",
                                    load.version, enabled, load.added, load.removed, load.changed);
   spdlog::info("{}", summary);
@@ -550,7 +552,7 @@ void Daemon::dispatch(ReadJob job) {
   // A due clock read goes just before the meter's scheduled read, so that read (and the VEE
   // flags on its intervals) carries the skew measured now, before any correction.
   if (clocks_ && job.source == storage::ReadSource::scheduled && job.clock == collection::ClockCommand::none)
-    if (auto clock_job = clocks_->read_if_due(job.meter, job.boundary, clock_.now())) {
+    if (auto clock_job = clocks_->read_if_due(job.meter, job.meter_index, job.boundary, clock_.now())) {
       clock_job->not_before = job.not_before - std::chrono::milliseconds{1};
       dispatch(std::move(*clock_job));
     }
@@ -584,8 +586,10 @@ void Daemon::on_report(JobReport report) {
   std::vector<storage::AttemptRecord> attempts;
   to_store_records(report, reads, attempts);
   // The meter's clock as last measured: VEE flags reads taken while it is off (docs/COLLECTION.md).
-  if (const auto skew = clocks_ ? clocks_->skew_of(report.job.meter->meter_id) : std::nullopt)
-    for (auto& r : reads) r.meter_time = r.collected_at + *skew;
+  if (clocks_ && scheduler_)
+    if (const auto position = scheduler_->position_of(report.job.meter, report.job.meter_index))
+      if (const auto skew = clocks_->skew_of(*position))
+        for (auto& r : reads) r.meter_time = r.collected_at + *skew;
   if (backfill_) backfill_->on_report(report);
   if (monitor_) monitor_->record_attempts(attempts);
   sample_queue_depth(report.job.meter->channel_key);

@@ -43,6 +43,14 @@ JobReport correction_report(const ReadJob& job, UtcMillis at, Outcome outcome) {
   return r;
 }
 
+// A policy with this tolerance and correction limit (other fields default).
+ClockPolicy tolerance_and_limit(std::chrono::seconds tolerance, std::chrono::seconds max_correction) {
+  ClockPolicy p;
+  p.tolerance = tolerance;
+  p.max_correction = max_correction;
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("clock decision: tolerance, bounded correction, once a day, correction off", "[clock_sync]") {
@@ -145,17 +153,17 @@ TEST_CASE("supervisor: due reads, correction within limits, audit, verification,
   ClockSupervisor clocks(p);
   const auto a = clock_meter("a");
   const auto b = clock_meter("b", "000000010002");
-  const ClockBus bus = {a, b};
+  const ClockBus bus = {{0, &a}, {1, &b}};
   auto now = clock_at("2026-01-05T10:00:05Z");
 
-  const auto read = clocks.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T10:00:00Z"), now);
+  const auto read = clocks.read_if_due(make_meter_ref(a), 0, *parse_utc("2026-01-05T10:00:00Z"), now);
   REQUIRE(read);
   CHECK(read->clock == ClockCommand::read);
-  CHECK_FALSE(clocks.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T10:00:00Z"), now));  // one in flight at a time
+  CHECK_FALSE(clocks.read_if_due(make_meter_ref(a), 0, *parse_utc("2026-01-05T10:00:00Z"), now));  // one in flight at a time
 
   // 3 minutes fast: flagged, and a broadcast is the follow-up.
-  auto follow = clocks.on_report(clock_read_report(a, now, 180'000ms), bus, now);
-  CHECK(clocks.skew_of("a") == 180'000ms);
+  auto follow = clocks.on_report(clock_read_report(a, now, 180'000ms), 0, bus, now);
+  CHECK(clocks.skew_of(0) == 180'000ms);
   REQUIRE(follow.jobs.size() == 1);
   CHECK(follow.jobs[0].clock == ClockCommand::broadcast);
   REQUIRE(follow.audit.size() == 1);
@@ -163,48 +171,46 @@ TEST_CASE("supervisor: due reads, correction within limits, audit, verification,
 
   // The broadcast went out: audited with old and new time, verified by a fresh read.
   now += 2s;
-  follow = clocks.on_report(correction_report(follow.jobs[0], now, Outcome::ok), bus, now);
+  follow = clocks.on_report(correction_report(follow.jobs[0], now, Outcome::ok), 0, bus, now);
   REQUIRE(follow.audit.size() == 1);
   CHECK(follow.audit[0].action == "meter_time_broadcast");
   CHECK(follow.audit[0].detail.find("meter=a") != std::string::npos);
   CHECK(follow.audit[0].detail.find("old_meter_time=2026-01-05T10:03:07.000Z") != std::string::npos);
   CHECK(follow.audit[0].detail.find("new_time=2026-01-05T10:00:07Z") != std::string::npos);
   CHECK(follow.audit[0].detail.find("outcome=ok") != std::string::npos);
-  CHECK_FALSE(clocks.skew_of("a"));
+  CHECK_FALSE(clocks.skew_of(0));
   REQUIRE(follow.jobs.size() == 1);
   CHECK(follow.jobs[0].clock == ClockCommand::read);
-  CHECK(clocks.state("b")->last_correction_at == now);  // the broadcast set b's clock too
+  CHECK(clocks.state(1)->last_correction_at == now);  // the broadcast set b's clock too
 
   // Still 3 minutes off after the correction (the meter ignored it): flagged, not corrected again today.
-  follow = clocks.on_report(clock_read_report(a, now, 180'000ms), bus, now);
+  follow = clocks.on_report(clock_read_report(a, now, 180'000ms), 0, bus, now);
   CHECK(follow.jobs.empty());
-  CHECK(clocks.state("a")->verdict == ClockVerdict::flag_corrected_recently);
+  CHECK(clocks.state(0)->verdict == ClockVerdict::flag_corrected_recently);
   // The next day it is read again and corrected again.
   now += 24h;
-  REQUIRE(clocks.read_if_due(make_meter_ref(a), *parse_utc("2026-01-06T10:00:00Z"), now));
-  follow = clocks.on_report(clock_read_report(a, now, 180'000ms), bus, now);
+  REQUIRE(clocks.read_if_due(make_meter_ref(a), 0, *parse_utc("2026-01-06T10:00:00Z"), now));
+  follow = clocks.on_report(clock_read_report(a, now, 180'000ms), 0, bus, now);
   REQUIRE(follow.jobs.size() == 1);
   CHECK(follow.jobs[0].clock == ClockCommand::broadcast);
 }
 
 TEST_CASE("supervisor: beyond max correction is flagged for a technician and blocks the bus broadcast",
           "[clock_sync]") {
-  ClockPolicy p;
-  p.tolerance = 60s;
-  p.max_correction = 300s;
+  auto p = tolerance_and_limit(60s, 300s);
   ClockSupervisor clocks(p);
   const auto a = clock_meter("a");
   const auto b = clock_meter("b");
-  const ClockBus bus = {a, b};
+  const ClockBus bus = {{0, &a}, {1, &b}};
   const auto now = clock_at("2026-01-05T10:00:05Z");
-  auto follow = clocks.on_report(clock_read_report(b, now, -1'200'000ms), bus, now);
+  auto follow = clocks.on_report(clock_read_report(b, now, -1'200'000ms), 1, bus, now);
   CHECK(follow.jobs.empty());
   REQUIRE(follow.audit.size() == 1);
   CHECK(follow.audit[0].detail.find("flagged_beyond_max_correction") != std::string::npos);
   // a needs a correction, but a broadcast would also move b by 20 minutes: withheld.
-  follow = clocks.on_report(clock_read_report(a, now, 120'000ms), bus, now);
+  follow = clocks.on_report(clock_read_report(a, now, 120'000ms), 0, bus, now);
   CHECK(follow.jobs.empty());
-  CHECK(clocks.state("a")->verdict == ClockVerdict::flag_beyond_max);
+  CHECK(clocks.state(0)->verdict == ClockVerdict::flag_beyond_max);
   bool withheld = false;
   for (const auto& e : follow.audit) withheld = withheld || e.action == "meter_clock_not_corrected";
   CHECK(withheld);
@@ -212,17 +218,17 @@ TEST_CASE("supervisor: beyond max correction is flagged for a technician and blo
   // Individual time set corrects a alone.
   p.method = ClockMethod::individual;
   ClockSupervisor individual(p);
-  individual.on_report(clock_read_report(b, now, -1'200'000ms), bus, now);
-  follow = individual.on_report(clock_read_report(a, now, 120'000ms), bus, now);
+  individual.on_report(clock_read_report(b, now, -1'200'000ms), 1, bus, now);
+  follow = individual.on_report(clock_read_report(a, now, 120'000ms), 0, bus, now);
   REQUIRE(follow.jobs.size() == 1);
   CHECK(follow.jobs[0].clock == ClockCommand::set_time);
   CHECK(follow.jobs[0].meter->meter_id == "a");
   // A failed write is audited with its outcome and not treated as a correction.
-  follow = individual.on_report(correction_report(follow.jobs[0], now, Outcome::unreachable), bus, now);
+  follow = individual.on_report(correction_report(follow.jobs[0], now, Outcome::unreachable), 0, bus, now);
   REQUIRE(follow.audit.size() == 1);
   CHECK(follow.audit[0].action == "meter_time_set");
   CHECK(follow.audit[0].detail.find("outcome=unreachable: no connection") != std::string::npos);
-  CHECK_FALSE(individual.state("a")->last_correction_at);
+  CHECK_FALSE(individual.state(0)->last_correction_at);
   CHECK(follow.jobs.empty());
 }
 
@@ -232,21 +238,21 @@ TEST_CASE("supervisor: no clock reads when disabled or for other protocols, fail
   p.enabled = false;
   ClockSupervisor off(p);
   const auto now = clock_at("2026-01-05T10:00:05Z");
-  CHECK_FALSE(off.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T10:00:00Z"), now));
+  CHECK_FALSE(off.read_if_due(make_meter_ref(clock_meter("a")), 0, *parse_utc("2026-01-05T10:00:00Z"), now));
   p.enabled = true;
   ClockSupervisor on(p);
   auto modbus = clock_meter("mb");
   modbus.protocol = "modbus-tcp";
-  CHECK_FALSE(on.read_if_due(make_meter_ref(modbus), *parse_utc("2026-01-05T10:00:00Z"), now));
-  const auto job = on.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T10:00:00Z"), now);
+  CHECK_FALSE(on.read_if_due(make_meter_ref(modbus), 0, *parse_utc("2026-01-05T10:00:00Z"), now));
+  const auto job = on.read_if_due(make_meter_ref(clock_meter("a")), 0, *parse_utc("2026-01-05T10:00:00Z"), now);
   REQUIRE(job);
   JobReport failed;
   failed.job = *job;
   failed.attempts.push_back({1, Outcome::timeout, "no reply", now, 1500});
   const auto a = clock_meter("a");
-  on.on_report(failed, {a}, now);
-  CHECK_FALSE(on.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T10:15:00Z"), now + 15min));
-  CHECK(on.read_if_due(make_meter_ref(clock_meter("a")), *parse_utc("2026-01-05T11:00:00Z"), now + 60min));
+  on.on_report(failed, 0, {{0, &a}}, now);
+  CHECK_FALSE(on.read_if_due(make_meter_ref(clock_meter("a")), 0, *parse_utc("2026-01-05T10:15:00Z"), now + 15min));
+  CHECK(on.read_if_due(make_meter_ref(clock_meter("a")), 0, *parse_utc("2026-01-05T11:00:00Z"), now + 60min));
 }
 
 TEST_CASE("[collection.clock] and backfill_days: defaults, values, errors naming the key", "[clock_sync][config]") {
@@ -303,20 +309,20 @@ TEST_CASE("supervisor: an individual time set is withheld near local midnight an
   ClockSupervisor individual(p);
   const auto a = clock_meter("a");
   auto now = clock_at("2026-01-05T15:57:00Z");
-  REQUIRE(individual.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T15:45:00Z"), now));
-  auto follow = individual.on_report(clock_read_report(a, now, -120'000ms), {a}, now);
+  REQUIRE(individual.read_if_due(make_meter_ref(a), 0, *parse_utc("2026-01-05T15:45:00Z"), now));
+  auto follow = individual.on_report(clock_read_report(a, now, -120'000ms), 0, {{0, &a}}, now);
   CHECK(follow.jobs.empty());
   bool withheld = false;
   for (const auto& e : follow.audit)
     withheld = withheld || (e.action == "meter_clock_not_corrected" &&
                             e.detail.find("near local midnight") != std::string::npos);
   CHECK(withheld);
-  CHECK(individual.skew_of("a") == -120'000ms);  // still flagged: reads carry the meter's clock
+  CHECK(individual.skew_of(0) == -120'000ms);  // still flagged: reads carry the meter's clock
   // Retried at the next clock read (after retry_failed_read_after), clear of midnight: corrected.
-  CHECK_FALSE(individual.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T16:00:00Z"), now + 15min));
+  CHECK_FALSE(individual.read_if_due(make_meter_ref(a), 0, *parse_utc("2026-01-05T16:00:00Z"), now + 15min));
   now += 60min;
-  REQUIRE(individual.read_if_due(make_meter_ref(a), *parse_utc("2026-01-05T16:45:00Z"), now));
-  follow = individual.on_report(clock_read_report(a, now, -120'000ms), {a}, now);
+  REQUIRE(individual.read_if_due(make_meter_ref(a), 0, *parse_utc("2026-01-05T16:45:00Z"), now));
+  follow = individual.on_report(clock_read_report(a, now, -120'000ms), 0, {{0, &a}}, now);
   REQUIRE(follow.jobs.size() == 1);
   CHECK(follow.jobs[0].clock == ClockCommand::set_time);
 
@@ -324,7 +330,32 @@ TEST_CASE("supervisor: an individual time set is withheld near local midnight an
   p.method = ClockMethod::broadcast;
   ClockSupervisor broadcast(p);
   now = clock_at("2026-01-05T15:57:00Z");
-  follow = broadcast.on_report(clock_read_report(a, now, -120'000ms), {a}, now);
+  follow = broadcast.on_report(clock_read_report(a, now, -120'000ms), 0, {{0, &a}}, now);
   REQUIRE(follow.jobs.size() == 1);
   CHECK(follow.jobs[0].clock == ClockCommand::broadcast);
+}
+
+TEST_CASE("supervisor: state kept by fleet position follows a registry change; a removed meter's report touches nobody",
+          "[clock_sync]") {
+  auto p = tolerance_and_limit(60s, 300s);
+  ClockSupervisor clocks(p);
+  const auto a = clock_meter("a");
+  const auto b = clock_meter("b", "000000010002");
+  const auto now = clock_at("2026-01-05T10:00:05Z");
+  const auto read = clocks.read_if_due(make_meter_ref(b), 1, *parse_utc("2026-01-05T10:00:00Z"), now);
+  REQUIRE(read);
+  CHECK(read->meter_index == 1);  // follow-ups find the meter without a lookup by id
+  clocks.on_report(clock_read_report(b, now, 30'000ms), 1, {{0, &a}, {1, &b}}, now);
+  CHECK(clocks.skew_of(1) == 30'000ms);
+  CHECK_FALSE(clocks.skew_of(0));
+  // Registry change: a removed, b now at 0, a new meter at 1.
+  clocks.remap({1, kNoMeterIndex});
+  CHECK(clocks.skew_of(0) == 30'000ms);
+  CHECK_FALSE(clocks.skew_of(1));
+  // A late report of a meter no longer in the fleet: audited as usual, nobody's state changes.
+  auto follow = clocks.on_report(clock_read_report(a, now, 400'000ms), kNoMeterIndex, {{0, &b}}, now);
+  CHECK_FALSE(follow.audit.empty());  // flagged beyond max correction, on record
+  CHECK(clocks.skew_of(0) == 30'000ms);
+  CHECK_FALSE(clocks.skew_of(1));
+  CHECK_FALSE(clocks.read_if_due(make_meter_ref(a), kNoMeterIndex, *parse_utc("2026-01-05T10:15:00Z"), now));
 }
