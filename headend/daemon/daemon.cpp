@@ -183,6 +183,8 @@ class Daemon {
   collection::ConcurrencyLimit direct_limit_{static_cast<std::size_t>(config_.collection.direct_tcp_concurrency)};
   std::unique_ptr<storage::StoreWriter> writer_;
   std::unique_ptr<SubmitBatcher> batcher_;  // io thread: job records to writer_ in batches
+  std::vector<storage::BoundaryRead> report_reads_;     // io thread: on_report's scratch
+  std::vector<storage::AttemptRecord> report_attempts_;
   std::unique_ptr<kafka::KafkaSink> kafka_;  // [kafka] enabled: relays the outbox on its own thread
   std::unique_ptr<storage::StoreReader> feed_reader_;
   std::unique_ptr<feed::StoreReaderFeedStore> feed_store_;
@@ -582,8 +584,10 @@ void Daemon::on_report(JobReport report) {
     on_clock_report(report);
     return;
   }
-  std::vector<storage::BoundaryRead> reads;
-  std::vector<storage::AttemptRecord> attempts;
+  auto& reads = report_reads_;  // reused per report: the batcher moves the records out, keeps no vector
+  auto& attempts = report_attempts_;
+  reads.clear();
+  attempts.clear();
   to_store_records(report, reads, attempts);
   // The meter's clock as last measured: VEE flags reads taken while it is off (docs/COLLECTION.md).
   if (clocks_ && scheduler_)
@@ -595,7 +599,7 @@ void Daemon::on_report(JobReport report) {
   sample_queue_depth(report.job.meter->channel_key);
   if (report.job.source == storage::ReadSource::on_demand) finish_on_demand(report);
   try {
-    batcher_->add(std::move(reads), std::move(attempts));
+    batcher_->add(reads, attempts);
   } catch (const std::exception& e) {
     spdlog::critical("store failed, shutting down: {}", e.what());
     begin_shutdown(kExitRuntimeFailure);

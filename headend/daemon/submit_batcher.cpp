@@ -10,18 +10,11 @@ SubmitBatcher::SubmitBatcher(asio::any_io_executor executor, SubmitBatchOptions 
 
 SubmitBatcher::~SubmitBatcher() { timer_.cancel(); }
 
-void SubmitBatcher::add(std::vector<storage::BoundaryRead> reads, std::vector<storage::AttemptRecord> attempts) {
-  if (reads_.empty()) {
-    reads_ = std::move(reads);
-  } else {
-    reads_.insert(reads_.end(), std::make_move_iterator(reads.begin()), std::make_move_iterator(reads.end()));
-  }
-  if (attempts_.empty()) {
-    attempts_ = std::move(attempts);
-  } else {
-    attempts_.insert(attempts_.end(), std::make_move_iterator(attempts.begin()),
-                     std::make_move_iterator(attempts.end()));
-  }
+void SubmitBatcher::add(std::vector<storage::BoundaryRead>& reads, std::vector<storage::AttemptRecord>& attempts) {
+  reads_.insert(reads_.end(), std::make_move_iterator(reads.begin()), std::make_move_iterator(reads.end()));
+  attempts_.insert(attempts_.end(), std::make_move_iterator(attempts.begin()), std::make_move_iterator(attempts.end()));
+  reads.clear();
+  attempts.clear();
   if (pending() >= options_.max_records) {
     flush();
     return;

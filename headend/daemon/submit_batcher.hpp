@@ -36,7 +36,12 @@ class SubmitBatcher {
   SubmitBatcher(const SubmitBatcher&) = delete;
   SubmitBatcher& operator=(const SubmitBatcher&) = delete;
 
-  void add(std::vector<storage::BoundaryRead> reads, std::vector<storage::AttemptRecord> attempts);
+  // Moves the records out of `reads` and `attempts` and leaves both empty with their capacity, so
+  // the caller can reuse them for the next job (no vector allocated per read).
+  void add(std::vector<storage::BoundaryRead>& reads, std::vector<storage::AttemptRecord>& attempts);
+  void add(std::vector<storage::BoundaryRead>&& reads, std::vector<storage::AttemptRecord>&& attempts) {
+    add(reads, attempts);
+  }
   // Hands the pending records to the sink now (nothing pending: no call).
   void flush();
 

@@ -137,6 +137,28 @@ TEST_CASE("submit batcher: a batch goes to the writer once it holds max_records"
   CHECK(batcher.pending() == 1);
 }
 
+TEST_CASE("submit batcher: the caller's vectors come back empty and keep their capacity for the next job",
+          "[status][batch]") {
+  asio::io_context io;
+  BatchSink out;
+  daemon::SubmitBatcher batcher(io.get_executor(), {3, 1h}, out.sink(), [](const std::exception&) {});
+  auto reads = one_read("a");
+  auto attempts = one_attempt("a");
+  reads.push_back(reads.front());
+  batcher.add(reads, attempts);
+  CHECK(reads.empty());
+  CHECK(attempts.empty());
+  CHECK(reads.capacity() >= 2);
+  CHECK(batcher.pending() == 0);
+  REQUIRE(out.batches.size() == 1);  // 2 reads + 1 attempt reached max_records
+  CHECK(out.meters == std::vector<std::string>{"a", "a"});
+  reads.push_back(one_read("b").front());  // the same vectors, refilled for the next job
+  batcher.add(reads, attempts);
+  CHECK(batcher.pending() == 1);
+  batcher.flush();
+  CHECK(out.meters == std::vector<std::string>{"a", "a", "b"});
+}
+
 TEST_CASE("submit batcher: a partial batch goes to the writer after max_delay", "[status][batch]") {
   asio::io_context io;
   BatchSink out;
