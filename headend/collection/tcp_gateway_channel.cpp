@@ -79,19 +79,18 @@ void Dlt645Channel::close_link() {
   }
 }
 
+// Not coroutines: they hand back the operation's own awaitable (no wrapper frame per read).
 asio::awaitable<std::size_t> Dlt645Channel::read_some(boost::system::error_code& ec) {
   if (serial_port_)
-    co_return co_await serial_port_->async_read_some(asio::buffer(read_buffer_),
-                                                     asio::redirect_error(asio::use_awaitable, ec));
-  co_return co_await socket_.async_read_some(asio::buffer(read_buffer_), asio::redirect_error(asio::use_awaitable, ec));
+    return serial_port_->async_read_some(asio::buffer(read_buffer_), asio::redirect_error(asio::use_awaitable, ec));
+  return socket_.async_read_some(asio::buffer(read_buffer_), asio::redirect_error(asio::use_awaitable, ec));
 }
 
-asio::awaitable<void> Dlt645Channel::write_all(const std::vector<std::uint8_t>& bytes, boost::system::error_code& ec) {
-  if (serial_port_) {
-    co_await asio::async_write(*serial_port_, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
-  } else {
-    co_await asio::async_write(socket_, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
-  }
+asio::awaitable<std::size_t> Dlt645Channel::write_all(const std::vector<std::uint8_t>& bytes,
+                                                      boost::system::error_code& ec) {
+  if (serial_port_)
+    return asio::async_write(*serial_port_, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
+  return asio::async_write(socket_, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
 }
 
 Dlt645Channel::Result Dlt645Channel::open_serial() {
@@ -120,13 +119,33 @@ Dlt645Channel::Result Dlt645Channel::open_serial() {
 
 void Dlt645Channel::arm_timeout(std::chrono::milliseconds timeout, bool close_on_expiry) {
   timed_out_ = false;
-  const auto generation = ++timeout_generation_;
-  timeout_timer_.expires_after(timeout);
-  timeout_timer_.async_wait([this, generation, close_on_expiry](const boost::system::error_code& ec) {
-    if (ec || generation != timeout_generation_) return;
+  deadline_ = steady::now() + timeout;
+  deadline_armed_ = true;
+  close_on_expiry_ = close_on_expiry;
+  // The timer already waiting ends no later than this deadline: its handler moves it on (one
+  // timer operation per response_timeout, not two per transaction).
+  if (!timer_waiting_ || timer_expiry_ > deadline_) wait_for_deadline();
+}
+
+void Dlt645Channel::wait_for_deadline() {
+  const auto generation = ++timer_generation_;
+  timer_waiting_ = true;
+  timer_expiry_ = deadline_;
+  timeout_timer_.expires_at(deadline_);
+  timeout_timer_.async_wait([this, generation](const boost::system::error_code& ec) {
+    // Cancelled (close(), a sooner deadline, destruction): touch nothing. A replaced wait that had
+    // already expired is told apart by its generation.
+    if (ec || generation != timer_generation_) return;
+    timer_waiting_ = false;
+    if (!deadline_armed_) return;        // the operation it guarded has finished
+    if (steady::now() < deadline_) {     // a later operation's deadline: wait on for it
+      wait_for_deadline();
+      return;
+    }
+    deadline_armed_ = false;
     timed_out_ = true;
     boost::system::error_code ignored;
-    if (close_on_expiry) {
+    if (close_on_expiry_) {
       close_link();
     } else if (serial_port_) {
       serial_port_->cancel(ignored);
@@ -136,13 +155,13 @@ void Dlt645Channel::arm_timeout(std::chrono::milliseconds timeout, bool close_on
   });
 }
 
-void Dlt645Channel::disarm_timeout() {
-  ++timeout_generation_;
-  timeout_timer_.cancel();
-}
+void Dlt645Channel::disarm_timeout() { deadline_armed_ = false; }
 
 void Dlt645Channel::close() {
   disarm_timeout();
+  ++timer_generation_;
+  timer_waiting_ = false;
+  timeout_timer_.cancel();
   ++idle_generation_;
   idle_timer_.cancel();
   close_link();
@@ -287,7 +306,7 @@ asio::awaitable<Dlt645Channel::Result> Dlt645Channel::transact(const dlt645::Fra
                                                                std::chrono::milliseconds response_timeout) {
   in_transaction_ = true;
   ++idle_generation_;
-  idle_timer_.cancel();
+  if (options_.idle_close.count() > 0) idle_timer_.cancel();  // only then was it armed
   auto result = co_await exchange(request, is_answer,
                                   response_timeout.count() > 0 ? response_timeout : options_.response_timeout);
   in_transaction_ = false;
@@ -316,18 +335,22 @@ asio::awaitable<Dlt645Channel::Result> Dlt645Channel::exchange(const dlt645::Fra
   bool received_bytes = false;
 
   boost::system::error_code ec;
-  const auto gap_end = last_activity_ + options_.inter_frame_gap;
-  if (steady::now() < gap_end) {
-    gap_timer_.expires_at(gap_end);
-    co_await gap_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  // The bus needs a quiet gap between frames; a zero gap (a TCP meter, the load harness) skips the clock.
+  if (options_.inter_frame_gap.count() > 0) {
+    const auto gap_end = last_activity_ + options_.inter_frame_gap;
+    if (steady::now() < gap_end) {
+      gap_timer_.expires_at(gap_end);
+      co_await gap_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 
   framer_.reset();
   framer_.expect(request.address);
-  const auto bytes = dlt645::encode_frame(request);
+  send_buffer_.clear();  // reused: no vector per request
+  dlt645::encode_frame(request, send_buffer_);
   const auto sent = steady::now();
   arm_timeout(response_timeout, false);
-  co_await write_all(bytes, ec);
+  co_await write_all(send_buffer_, ec);
   if (ec && !timed_out_ && opened_here && !serial_port_) {
     disarm_timeout();
     co_return refused_after_accept(millis_since(sent));

@@ -114,9 +114,13 @@ class Dlt645Channel {
   [[nodiscard]] bool link_open() const;
   void close_link();
   asio::awaitable<std::size_t> read_some(boost::system::error_code& ec);
-  asio::awaitable<void> write_all(const std::vector<std::uint8_t>& bytes, boost::system::error_code& ec);
+  asio::awaitable<std::size_t> write_all(const std::vector<std::uint8_t>& bytes, boost::system::error_code& ec);
+  // One timer per channel guards the operation in flight (connect, or send + reply): arming sets
+  // the deadline, disarming only clears it; the timer is re-aimed when it fires early or must
+  // fire sooner. Expiry cancels the socket's operations (or closes the link, for a connect).
   void arm_timeout(std::chrono::milliseconds timeout, bool close_on_expiry);
   void disarm_timeout();
+  void wait_for_deadline();
   bool discard_stale_bytes();  // false when the peer has closed the connection
   std::optional<dlt645::Frame> take_answer(const ReplyMatcher& is_answer, ReadState& state);
   void drop_connection(std::string_view why);
@@ -137,7 +141,12 @@ class Dlt645Channel {
   asio::steady_timer idle_timer_;
   std::uint64_t idle_generation_ = 0;
   bool in_transaction_ = false;
-  std::uint64_t timeout_generation_ = 0;
+  std::chrono::steady_clock::time_point deadline_{};      // of the guarded operation, while deadline_armed_
+  std::chrono::steady_clock::time_point timer_expiry_{};  // of the wait in flight, while timer_waiting_
+  std::uint64_t timer_generation_ = 0;                    // tells a replaced wait's handler to do nothing
+  bool deadline_armed_ = false;
+  bool timer_waiting_ = false;
+  bool close_on_expiry_ = false;
   bool timed_out_ = false;
   std::chrono::steady_clock::time_point last_activity_{};
   std::chrono::steady_clock::time_point reconnect_at_{};
@@ -145,7 +154,8 @@ class Dlt645Channel {
   std::string last_connect_error_;
   Outcome last_connect_outcome_ = Outcome::unreachable;
   dlt645::Framer framer_;
-  std::array<std::uint8_t, 256> read_buffer_{};
+  std::array<std::uint8_t, 512> read_buffer_{};  // a whole frame of the largest size (267 + preamble) in one read
+  std::vector<std::uint8_t> send_buffer_;  // the request in flight, encoded
   ChannelCounters counters_;
 };
 

@@ -249,6 +249,59 @@ TEST_CASE("a per-transaction response timeout overrides the channel's", "[channe
   CHECK(fast.first.outcome == Outcome::timeout);
 }
 
+TEST_CASE("back-to-back transactions each get their own response deadline from the one channel timer",
+          "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000013");
+  // Every reply takes 250 ms against a 400 ms timeout: four transactions span 1 s, so the timer
+  // armed for the first one expires during the second and must wait on, not time it out. The
+  // fifth request is never answered: it must still time out.
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int n) {
+    if (n == 5) return std::vector<ScriptedReply>{};
+    return std::vector<ScriptedReply>{{250ms, test::load_profile_reply(meter, test::requested_start(request), 2)}};
+  });
+  auto options = fast_options();
+  options.response_timeout = 400ms;
+  TcpGatewayChannel channel(io.get_executor(), "gw", "127.0.0.1", gateway.port(), options);
+  for (int i = 0; i < 4; ++i) {
+    const auto read = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary + i * 15min, 15min}));
+    CHECK(read.first.outcome == Outcome::ok);
+  }
+  const auto silent = test::run_coroutine(io, read_boundary(channel, {meter, 480, kBoundary + 60min, 15min}));
+  CHECK(silent.first.outcome == Outcome::timeout);
+  CHECK(channel.counters().timeouts == 1);
+  CHECK(gateway.connections() == 1);
+}
+
+TEST_CASE("the inter-frame gap separates a reply from the next request; a zero gap adds no wait", "[channel]") {
+  asio::io_context io;
+  const auto meter = address("000000000014");
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  test::FakeMeterGateway gateway(io, [&](const dlt645::Frame& request, int) {
+    arrivals.push_back(std::chrono::steady_clock::now());
+    return std::vector<ScriptedReply>{{0ms, test::load_profile_reply(meter, test::requested_start(request), 2)}};
+  });
+  auto options = fast_options();
+  options.inter_frame_gap = 300ms;
+  options.response_timeout = 1000ms;
+  TcpGatewayChannel gapped(io.get_executor(), "gw", "127.0.0.1", gateway.port(), options);
+  const auto first = test::run_coroutine(io, read_boundary(gapped, {meter, 480, kBoundary, 15min}));
+  const auto second = test::run_coroutine(io, read_boundary(gapped, {meter, 480, kBoundary + 15min, 15min}));
+  CHECK(first.first.outcome == Outcome::ok);
+  CHECK(second.first.outcome == Outcome::ok);
+  REQUIRE(arrivals.size() == 2);
+  // The gap runs from the reply, which came after the first request arrived (a lower bound: load
+  // only lengthens it; without the gap the second request follows within a millisecond or so).
+  CHECK(arrivals[1] - arrivals[0] >= 300ms);
+
+  options.inter_frame_gap = 0ms;
+  TcpGatewayChannel ungapped(io.get_executor(), "gw0", "127.0.0.1", gateway.port(), options);
+  for (int i = 0; i < 3; ++i)
+    CHECK(test::run_coroutine(io, read_boundary(ungapped, {meter, 480, kBoundary + i * 15min, 15min})).first.outcome ==
+          Outcome::ok);
+  CHECK(arrivals.size() == 5);
+}
+
 namespace {
 
 // The far end of a pseudo-terminal pair: a fake RS-485 bus the serial channel opens by path.
