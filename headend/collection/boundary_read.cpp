@@ -61,12 +61,14 @@ BoundaryReadResult interpret_boundary_reply(const BoundaryRequest& request, cons
     return result;
   }
   std::vector<dlt645::LoadProfileRecord> records;
+  records.reserve(static_cast<std::size_t>(request.records));  // one allocation, not one per doubling
   const auto error = dlt645::parse_load_profile_records(read->value, records);
   if (error != dlt645::LoadProfileError::none) {
     result.detail = fmt::format("load-profile record {}: {}", records.size() + 1, load_profile_error_text(error));
     return result;
   }
   bool have_boundary = false;
+  result.snapshots.reserve(records.size());
   for (const auto& record : records) {
     const auto utc = dlt645::to_utc(record.time, request.utc_offset_minutes);
     if (!utc) {
