@@ -491,6 +491,7 @@ json run_point(const LoadOptions& o, const PointPlan& plan) {
 
   const auto attempts = attempt_figures(database, cycles, clock);
   const double cpu = at_end.cpu_seconds - at_ready.cpu_seconds;
+  const double io_cpu = at_end.io_thread_cpu_seconds - at_ready.io_thread_cpu_seconds;
   result["cycles"] = json::array();
   for (const auto& c : cycles)
     result["cycles"].push_back({{"boundary", format_utc(UtcSeconds{seconds{c.boundary_unix}})},
@@ -509,6 +510,9 @@ json run_point(const LoadOptions& o, const PointPlan& plan) {
   result["daemon_cpu_seconds"] = cpu;
   result["cpu_seconds_per_1000_reads"] =
       attempts.jobs_ok > 0 ? cpu * 1000.0 / static_cast<double>(attempts.jobs_ok) : 0.0;
+  result["io_thread_cpu_seconds"] = io_cpu;  // the daemon's main thread runs its io_context
+  result["io_thread_cpu_seconds_per_1000_reads"] =
+      attempts.jobs_ok > 0 ? io_cpu * 1000.0 / static_cast<double>(attempts.jobs_ok) : 0.0;
   result["rss_kib_at_end"] = at_end.rss_kib;
   result["peak_kib"] = at_end.peak_kib;
   result["transaction_latency_ms"] = percentiles_json(attempts.latency_ms);
@@ -582,6 +586,8 @@ void print_table(const json& report) {
                                                           run["bare_wire"]["reads_per_second"].get<double>(),
                                                           100.0 * run["ratio_to_bare_wire"].get<double>()));
     add("daemon CPU s per 1,000 reads", figure(run["cpu_seconds_per_1000_reads"], "{:.3f}"));
+    if (run.contains("io_thread_cpu_seconds_per_1000_reads"))
+      add("  of which the io thread", figure(run["io_thread_cpu_seconds_per_1000_reads"], "{:.3f}"));
     add("transaction latency p50 / p99 (ms)", figure(run["transaction_latency_ms"]["p50"]) + " / " +
                                                   figure(run["transaction_latency_ms"]["p99"]));
     add("interval-to-feed p50 / p99 / max (ms)", figure(run["interval_to_feed_ms"]["p50"], "{:.0f}") + " / " +

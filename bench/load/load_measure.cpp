@@ -21,24 +21,29 @@ std::int64_t status_kib(const std::string& status, std::string_view key) {
   return std::strtoll(status.c_str() + at + key.size(), nullptr, 10);
 }
 
+// utime + stime of a /proc stat file (a process's or one thread's), in seconds.
+double stat_cpu_seconds(const std::string& path) {
+  std::ifstream stat_file(path);
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int n = 3; fields >> field && n <= kStatStimeField; ++n) {
+    if (n == kStatUtimeField || n == kStatStimeField) ticks += std::strtod(field.c_str(), nullptr);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 }  // namespace
 
 ProcessSample sample_process(pid_t pid) {
   ProcessSample sample;
   const auto dir = "/proc/" + std::to_string(pid);
-  std::ifstream stat_file(dir + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
-  // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
-  const auto close = stat.rfind(')');
-  if (close != std::string::npos) {
-    std::istringstream fields(stat.substr(close + 2));
-    std::string field;
-    double ticks = 0;
-    for (int n = 3; fields >> field && n <= kStatStimeField; ++n) {
-      if (n == kStatUtimeField || n == kStatStimeField) ticks += std::strtod(field.c_str(), nullptr);
-    }
-    sample.cpu_seconds = ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
+  sample.cpu_seconds = stat_cpu_seconds(dir + "/stat");
+  sample.io_thread_cpu_seconds = stat_cpu_seconds(dir + "/task/" + std::to_string(pid) + "/stat");
   std::ifstream status_file(dir + "/status");
   const std::string status((std::istreambuf_iterator<char>(status_file)), std::istreambuf_iterator<char>());
   sample.rss_kib = status_kib(status, "VmRSS:");

@@ -18,6 +18,7 @@ namespace ami::load {
 
 struct ProcessSample {
   double cpu_seconds = 0;      // utime + stime (/proc/PID/stat), all threads
+  double io_thread_cpu_seconds = 0;  // the main thread's (/proc/PID/task/PID/stat): the daemon's io_context
   std::int64_t rss_kib = 0;    // VmRSS
   std::int64_t peak_kib = 0;   // VmHWM: the resident high-water mark since start
 };
