@@ -69,7 +69,7 @@ struct LoadOptions {
   std::int64_t speed = 0;   // 0: chosen from the fleet size
   int spread_seconds = -1;  // -1: 0 at zero latency (saturate), 60 (the daemon default) with baud timing
   int gap_ms = -1;          // -1: 0 at zero latency, 20 (the daemon default) with baud timing
-  int feed_batch_size = 100;
+  int feed_batch_size = 1000;  // the daemon's [feed] default
   int feed_window = 4;
   bool baseline = true;
   bool startup_only = false;
