@@ -49,14 +49,78 @@ struct Job {
   }
 };
 
-// What derivation needs to know about a registered meter.
+// What derivation needs to know about a registered meter. 40 bytes: the registry validates
+// interval (divides a day) and UTC offset (-720..840 min), so seconds fit 32 bits; id_offset and
+// id_length locate the meter id in MeterRegistryIndex's text.
 struct MeterInfo {
   std::int64_t key = 0;
   std::int64_t ct_ratio = 1;
   std::int64_t pt_ratio = 1;
-  std::int64_t interval_seconds = 900;
-  std::int64_t utc_offset_seconds = 8 * 3600;
+  std::int32_t interval_seconds = 900;
+  std::int32_t utc_offset_seconds = 8 * 3600;
   bool enabled = true;
+  std::uint16_t id_length = 0;
+  std::uint32_t id_offset = 0;
+};
+
+// The writer's copy of the registry, compact (issue #6: ~50 B per meter plus the id's text, was
+// ~150 B in two hash maps): MeterInfo in a vector ordered by meter_key (key -> meter by binary
+// search), all ids in one string, and an open-addressing table of positions for id -> meter.
+// Rebuilt whole on every registry change (clear() + add() in meter_key order + finish()).
+// Writer thread only; pointers it returns stay valid until the next clear().
+class MeterRegistryIndex {
+ public:
+  void clear() {
+    meters_.clear();
+    text_.clear();
+    table_.clear();
+  }
+  // Meters must come in ascending meter_key order (the meters table's rowid order).
+  void add(std::string_view meter_id, MeterInfo info) {
+    info.id_offset = static_cast<std::uint32_t>(text_.size());
+    info.id_length = static_cast<std::uint16_t>(meter_id.size());
+    text_.append(meter_id);
+    meters_.push_back(info);
+  }
+  // Builds the id table once all meters are in: capacity a power of two >= 2x the meters.
+  void finish() {
+    std::size_t capacity = 16;
+    while (capacity < meters_.size() * 2) capacity *= 2;
+    table_.assign(capacity, empty_slot);
+    for (std::uint32_t position = 0; position < meters_.size(); ++position) {
+      std::size_t slot = slot_for(id_of(meters_[position]));
+      while (table_[slot] != empty_slot) slot = (slot + 1) & (table_.size() - 1);
+      table_[slot] = position;
+    }
+    meters_.shrink_to_fit();
+    text_.shrink_to_fit();
+  }
+  [[nodiscard]] const MeterInfo* find_id(std::string_view meter_id) const {
+    if (table_.empty()) return nullptr;
+    for (std::size_t slot = slot_for(meter_id);; slot = (slot + 1) & (table_.size() - 1)) {
+      const std::uint32_t position = table_[slot];
+      if (position == empty_slot) return nullptr;
+      if (id_of(meters_[position]) == meter_id) return &meters_[position];
+    }
+  }
+  [[nodiscard]] const MeterInfo* find_key(std::int64_t key) const {
+    const auto it = std::lower_bound(meters_.begin(), meters_.end(), key,
+                                     [](const MeterInfo& meter, std::int64_t wanted) { return meter.key < wanted; });
+    return it == meters_.end() || it->key != key ? nullptr : &*it;
+  }
+  [[nodiscard]] std::string_view id_of(const MeterInfo& meter) const {
+    return std::string_view(text_).substr(meter.id_offset, meter.id_length);
+  }
+  [[nodiscard]] std::int64_t max_key() const { return meters_.empty() ? 0 : meters_.back().key; }
+
+ private:
+  static constexpr std::uint32_t empty_slot = std::numeric_limits<std::uint32_t>::max();
+  [[nodiscard]] std::size_t slot_for(std::string_view meter_id) const {
+    return std::hash<std::string_view>{}(meter_id) & (table_.size() - 1);
+  }
+  std::vector<MeterInfo> meters_;       // ascending key
+  std::string text_;                    // every meter id, back to back
+  std::vector<std::uint32_t> table_;    // positions in meters_, empty_slot = free
 };
 
 // The newest stored read of one (meter, channel), mirrored from the latest_reads table: in-order
@@ -315,10 +379,8 @@ struct StoreWriter::Impl {
   std::unordered_map<const char*, Statement*> hot_statements;
   std::uint64_t head_sequence = 0;
   std::int64_t registry_version = -1;
-  std::unordered_map<std::string, MeterInfo> meters;
-  std::unordered_map<std::int64_t, const std::string*> meter_ids_by_key;  // points into `meters`
-  const std::string* last_found_id = nullptr;  // find_meter()'s last hit (points into `meters`)
-  const MeterInfo* last_found = nullptr;
+  MeterRegistryIndex meters;
+  const MeterInfo* last_found = nullptr;  // find_meter()'s last hit (points into `meters`)
   // Silent-meter estimates already written: latest key -> (newest read boundary, estimated up to).
   std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>> silent_estimated;
   LatestReadCache latest;  // key: meter_key * 4 + channel
@@ -589,23 +651,24 @@ struct StoreWriter::Impl {
     const auto version =
         db.query_int64("SELECT value FROM meta WHERE key = 'registry_version'").value_or(0);
     if (version == registry_version) return;
-    last_found_id = nullptr;
     last_found = nullptr;
     meters.clear();
-    meter_ids_by_key.clear();
-    std::int64_t max_meter_key = 0;
+    // Ordered by meter_key (the rowid): MeterRegistryIndex finds keys by binary search.
     auto query = db.query(
         "SELECT meter_key, meter_id, ct_ratio, pt_ratio, interval_minutes, utc_offset_minutes, "
-        "enabled FROM meters");
+        "enabled FROM meters ORDER BY meter_key");
     while (query->step()) {
-      const auto [it, inserted] = meters.insert_or_assign(
-          query->column_text(1),
-          MeterInfo{query->column_int64(0), query->column_int64(2), query->column_int64(3),
-                    query->column_int64(4) * 60, query->column_int64(5) * 60,
-                    query->column_int64(6) != 0});
-      meter_ids_by_key[it->second.key] = &it->first;
-      max_meter_key = std::max(max_meter_key, it->second.key);
+      MeterInfo info;
+      info.key = query->column_int64(0);
+      info.ct_ratio = query->column_int64(2);
+      info.pt_ratio = query->column_int64(3);
+      info.interval_seconds = static_cast<std::int32_t>(query->column_int64(4) * 60);
+      info.utc_offset_seconds = static_cast<std::int32_t>(query->column_int64(5) * 60);
+      info.enabled = query->column_int64(6) != 0;
+      meters.add(query->column_text(1), info);
     }
+    meters.finish();
+    const std::int64_t max_meter_key = meters.max_key();
     latest.size_hint(max_meter_key);
     registry_version = version;
   }
@@ -613,12 +676,10 @@ struct StoreWriter::Impl {
   // The reads of one meter come together (forward, reverse), so the last hit is remembered: one
   // hash look-up per meter instead of one per read.
   const MeterInfo* find_meter(const std::string& meter_id) {
-    if (last_found_id != nullptr && *last_found_id == meter_id) return last_found;
-    const auto it = meters.find(meter_id);
-    if (it == meters.end()) return nullptr;
-    last_found_id = &it->first;
-    last_found = &it->second;
-    return last_found;
+    if (last_found != nullptr && meters.id_of(*last_found) == meter_id) return last_found;
+    const MeterInfo* found = meters.find_id(meter_id);
+    if (found != nullptr) last_found = found;
+    return found;
   }
 
   static std::int64_t latest_key(std::int64_t meter_key, EnergyChannel channel) {
@@ -1152,11 +1213,9 @@ struct StoreWriter::Impl {
     in_own_transaction([&] {
       latest.for_each([&](std::int64_t key, const LatestRead& newest) {
         if (!newest.exists || newest.boundary >= due) return;
-        const auto id = meter_ids_by_key.find(key / 4);
-        if (id == meter_ids_by_key.end()) return;
-        const MeterInfo& meter = meters.at(*id->second);
-        if (!meter.enabled) return;
-        const auto written = estimate_silent_channel(key, newest, *id->second, meter, due);
+        const MeterInfo* meter = meters.find_key(key / 4);
+        if (meter == nullptr || !meter->enabled) return;
+        const auto written = estimate_silent_channel(key, newest, std::string(meters.id_of(*meter)), *meter, due);
         result.channels += written > 0 ? 1U : 0U;
         result.intervals += written;
       });

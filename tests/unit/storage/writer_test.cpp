@@ -514,6 +514,55 @@ TEST_CASE("the writer's meter look-up memo follows registry changes, within a wr
   CHECK(value_at.at({"B", end(30)}) == 10);
 }
 
+TEST_CASE("the writer's meter index follows a registry change: added, disabled and re-enabled meters by id and key") {
+  TempDb db("writer-meter-index");
+  auto options = db.options();
+  options.vee = vee::VeeConfig{};  // silent estimates find meters by key
+  StoreWriter writer(options);
+  writer.import_meters({dlt_meter("A"), dlt_meter("B", 2)}, "test");
+  writer.submit({read_at("A", 0, 100), read_at("B", 0, 100), read_at("C", 0, 100)}, {});
+  writer.submit({read_at("A", 15, 110), read_at("B", 15, 110), read_at("C", 15, 110)}, {});
+  writer.flush();
+  CHECK(writer.stats().reads_unknown_meter == 2);  // C is not registered yet
+
+  // C joins, A's CT changes and B is removed (disabled) while the writer runs.
+  auto b_removed = dlt_meter("B", 2);
+  b_removed.enabled = false;
+  writer.import_meters({dlt_meter("A", 3), b_removed, dlt_meter("C")}, "test");
+  writer.submit({read_at("A", 30, 120), read_at("C", 30, 120), read_at("C", 45, 130)}, {});
+  writer.flush();
+  CHECK(writer.stats().reads_unknown_meter == 2);
+  // B is silent after minute 15, A after 30 and C after 45, but B is disabled: A and C are estimated.
+  CHECK(writer.estimate_silent(at_minutes(60)).channels == 2);
+
+  // B comes back with the same id (and key) and a new CT.
+  writer.import_meters({dlt_meter("B", 4)}, "test");
+  writer.submit({read_at("B", 75, 130)}, {});
+  writer.flush();
+  CHECK(writer.estimate_silent(at_minutes(90)).channels == 3);  // A, B and C are all behind
+
+  StoreReader reader(db.path());
+  const auto newest_value = [&](const std::string& id, int minutes) {
+    std::int64_t value = -1;
+    std::int64_t version = -1;
+    for (const auto& record :
+         reader.intervals(id, EnergyChannel::forward_active, at_minutes(0), at_minutes(minutes + 1))) {
+      if (record.end == at_minutes(minutes) && static_cast<std::int64_t>(record.version) > version) {
+        version = static_cast<std::int64_t>(record.version);
+        value = record.value_wh;
+      }
+    }
+    return value;
+  };
+  CHECK(newest_value("A", 15) == 10);
+  CHECK(newest_value("A", 30) == 30);   // 10 Wh x CT 3 after the change
+  CHECK(newest_value("B", 15) == 20);   // 10 Wh x CT 2
+  CHECK(newest_value("B", 75) == 20);   // 20 Wh over (15, 75] spread at CT 4: 5 Wh x 4 per interval
+  CHECK(newest_value("C", 45) == 10);   // from C's first stored read (minute 30) on
+  CHECK(newest_value("C", 30) == -1);   // its reads before registration were dropped
+  CHECK(newest_value("B", 90) > 0);     // estimated after B was re-enabled
+}
+
 TEST_CASE("group commit: an idle writer gathers small submissions, flush and a full gather end the wait") {
   TempDb db("writer-group-commit");
   SECTION("flush() commits what was gathered at once, in one transaction") {
