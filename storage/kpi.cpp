@@ -547,8 +547,8 @@ std::vector<AttemptRecord> KpiQueries::recent_attempts(std::string_view meter_id
       a.started_at = UtcMillis{std::chrono::milliseconds{at.column_int64(2)}};
       a.latency_ms = static_cast<std::int32_t>(at.column_int64(3));
       a.attempt = static_cast<int>(at.column_int64(4));
-      a.outcome = at.column_text(5);
-      a.category = at.column_text(6);
+      a.outcome = intern_attempt_text(at.column_text(5));
+      a.category = intern_attempt_text(at.column_text(6));
       a.detail = at.column_text(7);
       a.source = static_cast<ReadSource>(at.column_int64(8));
       out.push_back(std::move(a));

@@ -1426,7 +1426,8 @@ struct StoreWriter::Impl {
     }
     if (pending_attempts.add_values({meter->key, attempt_channel_id(attempt.channel), to_s(attempt.boundary),
                                      to_ms(attempt.started_at), static_cast<std::int64_t>(attempt.latency_ms),
-                                     std::int64_t{attempt.attempt}, attempt.outcome, attempt.category, attempt.detail,
+                                     std::int64_t{attempt.attempt}, std::string(attempt.outcome),
+                                     std::string(attempt.category), attempt.detail,
                                      static_cast<std::int64_t>(attempt.source)})) {
       pending_attempts.flush(db);
     }

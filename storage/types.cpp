@@ -1,6 +1,9 @@
 #include "storage/types.hpp"
 
 #include <array>
+#include <functional>
+#include <mutex>
+#include <set>
 #include <utility>
 
 namespace ami::storage {
@@ -82,6 +85,15 @@ std::string idempotency_key(std::string_view meter_id, std::string_view reading_
   key.append(meter_id).append("|").append(reading_type_cim).append("|");
   key.append(std::to_string(end_unix)).append("|").append(std::to_string(version));
   return key;
+}
+
+std::string_view intern_attempt_text(std::string_view text) {
+  static std::mutex mutex;
+  static std::set<std::string, std::less<>> texts;  // nodes never move: views stay valid
+  const std::lock_guard lock(mutex);
+  auto it = texts.find(text);
+  if (it == texts.end()) it = texts.emplace(text).first;
+  return *it;
 }
 
 }  // namespace ami::storage

@@ -64,6 +64,10 @@ struct BoundaryRead {
   std::optional<UtcMillis> meter_time;  // meter's clock converted to UTC, when the meter reported it
 };
 
+// `text` kept for the rest of the process, one copy per distinct text (AttemptRecord's outcome and
+// category read back from the store). Any thread (a mutex inside).
+std::string_view intern_attempt_text(std::string_view text);
+
 // One attempt to read one meter for one boundary (success or failure), for KPIs and the status line.
 struct AttemptRecord {
   std::string meter_id;
@@ -72,8 +76,11 @@ struct AttemptRecord {
   UtcMillis started_at{};
   std::int32_t latency_ms = 0;
   int attempt = 1;         // 1-based
-  std::string outcome;     // ok|timeout|refused|connection_lost|bad_frame|meter_error|unexpected_address|unreachable|...
-  std::string category;    // ok|transport|meter
+  // outcome and category are small closed sets: views of text that lives for the whole process
+  // (string literals, collection::to_string() names, or intern_attempt_text() for text read
+  // back), so a queued attempt holds no copy (issue #6). Never point them at a temporary.
+  std::string_view outcome;   // ok|timeout|refused|connection_lost|bad_frame|meter_error|unexpected_address|unreachable|...
+  std::string_view category;  // ok|transport|meter
   std::string detail;
   ReadSource source = ReadSource::scheduled;
 };

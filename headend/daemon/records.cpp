@@ -61,8 +61,8 @@ void to_store_records(const collection::JobReport& report, std::vector<storage::
     record.started_at = a.started_at;
     record.latency_ms = a.latency_ms;
     record.attempt = a.attempt;
-    record.outcome = std::string(collection::to_string(a.outcome));
-    record.category = std::string(collection::to_string(collection::category_of(a.outcome)));
+    record.outcome = collection::to_string(a.outcome);  // static names: no copy per attempt
+    record.category = collection::to_string(collection::category_of(a.outcome));
     record.detail = a.detail;
     record.source = job.source;
     attempts.push_back(std::move(record));

@@ -70,8 +70,9 @@ inline BoundaryRead read_at(const std::string& id, int minutes, std::int64_t reg
   return read;
 }
 
+// outcome and category: literals (AttemptRecord keeps views of them).
 inline AttemptRecord attempt_for(const std::string& id, int minutes, int number,
-                                 const std::string& outcome, const std::string& category) {
+                                 std::string_view outcome, std::string_view category) {
   AttemptRecord a;
   a.meter_id = id;
   a.channel = "tcp://127.0.0.1:8899";

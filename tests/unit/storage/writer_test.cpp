@@ -406,6 +406,17 @@ TEST_CASE("attempts are stored keyed by meter, and refused for meters not in the
   CHECK(audited);
 }
 
+TEST_CASE("attempt text read back is interned: one copy per distinct text, equal to what was given") {
+  const std::string first = "connection_refused";
+  const std::string second = "connection_refused";
+  const auto a = intern_attempt_text(first);
+  const auto b = intern_attempt_text(second);
+  CHECK(a == "connection_refused");
+  CHECK(a.data() == b.data());  // the same stored copy, not the caller's
+  CHECK(a.data() != first.data());
+  CHECK(intern_attempt_text("timeout").data() != a.data());
+}
+
 TEST_CASE("attempts go in as grouped inserts with their text columns, in submission order") {
   TempDb db("writer-attempts-grouped");
   StoreWriter writer(db.options());
