@@ -211,6 +211,12 @@ class StoreWriter {
 
   [[nodiscard]] WriterStats stats() const;
 
+  // Reads + attempts + intervals submitted and not yet committed (queued, or in the transaction
+  // being written; they leave the count after that transaction ends, committed or failed). Any
+  // thread, lock-free (a relaxed atomic): a snapshot for back-pressure (headend StoreIntakeGate),
+  // not a synchronisation point.
+  [[nodiscard]] std::size_t queued_items() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

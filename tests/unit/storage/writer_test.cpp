@@ -107,6 +107,24 @@ TEST_CASE("max_batch_items splits a long queue into several transactions") {
   CHECK(writer.stats().reads_stored == 52);
 }
 
+TEST_CASE("queued_items counts what is submitted and not yet committed, and drops to 0 after the commit") {
+  TempDb db("writer-queued-items");
+  StoreWriter writer(db.options());
+  CHECK(writer.queued_items() == 0);
+  WriterGate gate(writer);
+  hold_writer(writer, gate, 1);
+  CHECK(writer.queued_items() == 0);  // the held batch is committed; its callback is what waits
+  writer.submit({read_at("M0", 30, 2), read_at("M0", 45, 3)}, {});
+  writer.submit({read_at("M0", 60, 4)}, {});
+  std::atomic<std::size_t> seen_from_other_thread{0};
+  std::thread([&] { seen_from_other_thread = writer.queued_items(); }).join();
+  CHECK(seen_from_other_thread == 3);
+  gate.release();
+  writer.flush();
+  CHECK(writer.queued_items() == 0);
+  CHECK(writer.stats().reads_stored == 5);
+}
+
 TEST_CASE("submit blocks while the queue is full and resumes when the writer drains it") {
   TempDb db("writer-backpressure");
   auto options = db.options();
