@@ -65,6 +65,13 @@ std::optional<ReadJob> JobQueue::pop_due(UtcMillis now) {
   return job;
 }
 
+namespace {
+// An operator's on-demand read and meter clock work never wait for the store (StoreIntakeGate).
+bool waits_for_store(const ReadJob& job) {
+  return job.priority != Priority::on_demand && job.clock == ClockCommand::none;
+}
+}  // namespace
+
 std::optional<UtcMillis> JobQueue::next_slot() const {
   if (waiting_.empty()) return std::nullopt;
   return waiting_.front().job.not_before;
@@ -80,14 +87,17 @@ GatewayWorker::GatewayWorker(asio::any_io_executor executor, Clock clock, std::u
       retry_timer_(std::move(executor)) {}
 
 void GatewayWorker::enqueue(ReadJob job) {
+  const bool urgent = !waits_for_store(job);
   queue_.push(std::move(job));
   wake_.cancel();
+  if (urgent && gate_ != nullptr) gate_->withdraw(this);  // it runs next, ahead of the held job
 }
 
 void GatewayWorker::stop() {
   stopping_ = true;
   wake_.cancel();
   retry_timer_.cancel();
+  if (gate_ != nullptr) gate_->withdraw(this);
 }
 
 asio::awaitable<void> GatewayWorker::sleep_real(asio::steady_timer& timer, std::chrono::microseconds duration) {
@@ -109,6 +119,14 @@ asio::awaitable<void> GatewayWorker::run() {
     if (!job) {
       co_await sleep_real(wake_, clock_.real_wait(*queue_.next_slot() - now));
       continue;
+    }
+    if (gate_ != nullptr && waits_for_store(*job)) {
+      // Not inside the && above: GCC 12 mishandles co_await in such expressions (see execute()).
+      const bool admitted = co_await gate_->admit(this);
+      if (!admitted) {
+        queue_.push(std::move(*job));  // withdrawn: an on-demand read or stop() came first
+        continue;
+      }
     }
     std::optional<ConcurrencyLimit::Slot> slot;  // held for the whole job (all its attempts)
     if (limit_ != nullptr) slot.emplace(co_await limit_->acquire());

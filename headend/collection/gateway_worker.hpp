@@ -12,6 +12,9 @@
 // A job whose meter protocol this worker does not collect fails at once as `unsupported`. Many
 // workers run as coroutines on one io_context, so a dead gateway costs only its own timeouts.
 //
+// Store back-pressure: with an intake gate set, a scheduled or backfill job waits for admission
+// before it starts (while the store writer lags); on-demand reads and clock commands bypass it.
+//
 // Threads: everything on the io_context's thread. run() is the worker's one coroutine; stop() makes
 // it return after the transaction in flight (queued jobs are dropped and counted in the log).
 // on_report is called on the io_context's thread for every finished job and must not block long.
@@ -27,6 +30,7 @@
 #include "headend/collection/concurrency_limit.hpp"
 #include "headend/collection/read_job.hpp"
 #include "headend/collection/register_read.hpp"
+#include "headend/collection/store_intake_gate.hpp"
 #include "headend/collection/tcp_gateway_channel.hpp"
 #include "headend/runtime/asio.hpp"
 #include "protocols/common/clock.hpp"
@@ -81,6 +85,10 @@ class GatewayWorker {
   // A channel that reaches one meter directly shares the daemon-wide cap on such reads (nullptr:
   // no cap, a gateway's bus serialises itself). Call on the io thread, between jobs.
   void set_concurrency_limit(ConcurrencyLimit* limit) { limit_ = limit; }
+  // Scheduled and backfill reads wait for the store to catch up (store_intake_gate.hpp); on-demand
+  // reads and clock commands never do: one arriving while the worker waits ends the wait. nullptr:
+  // no gate. Call on the io thread before run().
+  void set_intake_gate(StoreIntakeGate* gate) { gate_ = gate; }
 
  private:
   asio::awaitable<void> execute(ReadJob job);
@@ -99,6 +107,7 @@ class GatewayWorker {
   bool stopping_ = false;
   ClockPolicy clock_policy_;
   ConcurrencyLimit* limit_ = nullptr;
+  StoreIntakeGate* gate_ = nullptr;
 };
 
 }  // namespace ami::collection

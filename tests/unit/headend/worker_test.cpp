@@ -38,6 +38,23 @@ ChannelOptions fast_options() {
   return o;
 }
 
+// A worker without retries on the gateway at `port`, collecting its reports.
+std::unique_ptr<GatewayWorker> worker_on(asio::io_context& io, const Clock& clock, std::uint16_t port,
+                                         std::vector<JobReport>& reports) {
+  return std::make_unique<GatewayWorker>(
+      io.get_executor(), clock,
+      std::make_unique<TcpGatewayChannel>(io.get_executor(), "gw", "127.0.0.1", port, fast_options()),
+      RetryPolicy{0, 10ms}, [&reports](JobReport r) { reports.push_back(std::move(r)); });
+}
+
+// A gateway whose meters answer every load-profile read with two records.
+std::unique_ptr<test::FakeMeterGateway> load_profile_gateway(asio::io_context& io) {
+  return std::make_unique<test::FakeMeterGateway>(io, [](const dlt645::Frame& request, int) {
+    return std::vector<ScriptedReply>{
+        {0ms, test::load_profile_reply(request.address, test::requested_start(request), 2)}};
+  });
+}
+
 }  // namespace
 
 TEST_CASE("worker: a ready backfill read runs before a scheduled read whose slot has not come", "[worker]") {
@@ -45,17 +62,12 @@ TEST_CASE("worker: a ready backfill read runs before a scheduled read whose slot
   const auto clock = Clock::real();
   const auto now = clock.now();
   const auto boundary = floor_to_interval(std::chrono::floor<std::chrono::seconds>(now), 15min);
-  test::FakeMeterGateway gateway(io, [](const dlt645::Frame& request, int) {
-    return std::vector<ScriptedReply>{
-        {0ms, test::load_profile_reply(request.address, test::requested_start(request), 2)}};
-  });
+  const auto gateway = load_profile_gateway(io);
   std::vector<JobReport> reports;
-  GatewayWorker worker(io.get_executor(), clock,
-                       std::make_unique<TcpGatewayChannel>(io.get_executor(), "gw", "127.0.0.1", gateway.port(),
-                                                           fast_options()),
-                       RetryPolicy{0, 10ms}, [&](JobReport r) { reports.push_back(std::move(r)); });
-  const auto a = target("a", "000000000001", gateway.port());
-  const auto b = target("b", "000000000002", gateway.port());
+  const auto worker_ptr = worker_on(io, clock, gateway->port(), reports);
+  auto& worker = *worker_ptr;
+  const auto a = target("a", "000000000001", gateway->port());
+  const auto b = target("b", "000000000002", gateway->port());
   worker.enqueue(job_for(a, boundary, Priority::scheduled, now + 300ms));
   worker.enqueue(job_for(b, boundary - 15min, Priority::backfill, now));
   asio::co_spawn(io, worker.run(), asio::detached);
@@ -358,4 +370,60 @@ TEST_CASE("job queue: a whole cycle queued at once drains in order, and the queu
     REQUIRE(later);
     CHECK(later->meter->meter_id == "m7");
   }
+}
+
+TEST_CASE("worker: a held store intake gate delays a scheduled read but not an on-demand read", "[worker][gate]") {
+  asio::io_context io;
+  const auto clock = Clock::real();
+  const auto now = clock.now();
+  const auto boundary = floor_to_interval(std::chrono::floor<std::chrono::seconds>(now), 15min);
+  const auto gateway = load_profile_gateway(io);
+  std::size_t backlog = 100;
+  StoreIntakeGate gate(io.get_executor(), 10, [&] { return backlog; }, 10s);
+  std::vector<JobReport> reports;
+  const auto worker_ptr = worker_on(io, clock, gateway->port(), reports);
+  auto& worker = *worker_ptr;
+  worker.set_intake_gate(&gate);
+  const auto a = target("a", "000000000001", gateway->port());
+  const auto b = target("b", "000000000002", gateway->port());
+  worker.enqueue(job_for(a, boundary, Priority::scheduled, now));
+  asio::co_spawn(io, worker.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return gate.waiting() == 1; }, 2s));
+  CHECK_FALSE(test::run_until(io, [&] { return !reports.empty(); }, 200ms));  // held: the store lags
+
+  auto on_demand = job_for(b, boundary, Priority::on_demand, now);
+  on_demand.source = storage::ReadSource::on_demand;
+  worker.enqueue(std::move(on_demand));  // the worker stops waiting and reads it at once
+  REQUIRE(test::run_until(io, [&] { return reports.size() == 1; }, 5s));
+  CHECK(reports[0].job.meter->meter_id == "b");
+  CHECK(reports[0].ok());
+  REQUIRE(test::run_until(io, [&] { return gate.waiting() == 1; }, 2s));  // the scheduled read asks again
+  CHECK(reports.size() == 1);
+
+  backlog = 0;  // the writer caught up
+  gate.on_progress();
+  REQUIRE(test::run_until(io, [&] { return reports.size() == 2; }, 5s));
+  CHECK(reports[1].job.meter->meter_id == "a");
+  CHECK(reports[1].ok());
+  worker.stop();
+}
+
+TEST_CASE("worker: stop ends a wait at the store intake gate at once", "[worker][gate]") {
+  asio::io_context io;
+  const auto clock = Clock::real();
+  const auto now = clock.now();
+  const auto boundary = floor_to_interval(std::chrono::floor<std::chrono::seconds>(now), 15min);
+  StoreIntakeGate gate(io.get_executor(), 10, [] { return std::size_t{100}; }, 10s);
+  std::vector<JobReport> reports;
+  const auto worker_ptr = worker_on(io, clock, 1, reports);
+  auto& worker = *worker_ptr;
+  worker.set_intake_gate(&gate);
+  worker.enqueue(job_for(target("a", "000000000001", 1), boundary, Priority::scheduled, now));
+  bool finished = false;
+  asio::co_spawn(io, worker.run(), [&](std::exception_ptr) { finished = true; });
+  REQUIRE(test::run_until(io, [&] { return gate.waiting() == 1; }, 2s));
+  worker.stop();
+  REQUIRE(test::run_until(io, [&] { return finished; }, 1s));
+  CHECK(reports.empty());  // the held read never started
+  CHECK(gate.waiting() == 0);
 }
