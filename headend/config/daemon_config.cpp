@@ -196,6 +196,7 @@ void read_collection(const toml::table& t, DaemonConfig& c, const std::string& s
   r.read_int("registry_poll_seconds", k.registry_poll_seconds, 1, 3600);
   r.read_int("register_tolerance_seconds", k.register_tolerance_seconds, 1, 3600);
   r.read_int("direct_tcp_concurrency", k.direct_tcp_concurrency, 0, 100'000);
+  r.read_int("max_store_backlog", k.max_store_backlog, 0, 10'000'000);
   if (r.find("timeouts")) {
     TableReader tr(sub_table(t, "timeouts", source), "collection.timeouts", source);
     tr.read_int("dlt645_2007_ms", k.timeouts.dlt645_2007_ms, 10, 60'000);

@@ -18,6 +18,7 @@
 #include "headend/collection/clock_sync.hpp"
 #include "headend/collection/modbus_collector.hpp"
 #include "headend/collection/scheduler.hpp"
+#include "headend/collection/store_intake_gate.hpp"
 #include "headend/daemon/records.hpp"
 #include "headend/daemon/submit_batcher.hpp"
 #include "headend/feed/feed_server.hpp"
@@ -183,6 +184,8 @@ class Daemon {
   collection::ConcurrencyLimit direct_limit_{static_cast<std::size_t>(config_.collection.direct_tcp_concurrency)};
   std::unique_ptr<storage::StoreWriter> writer_;
   std::unique_ptr<SubmitBatcher> batcher_;  // io thread: job records to writer_ in batches
+  // [collection] max_store_backlog: scheduled/backfill reads wait while the store lags (io thread).
+  std::unique_ptr<collection::StoreIntakeGate> intake_gate_;
   std::vector<storage::BoundaryRead> report_reads_;     // io thread: on_report's scratch
   std::vector<storage::AttemptRecord> report_attempts_;
   std::unique_ptr<kafka::KafkaSink> kafka_;  // [kafka] enabled: relays the outbox on its own thread
@@ -255,6 +258,7 @@ void Daemon::start_feed_server() {
     if (kafka_) kafka_->notify(head);
     asio::post(io_, [this, head] {
       if (feed_server_) feed_server_->notify_committed(head);
+      if (intake_gate_) intake_gate_->on_progress();
     });
   });
   feed_server_->start();
@@ -454,6 +458,7 @@ void Daemon::build_workers(const std::vector<collection::MeterRef>& targets) {
     workers_[t->channel_key] = std::make_unique<GatewayWorker>(io_.get_executor(), clock_, std::move(channel), retry,
                                                               [this](JobReport r) { on_report(std::move(r)); });
     workers_[t->channel_key]->set_clock_policy(clock_policy());
+    workers_[t->channel_key]->set_intake_gate(intake_gate_.get());
     if (scheduler_) start_worker(t->channel_key);  // a channel added while running
   }
 }
@@ -703,6 +708,7 @@ asio::awaitable<void> Daemon::shutdown() {
   if (scheduler_) scheduler_->stop();
   registry_timer_.cancel();
   for (auto& [key, worker] : workers_) worker->stop();
+  if (intake_gate_) intake_gate_->stop();
   if (modbus_) modbus_->stop();
   boost::system::error_code ec;
   while (running_workers_ > 0 || (modbus_ && modbus_->in_flight() > 0)) {
@@ -742,6 +748,9 @@ int Daemon::run() {
   start_kafka();
   start_feed_server();
   start_monitor();
+  intake_gate_ = std::make_unique<collection::StoreIntakeGate>(
+      io_.get_executor(), static_cast<std::size_t>(config_.collection.max_store_backlog),
+      [this] { return writer_->queued_items() + (batcher_ ? batcher_->pending() : 0); });
   build_workers(targets);
   assign_direct_limits(targets);
   start_modbus(registry.modbus_meters);

@@ -128,6 +128,9 @@ TEST_CASE("each bad config names the file, the key and the reason", "[config]") 
        "test.toml: [collection.timeouts] dlt645_1997_ms (line 2): must be in 10..60000, got 5"},
       {"[collection.timeouts]\niec_ms = 500\n", "test.toml: [collection.timeouts] iec_ms (line 2): unknown key"},
       {"[collection]\nregistry_poll_seconds = 0\n", "[collection] registry_poll_seconds (line 2): must be in 1..3600"},
+      {"[collection]\nmax_store_backlog = -1\n",
+       "[collection] max_store_backlog (line 2): must be in 0..10000000, got -1"},
+      {"[collection]\nmax_store_backlog = \"lots\"\n", "[collection] max_store_backlog (line 2): must be an integer"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -323,6 +326,13 @@ TEST_CASE("deprecated [collection] catch_up_hours is read as backfill_days round
   c = parse_config("[collection]\ncatch_up_hours = 0\n", "old.toml", kBase);
   CHECK(c.collection.backfill_days == 0);
   CHECK(parse_config("[collection]\nbackfill_days = 5\n", "new.toml", kBase).warnings.empty());
+}
+
+TEST_CASE("[collection] max_store_backlog defaults to 30000, 0 turns the gate off", "[config]") {
+  CHECK(parse_config("", "test.toml", kBase).collection.max_store_backlog == 30'000);
+  CHECK(parse_config("[collection]\nmax_store_backlog = 0\n", "test.toml", kBase).collection.max_store_backlog == 0);
+  CHECK(parse_config("[collection]\nmax_store_backlog = 5000\n", "test.toml", kBase).collection.max_store_backlog ==
+        5000);
 }
 
 TEST_CASE("[collection] backfill_never_read is off unless set", "[config]") {
