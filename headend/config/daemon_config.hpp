@@ -80,8 +80,8 @@ struct DaemonConfig {
     int register_tolerance_seconds = 120;  // 1997 register reads count for B when done by B + this
     int direct_tcp_concurrency = 64;  // reads at once over tcp:// channels with one meter each (0: no cap)
     // Scheduled/backfill reads wait while this many store items (reads + attempts) are not yet
-    // committed (StoreIntakeGate, docs/COLLECTION.md); 0: no gate.
-    int max_store_backlog = 30'000;
+    // committed (StoreIntakeGate, docs/COLLECTION.md; 10,000 from the 100k load point); 0: no gate.
+    int max_store_backlog = 10'000;
     // [collection.timeouts]: response timeout per protocol; 0 (absent) = response_timeout_ms.
     struct Timeouts {
       int dlt645_2007_ms = 0;

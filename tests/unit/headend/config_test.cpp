@@ -328,8 +328,8 @@ TEST_CASE("deprecated [collection] catch_up_hours is read as backfill_days round
   CHECK(parse_config("[collection]\nbackfill_days = 5\n", "new.toml", kBase).warnings.empty());
 }
 
-TEST_CASE("[collection] max_store_backlog defaults to 30000, 0 turns the gate off", "[config]") {
-  CHECK(parse_config("", "test.toml", kBase).collection.max_store_backlog == 30'000);
+TEST_CASE("[collection] max_store_backlog defaults to 10000, 0 turns the gate off", "[config]") {
+  CHECK(parse_config("", "test.toml", kBase).collection.max_store_backlog == 10'000);
   CHECK(parse_config("[collection]\nmax_store_backlog = 0\n", "test.toml", kBase).collection.max_store_backlog == 0);
   CHECK(parse_config("[collection]\nmax_store_backlog = 5000\n", "test.toml", kBase).collection.max_store_backlog ==
         5000);
