@@ -36,7 +36,9 @@ const char* const kReplaced = "gw003-m0001";
 const char* const kReplacedAt = "2026-01-25T03:07:00Z";
 // Live: offline for 2 h, injected through meter-sim's admin endpoint once the first history pass
 // is over (it runs at the first cycle, while the backfill writes, and can hold the upkeep thread
-// that writes silent-meter estimates for seconds on a loaded machine).
+// that writes silent-meter estimates for seconds on a loaded machine). Passes are 480 simulated
+// minutes apart (12 s real) so the second one cannot fall inside the offline window (~2.5 h after
+// the first pass ended); at 240 it did under ASan, and no silent estimate was written.
 const char* const kOffline = "gw004-m0001";
 constexpr auto kOfflineFor = std::chrono::hours{2};
 const char* const kSpiked = "gw005-m0001";
@@ -78,7 +80,7 @@ class DaemonVeeRun {
         << "[feed]\nlisten = \"127.0.0.1:" << ami::test::free_tcp_port() << "\"\n"
         << "[[feed.consumers]]\nname = \"billing\"\ntoken = \"t\"\n"
         << "[status]\nprint_cycle_lines = false\n"
-        << "[vee]\nsilent_after_minutes = 30\nhistory_pass_minutes = 240\nhistory_pass_window_hours = 744\n"
+        << "[vee]\nsilent_after_minutes = 30\nhistory_pass_minutes = 480\nhistory_pass_window_hours = 744\n"
         // Retention runs but keeps the 30 days the checks below read (reads, suspect intervals).
         << "[storage]\nretention_days = 45\nprune_every_minutes = 60\n";
     anchor_ms_ = ami::test::unix_ms_now() + 500;
