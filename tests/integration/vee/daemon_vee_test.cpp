@@ -34,13 +34,12 @@ const char* const kRollover = "gw002-m0001";
 const char* const kRolloverNear = "2026-01-12T00:00:00Z";  // 1 kWh below the dial here, wraps soon after
 const char* const kReplaced = "gw003-m0001";
 const char* const kReplacedAt = "2026-01-25T03:07:00Z";
-// Live: offline for 2 h, injected through meter-sim's admin endpoint once the first history pass
-// is over (it runs at the first cycle, while the backfill writes, and can hold the upkeep thread
-// that writes silent-meter estimates for seconds on a loaded machine). Passes are 480 simulated
-// minutes apart (12 s real) so the second one cannot fall inside the offline window (~2.5 h after
-// the first pass ended); at 240 it did under ASan, and no silent estimate was written.
+// Live: offline for 4 h, injected through meter-sim's admin endpoint once the first history pass
+// is over AND the 30-day backfill is stored: while the backfill writes, the upkeep thread (which
+// writes silent-meter estimates after each cycle's flush) waits on the writer for seconds of real
+// time, i.e. hours simulated, and under ASan it missed a whole 2 h window (no silent estimate).
 const char* const kOffline = "gw004-m0001";
-constexpr auto kOfflineFor = std::chrono::hours{2};
+constexpr auto kOfflineFor = std::chrono::hours{4};
 const char* const kSpiked = "gw005-m0001";
 const char* const kSpikeFrom = "2026-01-20T04:00:00Z";  // 12:00 local: 9 kWh really consumed in 15 min
 const char* const kSpikeUntil = "2026-01-20T04:15:00Z";
@@ -80,7 +79,7 @@ class DaemonVeeRun {
         << "[feed]\nlisten = \"127.0.0.1:" << ami::test::free_tcp_port() << "\"\n"
         << "[[feed.consumers]]\nname = \"billing\"\ntoken = \"t\"\n"
         << "[status]\nprint_cycle_lines = false\n"
-        << "[vee]\nsilent_after_minutes = 30\nhistory_pass_minutes = 480\nhistory_pass_window_hours = 744\n"
+        << "[vee]\nsilent_after_minutes = 30\nhistory_pass_minutes = 240\nhistory_pass_window_hours = 744\n"
         // Retention runs but keeps the 30 days the checks below read (reads, suspect intervals).
         << "[storage]\nretention_days = 45\nprune_every_minutes = 60\n";
     anchor_ms_ = ami::test::unix_ms_now() + 500;
@@ -119,7 +118,7 @@ class DaemonVeeRun {
       const auto now = std::chrono::floor<std::chrono::seconds>(clock_.now());
       REQUIRE(now < daemon_vee_time(kDaemonVeeEnd));
       const auto passes = history_passes();
-      if (!back && passes >= 1) {
+      if (!back && passes >= 1 && backfilled()) {
         const auto from = ami::floor_to_interval(now, 15min) + 30min;
         const auto reply = nlohmann::json::parse(ami::test::run_and_capture(
             {(bin_ / "meter-sim").string(), "admin", "--connect", "127.0.0.1:" + std::to_string(admin_port),
@@ -325,7 +324,7 @@ TEST_CASE("VEE in the daemon over 30 backfilled days: faults flagged, silent met
     CHECK(iv.value_wh > 9'000);
   }
   {
-    INFO("offline 2 h live: estimated while silent (2.4.4 + 2.8.0), superseded when it answers");
+    INFO("offline 4 h live: estimated while silent (2.4.4 + 2.8.0), superseded when it answers");
     const auto s = load_channel(store, kOffline, fwd, run.end());
     check_sums_against_truth(s, run.truth(kOffline).forward);
     int silent_estimates = 0;
