@@ -364,9 +364,10 @@ struct StoreWriter::Impl {
   std::condition_variable progress;    // submitters wait for space, flushers for commits
   std::deque<Job> queue;
   std::size_t queued_items = 0;
-  // Items submitted and not yet committed (queued, or in the batch being written): changed under
-  // `mutex`, read without it by queued_items() (StoreIntakeGate polls it from the io thread).
-  std::atomic<std::size_t> uncommitted_items{0};
+  // `queued_items` mirrored for readers without the lock: items submitted and not yet taken by the
+  // writer (the transaction being written is not counted, so readers may refill the queue while
+  // it is written). Changed under `mutex`, read by queued_items() (StoreIntakeGate, io thread).
+  std::atomic<std::size_t> untaken_items{0};
   std::size_t queued_tasks = 0;   // jobs with a task in `queue`
   std::size_t flush_waiters = 0;  // flush() callers waiting: end a group-commit gather at once
   std::uint64_t submitted_jobs = 0;
@@ -453,7 +454,7 @@ struct StoreWriter::Impl {
     if (stopping) throw StoreFailed("store writer is stopped");
     job.id = ++submitted_jobs;
     queued_items += items;
-    uncommitted_items.store(uncommitted_items.load(std::memory_order_relaxed) + items, std::memory_order_relaxed);
+    untaken_items.store(queued_items, std::memory_order_relaxed);
     if (job.task) queued_tasks += 1;
     queue.push_back(std::move(job));
     work_ready.notify_one();
@@ -489,7 +490,6 @@ struct StoreWriter::Impl {
   void run() {
     for (;;) {
       std::vector<Job> batch;
-      std::size_t taken_items = 0;  // leave uncommitted_items when this batch's transaction ends
       {
         std::unique_lock lock(mutex);
         const bool was_idle = queue.empty();
@@ -521,7 +521,7 @@ struct StoreWriter::Impl {
           }
         }
         queued_items -= items;
-        taken_items = items;
+        untaken_items.store(queued_items, std::memory_order_relaxed);
         progress.notify_all();
       }
       std::optional<std::uint64_t> new_head;
@@ -529,11 +529,6 @@ struct StoreWriter::Impl {
         batch.front().task();
       } else {
         new_head = write_batch_with_retry(batch);
-      }
-      {  // before on_committed, so a gate woken by it sees the smaller backlog
-        std::lock_guard lock(mutex);
-        uncommitted_items.store(uncommitted_items.load(std::memory_order_relaxed) - taken_items,
-                                std::memory_order_relaxed);
       }
       // The callback runs before flush() callers are released, so they can rely on it.
       if (new_head) notify_committed(*new_head);
@@ -1745,7 +1740,7 @@ void StoreWriter::stop() {
 }
 
 std::size_t StoreWriter::queued_items() const {
-  return impl_->uncommitted_items.load(std::memory_order_relaxed);
+  return impl_->untaken_items.load(std::memory_order_relaxed);
 }
 
 WriterStats StoreWriter::stats() const {

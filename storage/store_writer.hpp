@@ -211,10 +211,11 @@ class StoreWriter {
 
   [[nodiscard]] WriterStats stats() const;
 
-  // Reads + attempts + intervals submitted and not yet committed (queued, or in the transaction
-  // being written; they leave the count after that transaction ends, committed or failed). Any
-  // thread, lock-free (a relaxed atomic): a snapshot for back-pressure (headend StoreIntakeGate),
-  // not a synchronisation point.
+  // Reads + attempts + intervals submitted and not yet taken by the writer thread: they leave the
+  // count when the writer takes them into a transaction, before it commits, so a producer gated on
+  // it (headend StoreIntakeGate) reads while the writer writes. In memory are at most this plus
+  // one transaction's items (up to max_batch_items). Any thread, lock-free (a relaxed atomic): a
+  // snapshot for back-pressure, not a synchronisation point.
   [[nodiscard]] std::size_t queued_items() const;
 
  private:

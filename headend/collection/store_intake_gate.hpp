@@ -3,15 +3,19 @@
 // faster than the writer stores, every read's records would otherwise wait in memory (in the
 // writer's queue); StoreWriter's own bound blocks submit() on the io thread, which stalls every
 // channel, timer and the feed. Instead a worker asks the gate before it starts a scheduled or
-// backfill read: while the backlog (a callable the owner supplies: the writer's uncommitted items
-// plus what the SubmitBatcher holds) is below `limit` it goes on at once; otherwise it waits here,
-// as a coroutine, until the writer has caught up. Reads already started finish and are stored, so
-// the backlog can exceed the limit by at most one job per worker.
+// backfill read: while the backlog (a callable the owner supplies: the items the writer has not yet
+// taken into a transaction, StoreWriter::queued_items(), plus what the SubmitBatcher holds) is
+// below `limit` it goes on at once; otherwise it waits here, as a coroutine, until the writer has
+// caught up. Reads already started finish and are stored, so the backlog can exceed the limit by
+// at most one job per worker. The transaction being written is not part of the backlog, so
+// workers refill the queue while the writer writes (reading and writing overlap); the memory held
+// is therefore bounded by about twice the limit: the queue plus the one transaction it became.
 //
 // Waking: on_progress() (the owner calls it when the writer committed something) admits waiters in
 // FIFO order while the backlog is below the limit; a re-check timer (`recheck`, real time) calls it
-// too while anyone waits, so a writer that commits without publishing (no on_committed call) can
-// never wedge the workers. A worker that must not wait any longer (an on-demand read arrived, or it
+// too while anyone waits. The re-check is what notices a writer that took a batch (the backlog
+// drops then, a transaction before any commit) and a writer that commits without publishing (no
+// on_committed call), so keep it short against a transaction's duration. A worker that must not wait any longer (an on-demand read arrived, or it
 // stops) withdraws: its admit() returns false. stop() releases every waiter (admit() returns true)
 // and admits everything afterwards. A limit of 0 never waits.
 //

@@ -750,7 +750,8 @@ int Daemon::run() {
   start_monitor();
   intake_gate_ = std::make_unique<collection::StoreIntakeGate>(
       io_.get_executor(), static_cast<std::size_t>(config_.collection.max_store_backlog),
-      [this] { return writer_->queued_items() + (batcher_ ? batcher_->pending() : 0); });
+      [this] { return writer_->queued_items() + (batcher_ ? batcher_->pending() : 0); },
+      std::chrono::milliseconds{10});  // notices the writer taking a batch (no callback then)
   build_workers(targets);
   assign_direct_limits(targets);
   start_modbus(registry.modbus_meters);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <optional>
 #include <future>
 #include <thread>
 
@@ -107,7 +108,7 @@ TEST_CASE("max_batch_items splits a long queue into several transactions") {
   CHECK(writer.stats().reads_stored == 52);
 }
 
-TEST_CASE("queued_items counts what is submitted and not yet committed, and drops to 0 after the commit") {
+TEST_CASE("queued_items counts what is submitted and not yet taken by the writer, and drops to 0 after the commit") {
   TempDb db("writer-queued-items");
   StoreWriter writer(db.options());
   CHECK(writer.queued_items() == 0);
@@ -123,6 +124,32 @@ TEST_CASE("queued_items counts what is submitted and not yet committed, and drop
   writer.flush();
   CHECK(writer.queued_items() == 0);
   CHECK(writer.stats().reads_stored == 5);
+}
+
+TEST_CASE("queued_items drops when the writer takes a batch, before that transaction commits") {
+  // The store intake gate counts on this: readers refill the queue while a transaction is written.
+  TempDb db("writer-queued-taken");
+  auto options = db.options();
+  options.busy_timeout_ms = 20000;  // the writer waits for the lock held below, does not fail
+  StoreWriter writer(options);
+  writer.import_meters(meters(1), "test");
+  writer.flush();
+  const auto stored_before = writer.stats().reads_stored;
+  std::optional<Database> other(std::in_place, db.path(), false, 1000);
+  std::optional<Transaction> lock(std::in_place, *other);  // BEGIN IMMEDIATE: the write lock
+  writer.submit({read_at("M0", 0, 2), read_at("M0", 15, 3), read_at("M0", 30, 4)}, {});
+  bool taken = false;
+  for (int waited = 0; waited < 500 && !taken; ++waited) {
+    taken = writer.queued_items() == 0;
+    if (!taken) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(taken);                                          // out of the queue ...
+  CHECK(writer.stats().reads_stored == stored_before);  // ... and not committed: the lock is held
+  lock.reset();
+  other.reset();
+  writer.flush();
+  CHECK(writer.stats().reads_stored == stored_before + 3);
+  CHECK(writer.queued_items() == 0);
 }
 
 TEST_CASE("submit blocks while the queue is full and resumes when the writer drains it") {
