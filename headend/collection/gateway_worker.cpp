@@ -70,6 +70,12 @@ namespace {
 bool waits_for_store(const ReadJob& job) {
   return job.priority != Priority::on_demand && job.clock == ClockCommand::none;
 }
+
+// The ERR byte of an abnormal reply (the first DATA byte), none for a normal reply or a bare one.
+std::optional<std::uint8_t> abnormal_reply_err_byte(const dlt645::Frame& reply) {
+  if (!reply.control.abnormal() || reply.data.empty()) return std::nullopt;
+  return reply.data.front();
+}
 }  // namespace
 
 std::optional<UtcMillis> JobQueue::next_slot() const {
@@ -152,6 +158,7 @@ asio::awaitable<AttemptReport> GatewayWorker::attempt_load_profile(const ReadJob
   a.outcome = result.outcome;
   a.detail = std::move(result.detail);
   if (result.outcome == Outcome::ok) {
+    a.meter_err = abnormal_reply_err_byte(*result.reply);
     auto read = interpret_boundary_reply(request, *result.reply);
     a.outcome = read.outcome;
     a.detail = std::move(read.detail);
@@ -173,6 +180,7 @@ asio::awaitable<AttemptReport> GatewayWorker::attempt_registers(const ReadJob& j
     a.outcome = result.outcome;
     a.detail = std::move(result.detail);
     if (result.outcome != Outcome::ok) co_return a;
+    a.meter_err = abnormal_reply_err_byte(*result.reply);
     auto read = spec.interpret(di, *result.reply);
     a.outcome = read.outcome;
     a.detail = std::move(read.detail);

@@ -71,6 +71,9 @@ struct AttemptReport {
   std::string detail;
   UtcMillis started_at{};  // simulated time
   std::int32_t latency_ms = 0;
+  // The ERR byte of the meter's abnormal reply (DL/T 645 C|C0H) that ended this attempt, for
+  // decisions on its bits (dlt645::decode_error_reasons); `detail` words it for people only.
+  std::optional<std::uint8_t> meter_err = std::nullopt;  // (initialised: brace-inits may omit it)
 };
 
 struct JobReport {

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocols/dlt645/messages.hpp"
+
 namespace ami::collection {
 namespace {
 
@@ -37,8 +39,9 @@ bool is_load_profile_refusal(const JobReport& report) {
   if (job.clock != ClockCommand::none || job.freeze != FreezeKind::none || job.current_registers ||
       job.meter->protocol != "dlt645-2007" || report.final_outcome() != Outcome::meter_error)
     return false;
-  // The worker words ERR bits with the protocol library's names (abnormal_reply_detail).
-  return report.attempts.back().detail.find("no_requested_data") != std::string::npos;
+  // The ERR byte itself (the worker carries it), not the detail text worded from it.
+  const auto& err = report.attempts.back().meter_err;
+  return err && dlt645::decode_error_reasons(dlt645::Edition::v2007, *err).contains(dlt645::ErrorReason::no_requested_data);
 }
 
 bool is_load_profile_probe(UtcSeconds boundary) {

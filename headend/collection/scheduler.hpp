@@ -62,7 +62,8 @@ struct MeterState {
   bool no_load_profile = false;  // 2007 meter that refused its load profile: read its registers
 };
 
-// A scheduled load-profile read (2007) the meter refused with ERR no_requested_data: it has no load
+// A scheduled load-profile read (2007) the meter refused with ERR no_requested_data (bit 1 of the
+// last attempt's AttemptReport::meter_err; its detail text is not consulted): it has no load
 // profile configured.
 bool is_load_profile_refusal(const JobReport& report);
 // Where the scheduler re-probes the load profile of meters marked no_load_profile: UTC midnight.

@@ -301,8 +301,8 @@ JobReport no_load_profile_answer(const ReadJob& job) {
     return report;
   }
   report.snapshots.clear();
-  report.attempts = {{1, Outcome::meter_error, "ERR 02: no_requested_data", job.not_before, 5},
-                     {2, Outcome::meter_error, "ERR 02: no_requested_data", job.not_before, 5}};
+  report.attempts = {{1, Outcome::meter_error, "ERR 02: no_requested_data", job.not_before, 5, std::uint8_t{0x02}},
+                     {2, Outcome::meter_error, "ERR 02: no_requested_data", job.not_before, 5, std::uint8_t{0x02}}};
   return report;
 }
 
@@ -397,7 +397,19 @@ TEST_CASE("no load profile: a refusal too late for a register read fails the cyc
   other.job.meter = fleet[0];
   other.job.meter_index = 0;
   other.attempts.back().detail = "ERR 04: unauthorized";
+  other.attempts.back().meter_err = 0x04;
   CHECK_FALSE(is_load_profile_refusal(other));
+  // The ERR byte decides, not the words: bit 1 set among others is a refusal; a detail naming
+  // no_requested_data without the byte (or with bit 1 clear) is not.
+  auto mixed = other;
+  mixed.attempts.back().meter_err = 0x03;  // other + no_requested_data
+  CHECK(is_load_profile_refusal(mixed));
+  auto worded_only = no_load_profile_answer(job);
+  worded_only.attempts.back().meter_err.reset();
+  CHECK_FALSE(is_load_profile_refusal(worded_only));
+  worded_only.attempts.back().meter_err = 0x01;
+  CHECK_FALSE(is_load_profile_refusal(worded_only));
+  CHECK(is_load_profile_refusal(no_load_profile_answer(job)));
   scheduler.on_job_report(other);
   CHECK_FALSE(scheduler.state_of("m0")->no_load_profile);
   // An unchanged registry keeps the mark; a changed row (new target) forgets it.

@@ -3,6 +3,7 @@
 #include "headend/collection/gateway_worker.hpp"
 #include "headend/collection/modbus_collector.hpp"
 #include "headend/collection/register_read.hpp"
+#include "headend/collection/scheduler.hpp"
 #include "protocols/dlt645/catalogue.hpp"
 #include "protocols/dlt645/messages.hpp"
 #include "tests/unit/headend/fake_meter.hpp"
@@ -105,6 +106,39 @@ TEST_CASE("worker: retries a silent meter, reports every attempt, then stops aft
   CHECK(reports[0].attempts[2].attempt == 3);
   CHECK(reports[0].ok());
   CHECK(reports[1].attempts.size() == 1);
+  worker.stop();
+}
+
+TEST_CASE("worker: a refused load-profile read carries the meter's ERR byte on the attempt, an answered one none",
+          "[worker]") {
+  asio::io_context io;
+  const auto clock = Clock::real();
+  const auto now = clock.now();
+  const auto boundary = floor_to_interval(std::chrono::floor<std::chrono::seconds>(now), 15min);
+  // Meter ...01 has no load profile (ERR 02), meter ...02 answers.
+  test::FakeMeterGateway gateway(io, [](const dlt645::Frame& request, int) {
+    if (request.address.to_string() == "000000000001")
+      return std::vector<ScriptedReply>{
+          {0ms, dlt645::encode_frame(dlt645::make_abnormal_reply(request.address, dlt645::kFnRead, 0x02), 2)}};
+    return std::vector<ScriptedReply>{{0ms, test::load_profile_reply(request.address, test::requested_start(request), 2)}};
+  });
+  std::vector<JobReport> reports;
+  const auto worker_ptr = worker_on(io, clock, gateway.port(), reports);
+  auto& worker = *worker_ptr;
+  worker.enqueue(job_for(target("a", "000000000001", gateway.port()), boundary, Priority::scheduled, now));
+  worker.enqueue(job_for(target("b", "000000000002", gateway.port()), boundary, Priority::scheduled, now));
+  asio::co_spawn(io, worker.run(), asio::detached);
+  REQUIRE(test::run_until(io, [&] { return reports.size() == 2; }, 5s));
+  REQUIRE(reports[0].attempts.size() == 1);
+  const auto& refused = reports[0].attempts[0];
+  CHECK(refused.outcome == Outcome::meter_error);
+  REQUIRE(refused.meter_err.has_value());
+  CHECK(*refused.meter_err == 0x02);
+  CHECK(refused.detail == "ERR 02: no_requested_data");  // the attempt log's words, unchanged
+  CHECK(is_load_profile_refusal(reports[0]));
+  CHECK(reports[1].ok());
+  CHECK_FALSE(reports[1].attempts[0].meter_err.has_value());
+  CHECK_FALSE(is_load_profile_refusal(reports[1]));
   worker.stop();
 }
 
