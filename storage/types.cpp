@@ -2,8 +2,6 @@
 
 #include <array>
 #include <functional>
-#include <mutex>
-#include <set>
 #include <utility>
 
 namespace ami::storage {
@@ -87,13 +85,6 @@ std::string idempotency_key(std::string_view meter_id, std::string_view reading_
   return key;
 }
 
-std::string_view intern_attempt_text(std::string_view text) {
-  static std::mutex mutex;
-  static std::set<std::string, std::less<>> texts;  // nodes never move: views stay valid
-  const std::lock_guard lock(mutex);
-  auto it = texts.find(text);
-  if (it == texts.end()) it = texts.emplace(text).first;
-  return *it;
-}
+std::string_view intern_attempt_text(std::string_view text) { return InternedString(text).view(); }
 
 }  // namespace ami::storage

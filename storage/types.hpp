@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "protocols/common/clock.hpp"
+#include "storage/interned_string.hpp"
 
 namespace ami::storage {
 
@@ -65,13 +66,17 @@ struct BoundaryRead {
 };
 
 // `text` kept for the rest of the process, one copy per distinct text (AttemptRecord's outcome and
-// category read back from the store). Any thread (a mutex inside).
+// category read back from the store): a view into the interning pool (interned_string.hpp). Any
+// thread (the pool's mutex inside).
 std::string_view intern_attempt_text(std::string_view text);
 
 // One attempt to read one meter for one boundary (success or failure), for KPIs and the status line.
 struct AttemptRecord {
   std::string meter_id;
-  std::string channel;     // gateway/channel key, e.g. "tcp://10.0.0.5:8899"
+  // gateway/channel key, e.g. "tcp://10.0.0.5:8899": a pointer into the interning pool (one copy
+  // per distinct key for the process, interned_string.hpp), so a queued attempt holds 8 bytes and
+  // no heap copy (issue #6). Assign any string; the daemon passes its target's key, already interned.
+  InternedString channel;
   UtcSeconds boundary{};
   UtcMillis started_at{};
   std::int32_t latency_ms = 0;

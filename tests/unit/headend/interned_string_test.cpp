@@ -1,7 +1,6 @@
 #include <catch2/catch.hpp>
 
 #include <map>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -40,20 +39,6 @@ TEST_CASE("interned string: equal values share one copy and read like a std::str
   CHECK(&empty.str() == &InternedString(std::string()).str());
 }
 
-TEST_CASE("interned string: threads interning the same values get the same copies", "[interned]") {
-  constexpr int kValues = 50;
-  std::vector<const std::string*> first(kValues), second(kValues);
-  const auto intern_all = [](std::vector<const std::string*>& out) {
-    for (int i = 0; i < kValues; ++i) out[static_cast<std::size_t>(i)] = &InternedString("serial:///dev/ttyS" + std::to_string(i)).str();
-  };
-  std::thread t1(intern_all, std::ref(first));
-  std::thread t2(intern_all, std::ref(second));
-  t1.join();
-  t2.join();
-  CHECK(first == second);
-  CHECK(*first[3] == "serial:///dev/ttyS3");
-}
-
 TEST_CASE("interned string: registry targets of one gateway share its channel and protocol", "[interned][records]") {
   std::vector<ami::storage::MeterRecord> rows(3);
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -72,4 +57,22 @@ TEST_CASE("interned string: registry targets of one gateway share its channel an
   CHECK_FALSE(targets[0].channel_key == targets[2].channel_key);
   CHECK(&targets[0].protocol.str() == &targets[2].protocol.str());
   STATIC_REQUIRE(sizeof(ami::collection::MeterTarget::channel_key) == sizeof(void*));
+}
+
+TEST_CASE("interned string: an attempt row takes its target's channel key as the same pooled copy",
+          "[interned][records]") {
+  ami::collection::MeterTarget target;
+  target.meter_id = "gw7-m1";
+  target.channel_key = std::string("tcp://10.20.30.40:") + "8899";
+  ami::collection::JobReport report;
+  report.job.meter = ami::collection::make_meter_ref(target);
+  ami::collection::AttemptReport attempt;
+  attempt.outcome = ami::collection::Outcome::timeout;
+  report.attempts.push_back(attempt);
+  std::vector<ami::storage::BoundaryRead> reads;
+  std::vector<ami::storage::AttemptRecord> attempts;
+  ami::daemon::to_store_records(report, reads, attempts);
+  REQUIRE(attempts.size() == 1);
+  CHECK(&attempts[0].channel.str() == &target.channel_key.str());
+  CHECK(attempts[0].channel == "tcp://10.20.30.40:8899");
 }

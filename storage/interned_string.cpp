@@ -1,13 +1,13 @@
-#include "headend/collection/interned_string.hpp"
+#include "storage/interned_string.hpp"
 
 #include <functional>
 #include <mutex>
 #include <unordered_set>
 
-namespace ami::collection {
+namespace ami::storage {
 namespace {
 
-struct InternedHash {
+struct InternPoolHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
@@ -15,11 +15,11 @@ struct InternedHash {
 // Node-based: an element's address never changes, so InternedString may point into it.
 struct InternPool {
   std::mutex mutex;
-  std::unordered_set<std::string, InternedHash, std::equal_to<>> values;
+  std::unordered_set<std::string, InternPoolHash, std::equal_to<>> values;
 };
 
-InternPool& intern_pool() {
-  static InternPool* pool = new InternPool;  // never destroyed: targets may outlive static destruction
+InternPool& interned_string_pool() {
+  static InternPool* pool = new InternPool;  // never destroyed: holders may outlive static destruction
   return *pool;
 }
 
@@ -28,9 +28,9 @@ const std::string* interned_empty() {
   return empty;
 }
 
-const std::string* intern(std::string_view text) {
-  if (text.empty()) return interned_empty();  // default-constructed targets and jobs: no lock
-  auto& pool = intern_pool();
+const std::string* intern_in_pool(std::string_view text) {
+  if (text.empty()) return interned_empty();  // default-constructed holders: no lock
+  auto& pool = interned_string_pool();
   const std::lock_guard lock(pool.mutex);
   auto it = pool.values.find(text);
   if (it == pool.values.end()) it = pool.values.emplace(text).first;
@@ -41,6 +41,6 @@ const std::string* intern(std::string_view text) {
 
 InternedString::InternedString() : text_(interned_empty()) {}
 
-InternedString::InternedString(std::string_view text) : text_(intern(text)) {}
+InternedString::InternedString(std::string_view text) : text_(intern_in_pool(text)) {}
 
-}  // namespace ami::collection
+}  // namespace ami::storage
