@@ -106,11 +106,35 @@ std::vector<ReadJob> plan_backfill(const MeterRef& meter, const StoredBoundaries
   return jobs;
 }
 
-void BackfillTracker::mark_unfillable(MeterBackfill& m, const std::vector<UtcSeconds>& boundaries) const {
-  m.unfillable.insert(boundaries.begin(), boundaries.end());
+void BackfillTracker::mark_unfillable(std::uint32_t meter, const std::vector<UtcSeconds>& boundaries) {
+  if (boundaries.empty()) return;
+  auto& set = extra_at(meter).unfillable;
+  set.insert(boundaries.begin(), boundaries.end());
   // Bounded: the window holds at most depth / interval boundaries; the oldest go first.
   const auto cap = static_cast<std::size_t>(options_.depth / options_.interval) + 1;
-  while (m.unfillable.size() > cap) m.unfillable.erase(m.unfillable.begin());
+  while (set.size() > cap) set.erase(set.begin());
+}
+
+void BackfillTracker::set_profile_reach(std::uint32_t meter, std::optional<std::chrono::seconds> reach) {
+  if (reach) {
+    extra_at(meter).profile_reach = reach;
+    return;
+  }
+  const auto it = extras_.find(meter);
+  if (it == extras_.end()) return;
+  it->second.profile_reach.reset();
+  drop_extra_if_empty(meter);
+}
+
+void BackfillTracker::drop_extra_if_empty(std::uint32_t meter) {
+  const auto it = extras_.find(meter);
+  if (it != extras_.end() && it->second.unfillable.empty() && !it->second.profile_reach) extras_.erase(it);
+}
+
+const BackfillTracker::MeterBackfillExtra* BackfillTracker::find_extra(std::uint32_t meter) const {
+  if (extras_.empty()) return nullptr;  // the usual case: no look-up at all
+  const auto it = extras_.find(meter);
+  return it == extras_.end() ? nullptr : &it->second;
 }
 
 void BackfillTracker::on_backfill_report(MeterBackfill& m, std::uint32_t meter, const JobReport& report) {
@@ -120,9 +144,10 @@ void BackfillTracker::on_backfill_report(MeterBackfill& m, std::uint32_t meter, 
   const auto now = report.attempts.empty() ? report.collected_at : report.attempts.back().started_at;
   // Age of the chunk's first record when the meter was asked for it.
   const auto age = std::chrono::floor<std::chrono::seconds>(now - (job.boundary - job.interval * (job.records - 1)));
+  const auto reach = load_profile_reach(meter);
   if (outcome != Outcome::missing_record && outcome != Outcome::meter_error) {
-    if (outcome == Outcome::ok && job.freeze == FreezeKind::none && m.profile_reach && age > *m.profile_reach)
-      m.profile_reach.reset();
+    if (outcome == Outcome::ok && job.freeze == FreezeKind::none && reach && age > *reach)
+      set_profile_reach(meter, std::nullopt);
     if (outcome != Outcome::ok && outcome != Outcome::cancelled) m.rescan = true;
     return;
   }
@@ -132,11 +157,11 @@ void BackfillTracker::on_backfill_report(MeterBackfill& m, std::uint32_t meter, 
       m.rescan = true;
       return;
     }
-    mark_unfillable(m, {job.boundary});  // the meter has not this freeze either
+    mark_unfillable(meter, {job.boundary});  // the meter has not this freeze either
     return;
   }
   // Refused (ERR): the memory does not reach that far. missing_record: it has records, not these.
-  if (outcome == Outcome::meter_error) m.profile_reach = std::min(age, m.profile_reach.value_or(age));
+  if (outcome == Outcome::meter_error) set_profile_reach(meter, std::min(age, reach.value_or(age)));
   // The chunk's first record re-reads the boundary before it, which belongs to the chunk before.
   std::vector<UtcSeconds> boundaries;
   for (int i = std::max(1, job.records - 1) - 1; i >= 0; --i) boundaries.push_back(job.boundary - job.interval * i);
@@ -150,8 +175,8 @@ void BackfillTracker::on_backfill_report(MeterBackfill& m, std::uint32_t meter, 
     }
     without_freeze.push_back(b);
   }
-  mark_unfillable(m, without_freeze);
-  m.outstanding += freezes.size();
+  mark_unfillable(meter, without_freeze);
+  m.outstanding += static_cast<std::uint32_t>(freezes.size());
   for (auto& f : freezes) {
     f.meter_index = meter;
     follow_ups_.push_back(std::move(f));
@@ -169,9 +194,15 @@ const BackfillTracker::MeterBackfill* BackfillTracker::find(std::uint32_t meter)
 
 void BackfillTracker::remap(const std::vector<std::uint32_t>& previous) {
   std::vector<MeterBackfill> moved(previous.size());
-  for (std::size_t i = 0; i < previous.size(); ++i)
-    if (previous[i] < meters_.size()) moved[i] = std::move(meters_[previous[i]]);
+  std::unordered_map<std::uint32_t, MeterBackfillExtra> moved_extras;
+  for (std::size_t i = 0; i < previous.size(); ++i) {
+    if (previous[i] < meters_.size()) moved[i] = meters_[previous[i]];
+    if (extras_.empty()) continue;
+    if (const auto it = extras_.find(previous[i]); it != extras_.end())
+      moved_extras.emplace(static_cast<std::uint32_t>(i), std::move(it->second));
+  }
   meters_ = std::move(moved);
+  extras_ = std::move(moved_extras);
 }
 
 bool BackfillTracker::on_report(std::uint32_t meter, const JobReport& report) {
@@ -188,10 +219,10 @@ bool BackfillTracker::on_report(std::uint32_t meter, const JobReport& report) {
       // The meter refused its newest records: it has no load profile (or a transient refusal,
       // forgotten at its next good load-profile read); its gaps go straight to freezes. The
       // scheduler reads its registers in the same window (scheduler.hpp).
-      m.profile_reach = std::chrono::seconds{0};
-    } else if (outcome == Outcome::ok && m.profile_reach &&
-               now - UtcMillis{job.boundary - job.interval * (job.records - 1)} > *m.profile_reach) {
-      m.profile_reach.reset();  // it holds records older than the reach after all
+      set_profile_reach(meter, std::chrono::seconds{0});
+    } else if (const auto reach = load_profile_reach(meter);
+               outcome == Outcome::ok && reach && now - UtcMillis{job.boundary - job.interval * (job.records - 1)} > *reach) {
+      set_profile_reach(meter, std::nullopt);  // it holds records older than the reach after all
     }
   }
   if (!report.ok()) {
@@ -208,20 +239,23 @@ bool BackfillTracker::on_report(std::uint32_t meter, const JobReport& report) {
 void BackfillTracker::scan_done(std::uint32_t meter, std::size_t jobs_dispatched, bool failed) {
   auto& m = at(meter);
   if (m.outstanding > 0) --m.outstanding;
-  m.outstanding += jobs_dispatched;
+  m.outstanding += static_cast<std::uint32_t>(jobs_dispatched);
   if (failed) m.rescan = true;
 }
 
 std::vector<UtcSeconds> BackfillTracker::unfillable(std::uint32_t meter, UtcSeconds window_start) {
-  if (meter >= meters_.size()) return {};
-  auto& set = meters_[meter].unfillable;
+  const auto it = extras_.find(meter);
+  if (it == extras_.end()) return {};
+  auto& set = it->second.unfillable;
   set.erase(set.begin(), set.lower_bound(window_start));
-  return {set.begin(), set.end()};
+  std::vector<UtcSeconds> result(set.begin(), set.end());
+  drop_extra_if_empty(meter);
+  return result;
 }
 
 std::optional<std::chrono::seconds> BackfillTracker::load_profile_reach(std::uint32_t meter) const {
-  const auto* m = find(meter);
-  return m == nullptr ? std::nullopt : m->profile_reach;
+  const auto* extra = find_extra(meter);
+  return extra == nullptr ? std::nullopt : extra->profile_reach;
 }
 
 std::size_t BackfillTracker::outstanding(std::uint32_t meter) const {

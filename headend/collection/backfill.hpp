@@ -31,6 +31,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -118,20 +119,31 @@ class BackfillTracker {
   void remap(const std::vector<std::uint32_t>& previous);
 
  private:
+  // Every meter's entry is 8 bytes (issue #6: it was 80, ~145 B per meter with the vector's
+  // slack): a meter with nothing unfillable and no known load-profile reach, i.e. nearly every
+  // meter, holds nothing else.
   struct MeterBackfill {
-    bool scanned = false;        // scanned since the daemon started
-    bool rescan = false;         // a failure since the last scan that a later read can mend
-    std::size_t outstanding = 0;  // backfill reads dispatched and not reported, plus a scan running
+    std::uint32_t outstanding = 0;  // backfill reads dispatched and not reported, plus a scan running
+    bool scanned = false;           // scanned since the daemon started
+    bool rescan = false;            // a failure since the last scan that a later read can mend
+  };
+  // The rare rest, only for meters that have some (side table by fleet position).
+  struct MeterBackfillExtra {
     std::set<UtcSeconds> unfillable;
     std::optional<std::chrono::seconds> profile_reach;  // age of the youngest refused load-profile chunk
   };
   MeterBackfill& at(std::uint32_t meter);
   [[nodiscard]] const MeterBackfill* find(std::uint32_t meter) const;
-  void mark_unfillable(MeterBackfill& m, const std::vector<UtcSeconds>& boundaries) const;
+  MeterBackfillExtra& extra_at(std::uint32_t meter) { return extras_[meter]; }
+  [[nodiscard]] const MeterBackfillExtra* find_extra(std::uint32_t meter) const;
+  void set_profile_reach(std::uint32_t meter, std::optional<std::chrono::seconds> reach);
+  void drop_extra_if_empty(std::uint32_t meter);
+  void mark_unfillable(std::uint32_t meter, const std::vector<UtcSeconds>& boundaries);
   void on_backfill_report(MeterBackfill& m, std::uint32_t meter, const JobReport& report);
 
   BackfillOptions options_;
   std::vector<MeterBackfill> meters_;  // by fleet position; grown on first use
+  std::unordered_map<std::uint32_t, MeterBackfillExtra> extras_;  // by fleet position; only meters that have one
   std::vector<ReadJob> follow_ups_;
 };
 

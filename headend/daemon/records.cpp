@@ -19,7 +19,7 @@ std::vector<collection::MeterTarget> to_targets(const std::vector<storage::Meter
     if (channel != m.channel) channel = m.channel;
     t.protocol = protocol;
     t.channel_key = channel;
-    t.utc_offset_minutes = m.utc_offset_minutes;
+    t.utc_offset_minutes = static_cast<std::int16_t>(m.utc_offset_minutes);  // validated: -720..840
     if (storage::is_dlt645(m.protocol)) {
       std::string error;
       const auto address = dlt645::Address::parse(m.address, error);

@@ -349,3 +349,38 @@ TEST_CASE("backfill tracker: a refused scheduled read sends the meter's gaps to 
   CHECK_FALSE(tracker.on_report(0, freeze));
   CHECK(tracker.unfillable(0, utc("2026-01-05T00:00:00Z")) == std::vector<UtcSeconds>{utc("2026-01-05T12:00:00Z")});
 }
+
+TEST_CASE("backfill tracker: a fleet change carries each meter's counts, unfillable boundaries and reach to its new "
+          "position",
+          "[backfill]") {
+  auto load_profile_only = depth(24h);
+  load_profile_only.freezes = false;
+  BackfillTracker tracker(load_profile_only);
+  const auto scheduled = storage::ReadSource::scheduled;
+  const auto backfill = storage::ReadSource::backfill;
+  // Meter at 1: a scan with two reads out, one refused (reach known, boundaries unfillable).
+  REQUIRE(tracker.on_report(1, backfill_report(scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));
+  tracker.scan_done(1, 2, false);
+  CHECK_FALSE(tracker.on_report(1, backfill_report(backfill, "2026-01-05T09:30:00Z", Outcome::meter_error, 4)));
+  REQUIRE(tracker.load_profile_reach(1) == std::chrono::seconds{45min});
+  // Meter at 2: read once, nothing to remember beyond its scan.
+  REQUIRE(tracker.on_report(2, backfill_report(scheduled, "2026-01-05T10:00:00Z", Outcome::ok)));
+  tracker.scan_done(2, 0, false);
+  // New fleet: the meter from 2 now at 0, a new meter at 1, the meter from 1 now at 2; 0 left.
+  tracker.remap({2, kNoMeterIndex, 1});
+  CHECK(tracker.outstanding(2) == 1);
+  CHECK(tracker.load_profile_reach(2) == std::chrono::seconds{45min});
+  CHECK(tracker.unfillable(2, utc("2026-01-04T10:00:00Z")).size() == 3);
+  CHECK_FALSE(tracker.load_profile_reach(1));
+  CHECK(tracker.unfillable(1, utc("2026-01-04T10:00:00Z")).empty());
+  CHECK(tracker.outstanding(1) == 0);
+  CHECK(tracker.on_report(1, backfill_report(scheduled, "2026-01-05T10:15:00Z", Outcome::ok)));  // fresh: scans
+  CHECK_FALSE(tracker.load_profile_reach(0));
+  CHECK_FALSE(tracker.on_report(0, backfill_report(scheduled, "2026-01-05T10:15:00Z", Outcome::ok)));  // scanned
+  // A good load-profile read older than the reach forgets it at the new position.
+  auto deeper_ok = backfill_report(backfill, "2026-01-05T09:00:00Z", Outcome::ok, 8);
+  deeper_ok.attempts.back().started_at = utc_ms("2026-01-05T11:00:00Z");
+  CHECK_FALSE(tracker.on_report(2, deeper_ok));
+  CHECK_FALSE(tracker.load_profile_reach(2));
+  CHECK(tracker.outstanding(2) == 0);
+}
