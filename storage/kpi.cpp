@@ -335,7 +335,7 @@ struct KpiQueries::Impl {
       load_registry(version);
     }
     const auto attempt_head = db.query_int64("SELECT max(attempt_id) FROM attempt_log").value_or(0);
-    const auto outbox_head = db.query_int64("SELECT max(sequence) FROM outbox").value_or(0);
+    const auto outbox_head = db.query_int64("SELECT max(sequence) FROM intervals WHERE sequence IS NOT NULL").value_or(0);
     const auto cached = [this](std::int64_t day) { return days.count(day) != 0; };
 
     // 1. What was committed since the last call, into the days already held.
@@ -345,9 +345,8 @@ struct KpiQueries::Impl {
       }
       if (outbox_head > outbox_watermark) {
         intervals_where(
-            "SELECT i.meter_key, i.end_unix, i.source, i.collected_at_ms FROM outbox o JOIN intervals i "
-            "ON i.end_unix = o.end_unix AND i.meter_key = o.meter_key AND i.channel = o.channel AND i.version = o.version "
-            "WHERE o.sequence > ?1 AND o.sequence <= ?2 AND o.channel = 1 AND i.status = 1",
+            "SELECT meter_key, end_unix, source, collected_at_ms FROM intervals "
+            "WHERE sequence > ?1 AND sequence <= ?2 AND channel = 1 AND status = 1",
             outbox_watermark, outbox_head, cached);
       }
     }
@@ -576,7 +575,9 @@ std::vector<QualityCodeCount> KpiQueries::quality_code_counts(UtcSeconds from, U
 }
 
 std::optional<UtcMillis> KpiQueries::newest_interval_collected_at() {
-  const auto ms = impl_->db.query_int64("SELECT max(collected_at_ms) FROM outbox");
+  // The newest outbox mark holds the running maximum of every published interval's collected_at.
+  const auto ms = impl_->db.query_int64(
+      "SELECT collected_through_ms FROM outbox_marks ORDER BY first_sequence DESC LIMIT 1");
   if (!ms) return std::nullopt;
   return UtcMillis{std::chrono::milliseconds{*ms}};
 }

@@ -144,7 +144,8 @@ class KpiQueries {
   // Quality codes on current (not superseded) intervals ending in (from, to], for VEE flag gauges.
   std::vector<QualityCodeCount> quality_code_counts(UtcSeconds from, UtcSeconds to);
 
-  // Newest collected_at of any stored interval (storage lag = now - this); nullopt when none.
+  // Newest collected_at of any published interval (storage lag = now - this), from the newest
+  // outbox mark, which pruning keeps; nullopt when nothing was ever published.
   std::optional<UtcMillis> newest_interval_collected_at();
 
  private:

@@ -10,7 +10,7 @@ namespace {
 
 // Migration N turns a version N-1 database into version N. Append only: a released migration is
 // never edited, because databases in the field were made by it.
-constexpr std::array<const char*, 5> migrations{
+constexpr std::array<const char*, 6> migrations{
     // 1: first schema (registry, raw reads, intervals, outbox, consumer cursors).
     R"sql(
 CREATE TABLE meta (
@@ -199,6 +199,31 @@ INSERT INTO meta (key, value) VALUES ('intervals_without_reads', EXISTS (SELECT 
     // attempt_log_by_boundary instead (two seeks per boundary).
     R"sql(
 DROP INDEX attempt_log_by_meter;
+)sql",
+    // 6: the outbox becomes an index. Every outbox row repeated the key of an interval whose
+    // `sequence` column already held the same sequence (the writer sets both in one transaction),
+    // and outbox_by_collected_at indexed it again: two B-tree inserts per published interval
+    // instead of one. intervals_by_sequence is that order; replay by collection time uses
+    // outbox_marks, one row per publishing transaction (its first sequence, the largest
+    // collected_at_ms of every sequence up to its last, i.e. a running maximum), so it costs
+    // nothing per interval. Marks for the old outbox: one per 1,024 sequences. A view named
+    // outbox keeps the old columns for ad-hoc SQL and tools.
+    R"sql(
+CREATE INDEX intervals_by_sequence ON intervals (sequence) WHERE sequence IS NOT NULL;
+CREATE TABLE outbox_marks (
+  first_sequence       INTEGER PRIMARY KEY,
+  collected_through_ms INTEGER NOT NULL
+);
+CREATE INDEX outbox_marks_by_collected ON outbox_marks (collected_through_ms);
+INSERT INTO outbox_marks (first_sequence, collected_through_ms)
+  SELECT first, max(through) OVER (ORDER BY first)
+  FROM (SELECT min(sequence) AS first, max(collected_at_ms) AS through FROM outbox
+        GROUP BY sequence / 1024);
+DROP INDEX outbox_by_collected_at;
+DROP TABLE outbox;
+CREATE VIEW outbox AS
+  SELECT sequence, end_unix, meter_key, channel, version, collected_at_ms
+  FROM intervals WHERE sequence IS NOT NULL;
 )sql",
 };
 

@@ -49,13 +49,13 @@ std::optional<MeterRecord> StoreReader::meter(std::string_view meter_id) {
 }
 
 std::uint64_t StoreReader::head_sequence() {
-  // meta.last_sequence is written in the same transaction as the outbox rows.
+  // meta.last_sequence is written in the same transaction as the published intervals.
   const auto head = impl_->db.query_int64("SELECT value FROM meta WHERE key = 'last_sequence'");
   return static_cast<std::uint64_t>(head.value_or(0));
 }
 
 std::optional<std::uint64_t> StoreReader::oldest_sequence() {
-  const auto oldest = impl_->db.query_int64("SELECT min(sequence) FROM outbox");
+  const auto oldest = impl_->db.query_int64("SELECT min(sequence) FROM intervals WHERE sequence IS NOT NULL");
   if (!oldest) return std::nullopt;
   return static_cast<std::uint64_t>(*oldest);
 }
@@ -63,13 +63,7 @@ std::optional<std::uint64_t> StoreReader::oldest_sequence() {
 std::vector<feed::IntervalReading> StoreReader::read_feed(std::uint64_t after_sequence,
                                                           std::size_t limit) {
   auto query = impl_->db.query(
-      "SELECT o.sequence, m.meter_id, m.usage_point, i.channel, i.start_unix, i.end_unix, "
-      "i.value_wh, i.register_start_wh, i.register_end_wh, i.status, i.quality_codes, "
-      "i.estimation_method, i.version, o.collected_at_ms, i.source "
-      "FROM outbox o JOIN intervals i ON i.end_unix = o.end_unix AND i.meter_key = o.meter_key "
-      "AND i.channel = o.channel AND i.version = o.version "
-      "JOIN meters m ON m.meter_key = i.meter_key "
-      "WHERE o.sequence > ? ORDER BY o.sequence LIMIT ?");
+      std::string(feed_query_sql));
   query->bind(1, static_cast<std::int64_t>(after_sequence))
       .bind(2, static_cast<std::int64_t>(limit));
   std::vector<feed::IntervalReading> result;
@@ -111,9 +105,18 @@ std::vector<feed::IntervalReading> StoreReader::read_feed(std::uint64_t after_se
 }
 
 std::optional<std::uint64_t> StoreReader::first_sequence_collected_at_or_after(UtcSeconds t) {
-  auto query = impl_->db.query("SELECT min(sequence) FROM outbox WHERE collected_at_ms >= ?");
-  query->bind(1, t.time_since_epoch().count() * 1000);
-  if (!query->step() || query->column_is_null(0)) return std::nullopt;
+  const std::int64_t t_ms = t.time_since_epoch().count() * 1000;
+  // Every sequence before the first mark whose running maximum reaches t was collected before t,
+  // so the answer is the first one from that mark on (within its transaction, unless pruned).
+  auto mark = impl_->db.query(std::string(replay_mark_sql));
+  mark->bind(1, t_ms);
+  if (!mark->step()) return std::nullopt;
+  const std::int64_t from = mark->column_int64(0);
+  auto query = impl_->db.query(
+      "SELECT sequence FROM intervals WHERE sequence >= ? AND collected_at_ms >= ? "
+      "ORDER BY sequence LIMIT 1");
+  query->bind(1, from).bind(2, t_ms);
+  if (!query->step()) return std::nullopt;
   return static_cast<std::uint64_t>(query->column_int64(0));
 }
 

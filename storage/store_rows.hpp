@@ -43,6 +43,22 @@ inline constexpr std::string_view interval_columns =
 IntervalRecord interval_from_columns(const Statement& row, int first, std::string meter_id,
                                      EnergyChannel channel);
 
+// StoreReader::read_feed's query (?1: after this sequence, ?2: limit): the published intervals
+// in sequence order through the partial index intervals_by_sequence (schema 6), each with its
+// meter. Spelled here so a test can check its query plan.
+inline constexpr std::string_view feed_query_sql =
+    "SELECT i.sequence, m.meter_id, m.usage_point, i.channel, i.start_unix, i.end_unix, "
+    "i.value_wh, i.register_start_wh, i.register_end_wh, i.status, i.quality_codes, "
+    "i.estimation_method, i.version, i.collected_at_ms, i.source "
+    "FROM intervals i JOIN meters m ON m.meter_key = i.meter_key "
+    "WHERE i.sequence > ?1 ORDER BY i.sequence LIMIT ?2";
+
+// Replay by time, step 1 (?1: t in ms): the first outbox mark whose running maximum of
+// collected_at_ms reaches t; every sequence before it was collected before t.
+inline constexpr std::string_view replay_mark_sql =
+    "SELECT first_sequence FROM outbox_marks WHERE collected_through_ms >= ?1 "
+    "ORDER BY collected_through_ms, first_sequence LIMIT 1";
+
 // The registry columns in this order, starting at `first`:
 inline constexpr std::string_view meter_columns =
     "meter_id, protocol, channel, address, model, ct_ratio, pt_ratio, utc_offset_minutes, "

@@ -351,7 +351,7 @@ struct StoreWriter::Impl {
     db.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('registry_version', 0)");
     db.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('latest_unsynced_from', -1)");
     const auto stored_head = db.query_int64("SELECT value FROM meta WHERE key = 'last_sequence'");
-    const auto outbox_head = db.query_int64("SELECT max(sequence) FROM outbox");
+    const auto outbox_head = db.query_int64("SELECT max(sequence) FROM intervals WHERE sequence IS NOT NULL");
     head_sequence = static_cast<std::uint64_t>(std::max(stored_head.value_or(0), outbox_head.value_or(0)));
     stats.head_sequence = head_sequence;
     if (options.vee) vee_hook.emplace(*options.vee);
@@ -406,10 +406,11 @@ struct StoreWriter::Impl {
   std::int64_t newest_boundary_seen = 0;
   WriterStats delta;  // counts of the transaction in progress
   std::optional<vee::WriterHook> vee_hook;  // VEE in the transaction (StoreOptions::vee)
-  // Outbox rows and in-order reads of the transaction in progress, inserted in groups (nothing
-  // reads outbox on this connection inside a data transaction; reads are flushed before a query).
-  BufferedInsert pending_outbox{
-      "INSERT INTO outbox (sequence, end_unix, meter_key, channel, version, collected_at_ms)", "", 6, 64};
+  // The largest collected_at_ms the transaction in progress published (0: none yet); goes into
+  // its outbox mark (record_published).
+  std::int64_t published_through_ms = 0;
+  // In-order reads of the transaction in progress, inserted in groups (reads are flushed before
+  // a query).
   BufferedInsert pending_reads{
       "INSERT INTO reads (meter_key, channel, boundary, register_wh, collected_at_ms, source, meter_time_ms)",
       "ON CONFLICT (meter_key, channel, boundary) DO NOTHING", 7, 64};
@@ -610,7 +611,7 @@ struct StoreWriter::Impl {
     registry_version = -1;
     delta = WriterStats{};
     silent_estimated.clear();
-    pending_outbox.clear();
+    published_through_ms = 0;
     pending_reads.clear();
     pending_intervals.clear();
     pending_attempts.clear();
@@ -646,11 +647,7 @@ struct StoreWriter::Impl {
     apply_vee_hook();
     flush_pending();
     finish_latest_reads();
-    if (head_sequence != head_before) {
-      hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
-          .bind(1, static_cast<std::int64_t>(head_sequence))
-          .run();
-    }
+    record_published(head_before);
     transaction.commit();
   }
 
@@ -1016,7 +1013,8 @@ struct StoreWriter::Impl {
     std::int64_t value_wh = 0;
   };
 
-  // Version 1 of an actual interval nothing can collide with, buffered with its outbox row.
+  // Version 1 of an actual interval nothing can collide with, buffered; its sequence puts it in
+  // the outbox (intervals_by_sequence).
   void insert_new_actual_interval(const IntervalRow& row) {
     const auto sequence = static_cast<std::int64_t>(head_sequence + 1);
     if (pending_intervals.add({row.meter_key, static_cast<std::int64_t>(row.channel), row.start, row.end,
@@ -1026,10 +1024,7 @@ struct StoreWriter::Impl {
       pending_intervals.flush(db);
     }
     delta.intervals_stored += 1;
-    if (pending_outbox.add({sequence, row.end, row.meter_key, static_cast<std::int64_t>(row.channel),
-                            std::int64_t{1}, row.collected_at_ms})) {
-      pending_outbox.flush(db);
-    }
+    published_through_ms = std::max(published_through_ms, row.collected_at_ms);
     head_sequence += 1;
   }
 
@@ -1059,7 +1054,7 @@ struct StoreWriter::Impl {
         .run();
   }
 
-  // Inserts the row (and its outbox row when publishable). False when the version already exists.
+  // Inserts the row (with a sequence when publishable). False when the version already exists.
   bool try_insert_interval(const IntervalRow& row) {
     const bool publish = row.status != IntervalStatus::suspect;
     const std::optional<std::int64_t> sequence =
@@ -1094,10 +1089,7 @@ struct StoreWriter::Impl {
       delta.intervals_suspect += 1;
       return true;
     }
-    if (pending_outbox.add({*sequence, row.end, row.meter_key, static_cast<std::int64_t>(row.channel),
-                            row.version, row.collected_at_ms})) {
-      pending_outbox.flush(db);
-    }
+    published_through_ms = std::max(published_through_ms, row.collected_at_ms);
     head_sequence += 1;
     return true;
   }
@@ -1106,8 +1098,23 @@ struct StoreWriter::Impl {
   void flush_pending() {
     flush_pending_reads();
     pending_intervals.flush(db);
-    pending_outbox.flush(db);
     pending_attempts.flush(db);
+  }
+
+  // Before commit, after flush_pending(): when the transaction published, the new head goes to
+  // meta.last_sequence and one outbox mark to outbox_marks (its first sequence, the running
+  // maximum of collected_at_ms: replay by time and retention read it, docs/STORAGE.md "Feed").
+  void record_published(std::uint64_t head_before) {
+    if (head_sequence == head_before) return;
+    hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
+        .bind(1, static_cast<std::int64_t>(head_sequence))
+        .run();
+    hot("INSERT INTO outbox_marks (first_sequence, collected_through_ms) VALUES (?1, max(?2, coalesce("
+        "(SELECT collected_through_ms FROM outbox_marks ORDER BY first_sequence DESC LIMIT 1), ?2)))")
+        .bind(1, static_cast<std::int64_t>(head_before + 1))
+        .bind(2, published_through_ms)
+        .run();
+    published_through_ms = 0;
   }
 
   void flush_pending_reads() {
@@ -1243,11 +1250,7 @@ struct StoreWriter::Impl {
       work();
       flush_pending();
       finish_latest_reads();
-      if (head_sequence != head_before) {
-        hot("UPDATE meta SET value = ? WHERE key = 'last_sequence'")
-            .bind(1, static_cast<std::int64_t>(head_sequence))
-            .run();
-      }
+      record_published(head_before);
       transaction.commit();
     } catch (...) {
       forget_transaction_state(head_before);
@@ -1520,23 +1523,22 @@ struct StoreWriter::Impl {
   // ---- retention (writer thread), one chunk per call; returns rows deleted ----
   std::int64_t prune_outbox_chunk(std::int64_t acked, std::int64_t cutoff_ms, std::int64_t limit) {
     Transaction transaction(db);
-    // The intervals go with their outbox rows: published, acknowledged by every consumer, old.
-    db.prepare(
-          "DELETE FROM intervals WHERE (end_unix, meter_key, channel, version) IN ("
-          "  SELECT end_unix, meter_key, channel, version FROM outbox"
-          "  WHERE sequence <= ?1 AND collected_at_ms < ?2 ORDER BY sequence LIMIT ?3)")
-        .bind(1, acked)
-        .bind(2, cutoff_ms)
-        .bind(3, limit)
-        .run();
+    // Published (in intervals_by_sequence), acknowledged by every consumer, old.
     const int deleted =
         db.prepare(
-              "DELETE FROM outbox WHERE sequence IN (SELECT sequence FROM outbox"
+              "DELETE FROM intervals WHERE (end_unix, meter_key, channel, version) IN ("
+              "  SELECT end_unix, meter_key, channel, version FROM intervals"
               "  WHERE sequence <= ?1 AND collected_at_ms < ?2 ORDER BY sequence LIMIT ?3)")
             .bind(1, acked)
             .bind(2, cutoff_ms)
             .bind(3, limit)
             .run();
+    // Marks wholly before the oldest published sequence left go too; the newest mark always
+    // stays (it carries the running maximum).
+    db.exec(
+        "DELETE FROM outbox_marks WHERE first_sequence < (SELECT max(first_sequence) FROM outbox_marks "
+        "WHERE first_sequence <= coalesce((SELECT min(sequence) FROM intervals WHERE sequence IS NOT NULL), "
+        "(SELECT value FROM meta WHERE key = 'last_sequence') + 1))");
     transaction.commit();
     return deleted;
   }

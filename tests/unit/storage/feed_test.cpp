@@ -3,7 +3,9 @@
 
 #include <atomic>
 
+#include "storage/sqlite.hpp"
 #include "storage/store_reader.hpp"
+#include "storage/store_rows.hpp"
 #include "storage/store_writer.hpp"
 #include "store_test_support.hpp"
 
@@ -98,6 +100,56 @@ TEST_CASE("first_sequence_collected_at_or_after finds the replay start by collec
   CHECK(reader.first_sequence_collected_at_or_after(at_minutes(30) + std::chrono::seconds{2}) == 2u);
   CHECK(reader.first_sequence_collected_at_or_after(at_minutes(30) + std::chrono::seconds{3}) == 3u);
   CHECK_FALSE(reader.first_sequence_collected_at_or_after(at_minutes(46)));
+}
+
+TEST_CASE("replay by time finds the first sequence collected at or after t when collection times go back") {
+  TempDb db("feed-by-time-marks");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A"), dlt_meter("B"), dlt_meter("C")}, "test");
+  // Three transactions (three outbox marks) whose collection times are 10:00, 45:00, 20:00 (a late
+  // submission of older reads), and inside the first one C's interval collected after A's and B's.
+  const auto collected_at = [](BoundaryRead read, int minutes) {
+    read.collected_at = UtcMillis{at_minutes(minutes)};
+    return read;
+  };
+  writer.submit({collected_at(read_at("A", 0, 0), 10), collected_at(read_at("A", 15, 1), 10),
+                 collected_at(read_at("B", 0, 0), 10), collected_at(read_at("B", 15, 1), 10),
+                 collected_at(read_at("C", 0, 0), 12), collected_at(read_at("C", 15, 1), 12)},
+                {});
+  writer.flush();  // sequences 1..3
+  writer.submit({collected_at(read_at("A", 30, 2), 45)}, {});
+  writer.flush();  // 4
+  writer.submit({collected_at(read_at("B", 30, 2), 20)}, {});
+  writer.flush();  // 5
+  StoreReader reader(db.path());
+  REQUIRE(reader.head_sequence() == 5);
+  CHECK(reader.first_sequence_collected_at_or_after(at_minutes(0)) == 1u);
+  CHECK(reader.first_sequence_collected_at_or_after(at_minutes(11)) == 3u);
+  CHECK(reader.first_sequence_collected_at_or_after(at_minutes(13)) == 4u);
+  CHECK(reader.first_sequence_collected_at_or_after(at_minutes(15)) == 4u);  // not 5 (collected 20:00)
+  CHECK(reader.first_sequence_collected_at_or_after(at_minutes(20)) == 4u);
+  CHECK(reader.first_sequence_collected_at_or_after(at_minutes(45)) == 4u);
+  CHECK_FALSE(reader.first_sequence_collected_at_or_after(at_minutes(46)));
+}
+
+TEST_CASE("the feed query walks intervals_by_sequence and the replay query the outbox marks") {
+  TempDb db("feed-query-plan");
+  {
+    StoreWriter writer(db.options());  // creates the schema
+  }
+  Database check(db.path(), false, 1000);
+  const auto plan_of = [&check](const std::string& sql) {
+    auto query = check.query("EXPLAIN QUERY PLAN " + sql);
+    std::string plan;
+    while (query->step()) plan += query->column_text(3) + "\n";
+    return plan;
+  };
+  // A SEARCH through the partial index, no full scan of intervals and no sort.
+  const auto feed_plan = plan_of(std::string(feed_query_sql));
+  CHECK_THAT(feed_plan, Catch::Contains("SEARCH i USING INDEX intervals_by_sequence (sequence>?)"));
+  CHECK_THAT(feed_plan, !Catch::Contains("TEMP B-TREE"));
+  CHECK_THAT(plan_of(std::string(replay_mark_sql)),
+             Catch::Contains("outbox_marks_by_collected (collected_through_ms>?)"));
 }
 
 TEST_CASE("consumer cursors persist, move, and refuse sequences beyond the head") {

@@ -1,6 +1,7 @@
 // Retention: acknowledged, old rows go; unacknowledged rows and the newest read stay.
 #include <catch2/catch.hpp>
 
+#include "storage/sqlite.hpp"
 #include "storage/store_reader.hpp"
 #include "storage/store_writer.hpp"
 #include "store_test_support.hpp"
@@ -69,6 +70,36 @@ TEST_CASE("prune removes acknowledged old rows and keeps the rest") {
   const auto audit = reader.audit_log(1);
   REQUIRE(audit.size() == 1);
   CHECK(audit[0].action == "retention_prune");
+}
+
+TEST_CASE("pruning drops the outbox marks before the oldest published row left, replay by time still works") {
+  TempDb db("retention-marks");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  for (int minutes = 0; minutes <= 48 * 60; minutes += 15) {
+    writer.submit({read_at("A", minutes, 10 * minutes)}, {});
+    if (minutes % 120 == 0) writer.flush();  // one transaction, one outbox mark, per 8 intervals
+  }
+  StoreReader reader(db.path());
+  Database check(db.path(), false, 1000);
+  REQUIRE(check.query_int64("SELECT count(*) FROM outbox_marks") == 24);  // first sequences 1, 9, ..., 185
+  reader.set_consumer_cursor("billing", 192);
+  const auto now = at_minutes(48 * 60);
+  CHECK(writer.prune(one_day_policy(), now).outbox_rows == 95);
+  // Sequence 96 (the oldest left) is in the mark starting at 89: the 11 marks before it go.
+  CHECK(check.query_int64("SELECT count(*) FROM outbox_marks") == 13);
+  CHECK(check.query_int64("SELECT min(first_sequence) FROM outbox_marks") == 89);
+  CHECK(reader.first_sequence_collected_at_or_after(at_minutes(0)) == 96u);
+  CHECK(reader.first_sequence_collected_at_or_after(at_minutes(30 * 60)) == 120u);
+
+  // Everything acknowledged and old: only the newest mark stays (it carries the running maximum).
+  writer.prune(one_day_policy(), at_minutes(10 * 24 * 60));
+  REQUIRE_FALSE(reader.oldest_sequence());
+  CHECK(check.query_int64("SELECT count(*) FROM outbox_marks") == 1);
+  CHECK_FALSE(reader.first_sequence_collected_at_or_after(at_minutes(0)));
+  writer.submit({read_at("A", 48 * 60 + 15, 10 * (48 * 60 + 15))}, {});
+  writer.flush();
+  CHECK(reader.first_sequence_collected_at_or_after(at_minutes(0)) == 193u);
 }
 
 TEST_CASE("nothing published is pruned while no consumer has acknowledged it") {
