@@ -237,8 +237,12 @@ class FeedSession : public std::enable_shared_from_this<FeedSession> {
     asio::co_spawn(executor, write_loop(shared_from_this()), asio::detached);
   }
 
-  // New outbox rows were committed: fetch again even if the last read found nothing.
-  void on_committed() {
+  // Outbox rows up to `head` are committed (a commit notification, or a heartbeat's head: a
+  // commit by another process notifies nobody). Reads only when some of them were not read yet:
+  // a commit is visible before its notification arrives, so a read may have returned it already.
+  void on_committed(std::uint64_t head) {
+    known_head_ = std::max(known_head_, head);
+    if (head < next_sequence_) return;
     ++commits_seen_;
     caught_up_ = false;
     fetch_next_batch();
@@ -342,6 +346,7 @@ class FeedSession : public std::enable_shared_from_this<FeedSession> {
     // Nothing beyond the head exists yet, so nothing beyond it counts as sent: an Ack for a
     // sequence past the head (a from_sequence ahead of the store) is refused, never stored.
     last_acked_ = last_sent_ = std::min<std::uint64_t>(next - 1, outcome.value->head_sequence);
+    known_head_ = std::max(known_head_, outcome.value->head_sequence);
     v1::ServerMessage reply;
     auto* message = reply.mutable_subscribed();
     message->set_daemon_id(options_.daemon_id);
@@ -417,6 +422,10 @@ class FeedSession : public std::enable_shared_from_this<FeedSession> {
     in_flight_.push_back(last);
     last_sent_ = last;
     next_sequence_ = last + 1;
+    // Read up to every head notified so far: the next notification beyond it wakes the session,
+    // without an empty read per commit to find that out.
+    known_head_ = std::max(known_head_, last);
+    if (last == known_head_) caught_up_ = true;
     fetch_next_batch();
   }
 
@@ -432,6 +441,7 @@ class FeedSession : public std::enable_shared_from_this<FeedSession> {
             self->fail(v1::Error::CODE_INTERNAL, fmt::format("store error: {}", outcome.error));
             return;
           }
+          self->on_committed(*outcome.value);
           v1::ServerMessage heartbeat;
           heartbeat.mutable_heartbeat()->set_head_sequence(*outcome.value);
           heartbeat.mutable_heartbeat()->set_server_unix_ms(self->clock_.now().time_since_epoch().count());
@@ -524,7 +534,8 @@ class FeedSession : public std::enable_shared_from_this<FeedSession> {
   std::deque<std::uint64_t> in_flight_;  // last sequence of each unacknowledged batch
   std::deque<std::string> writes_;
   bool fetching_ = false;           // a read_feed job is on the store thread
-  bool caught_up_ = false;          // the last read found nothing and no commit arrived since
+  bool caught_up_ = false;          // read up to known_head_ (or found nothing) and no commit arrived since
+  std::uint64_t known_head_ = 0;    // newest head the store reported: Subscribe, notifications, heartbeats
   bool heartbeat_pending_ = false;  // a head lookup for a Heartbeat is on the store thread
   std::uint64_t commits_seen_ = 0;  // notify_committed() calls, to tell a stale empty read
 };
@@ -571,9 +582,9 @@ asio::awaitable<void> FeedServer::accept_loop() {
   }
 }
 
-void FeedServer::notify_committed(std::uint64_t /*head_sequence*/) {
+void FeedServer::notify_committed(std::uint64_t head_sequence) {
   for (const auto& weak : sessions_)
-    if (auto session = weak.lock()) session->on_committed();
+    if (auto session = weak.lock()) session->on_committed(head_sequence);
 }
 
 void FeedServer::stop() {

@@ -19,8 +19,9 @@
 // therefore re-deliver what was acknowledged in roughly the last interval (at least once); it never
 // skips anything, because a cursor is only ever set to a sequence the consumer acknowledged.
 //
-// Threads: construct, call and destroy on the io_context's thread; notify_committed() wakes the
-// sessions after the store committed new outbox rows (the daemon posts it from the writer thread).
+// Threads: construct, call and destroy on the io_context's thread; notify_committed(head) wakes the
+// sessions after the store committed new outbox rows up to `head` (the daemon posts it from the
+// writer thread); a session reads the store only if it has not read that far yet.
 // stop() writes the pending cursors and joins the store thread (it blocks for that one write).
 // Destroy only after the io_context has stopped running.
 // Errors: the constructor throws boost::system::system_error when it cannot listen.

@@ -44,6 +44,7 @@ class MemoryFeedStore final : public feed::FeedStore {
   }
   std::vector<v1::IntervalReading> read_feed(std::uint64_t after, std::size_t limit) override {
     std::lock_guard lock(mutex_);
+    ++feed_reads_;
     std::vector<v1::IntervalReading> out;
     for (std::size_t i = after; i < rows_.size() && out.size() < limit; ++i) out.push_back(rows_[i]);
     return out;
@@ -79,6 +80,10 @@ class MemoryFeedStore final : public feed::FeedStore {
     std::lock_guard lock(mutex_);
     return cursor_writes_;
   }
+  int feed_reads() {
+    std::lock_guard lock(mutex_);
+    return feed_reads_;
+  }
   void fail_cursor_writes(int n) {
     std::lock_guard lock(mutex_);
     failing_cursor_writes_ = n;
@@ -101,6 +106,7 @@ class MemoryFeedStore final : public feed::FeedStore {
   std::mutex mutex_;
   std::condition_variable gate_changed_;
   int cursor_writes_ = 0;
+  int feed_reads_ = 0;
   int failing_cursor_writes_ = 0;
   int refused_cursor_writes_ = 0;
   bool cursor_gate_closed_ = false;
@@ -291,6 +297,30 @@ TEST_CASE("feed: replay from a sequence or from a time", "[feed]") {
   // Sequence k ends at base + (k + 1) * 900 and was collected 5 s later: 3 is the first at or after.
   t.set_from_time_unix(1767571200 + 4 * 900 + 1);
   CHECK(by_time->subscribe(t, 3s).resume_sequence() == 3);
+}
+
+TEST_CASE("feed: the store is read once per commit beyond what was sent, not again to find it empty", "[feed]") {
+  ServerFixture f(/*window=*/8, /*batch=*/100);
+  f.store.add(5);  // committed before the subscription: its head says how far to read
+  auto c = f.client();
+  REQUIRE(c->subscribe(subscribe("billing", "s3cret"), 3s).head_sequence() == 5);
+  const auto first = next_batch(*c, 3s);
+  REQUIRE(first);
+  CHECK(first->sequence() == 5);
+  f.publish(3);
+  const auto second = next_batch(*c, 3s);
+  REQUIRE(second);
+  CHECK(second->intervals(0).sequence() == 6);
+  // A notification for rows already sent (its commit was visible to the last read) reads nothing.
+  asio::post(f.io, [&f] { f.server->notify_committed(8); });
+  f.publish(1);  // posted after it: once its batch is here, the stale one was handled
+  const auto third = next_batch(*c, 3s);
+  REQUIRE(third);
+  CHECK(third->intervals(0).sequence() == 9);
+  CHECK(third->intervals_size() == 1);
+  // One read per batch; an empty read after each batch (or for the stale notification) would
+  // make this 4 or more.
+  CHECK(f.store.feed_reads() == 3);
 }
 
 TEST_CASE("feed: garbage gets an Error and a close, other clients are unaffected", "[feed]") {
