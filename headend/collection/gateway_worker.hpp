@@ -50,6 +50,8 @@ class JobQueue {
   [[nodiscard]] std::optional<UtcMillis> next_slot() const;
   [[nodiscard]] std::size_t size() const { return waiting_.size() + due_.size(); }
   [[nodiscard]] bool empty() const { return size() == 0; }
+  // Entries the two heaps have allocated room for (memory accounting and tests).
+  [[nodiscard]] std::size_t capacity() const { return waiting_.capacity() + due_.capacity(); }
 
  private:
   struct Entry {

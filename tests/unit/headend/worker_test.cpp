@@ -388,6 +388,9 @@ TEST_CASE("job queue: a whole cycle queued at once drains in order, and the queu
     auto first = queue.pop_due(t0 + 15min * round);
     REQUIRE(first);
     CHECK(first->meter->meter_id == "m0");
+    // The whole cycle came due at once: the due heap holds it in about its size (the waiting heap,
+    // emptied, is freed), not in the doubled capacity its growth left (512 for 300).
+    CHECK(queue.capacity() <= kMeters + kMeters / 8);
     // An operator's read queued while the cycle runs overtakes the rest of it.
     queue.push(job_for(target("on-demand", "000000000002", 1), boundary, Priority::on_demand, t0 + 15min * round));
     std::vector<std::string> order;
