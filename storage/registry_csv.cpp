@@ -4,10 +4,10 @@
 #include <array>
 #include <charconv>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
 #include "storage/registry.hpp"
@@ -241,9 +241,18 @@ RegistryParseResult read_registry_csv_file(const std::filesystem::path& path) {
     result.errors.push_back(RegistryError{path.string(), 0, "", "cannot open file"});
     return result;
   }
-  std::ostringstream content;
-  content << in.rdbuf();
-  return parse_registry_csv(content.str(), path.string());
+  // Straight into one string of the file's size: an ostringstream doubles its buffer and str()
+  // copies it, ~3x the file at once (the daemon's start-up import of 100k meters: ~30 MB, its peak).
+  std::string content;
+  std::error_code size_error;
+  const auto size = std::filesystem::file_size(path, size_error);
+  if (!size_error && size > 0) {
+    content.resize(static_cast<std::size_t>(size));
+    in.read(content.data(), static_cast<std::streamsize>(content.size()));
+    content.resize(static_cast<std::size_t>(in.gcount()));
+  }
+  if (in) content.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());  // no size, or it grew
+  return parse_registry_csv(content, path.string());
 }
 
 std::string format_registry_csv(const std::vector<MeterRecord>& meters) {

@@ -232,3 +232,23 @@ TEST_CASE("validate_meter accepts every documented protocol") {
   m.channel = "serial:///dev/ttyUSB0";
   CHECK(validate_meter(m).empty());
 }
+
+TEST_CASE("a registry file is read whole, as parsing its text gives") {
+  std::vector<MeterRecord> meters;
+  for (int i = 0; i < 3000; ++i) meters.push_back(dlt_meter("gw" + std::to_string(i / 100) + "-m" + std::to_string(i)));
+  const auto text = format_registry_csv(meters);
+  REQUIRE(text.size() > 64 * 1024);  // larger than any stream buffer
+  const auto path = std::filesystem::path(AMI_TEST_TMP_DIR) / "storage" /
+                    ("registry-read-whole-" + std::to_string(::getpid()) + ".csv");
+  std::filesystem::create_directories(path.parent_path());
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+  }
+  const auto from_file = read_registry_csv_file(path);
+  std::filesystem::remove(path);
+  REQUIRE(from_file.errors.empty());
+  CHECK(from_file.meters == parse_registry_csv(text, "m.csv").meters);
+  CHECK(from_file.meters.size() == 3000);
+  CHECK(from_file.meters.back().meter_id == "gw29-m2999");
+}
