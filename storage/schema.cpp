@@ -207,9 +207,10 @@ DROP INDEX attempt_log_by_meter;
     // outbox_marks, one row per publishing transaction (its first sequence, the largest
     // collected_at_ms of every sequence up to its last, i.e. a running maximum), so it costs
     // nothing per interval. Marks for the old outbox: one per 1,024 sequences. A view named
-    // outbox keeps the old columns for ad-hoc SQL and tools.
+    // outbox keeps the old columns for ad-hoc SQL and tools. UNIQUE as outbox.sequence was: a
+    // sequence published twice (a second writer on the file) fails its transaction loudly.
     R"sql(
-CREATE INDEX intervals_by_sequence ON intervals (sequence) WHERE sequence IS NOT NULL;
+CREATE UNIQUE INDEX intervals_by_sequence ON intervals (sequence) WHERE sequence IS NOT NULL;
 CREATE TABLE outbox_marks (
   first_sequence       INTEGER PRIMARY KEY,
   collected_through_ms INTEGER NOT NULL

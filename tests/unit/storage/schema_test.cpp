@@ -161,6 +161,9 @@ TEST_CASE("a schema 5 database with an outbox, cursors and held-back intervals u
   CHECK(reader.first_sequence_collected_at_or_after(UtcSeconds{std::chrono::seconds{b0 + 961}}) == 3u);
   CHECK(reader.first_sequence_collected_at_or_after(UtcSeconds{std::chrono::seconds{b0 + 1901}}) == 4u);
   CHECK_FALSE(reader.first_sequence_collected_at_or_after(UtcSeconds{std::chrono::seconds{b0 + 3603}}));
+  // A sequence is published once, as outbox.sequence (the primary key) guaranteed.
+  Database raw(db.path(), true, 1000);
+  CHECK_THROWS_AS(raw.exec("UPDATE intervals SET sequence = 1 WHERE sequence = 2"), SqliteError);
 }
 
 TEST_CASE("migrating twice is a no-op and a newer database is refused") {
