@@ -1,6 +1,7 @@
 // Retention: acknowledged, old rows go; unacknowledged rows and the newest read stay.
 #include <catch2/catch.hpp>
 
+#include "storage/kpi.hpp"
 #include "storage/sqlite.hpp"
 #include "storage/store_reader.hpp"
 #include "storage/store_writer.hpp"
@@ -92,11 +93,14 @@ TEST_CASE("pruning drops the outbox marks before the oldest published row left, 
   CHECK(reader.first_sequence_collected_at_or_after(at_minutes(0)) == 96u);
   CHECK(reader.first_sequence_collected_at_or_after(at_minutes(30 * 60)) == 120u);
 
-  // Everything acknowledged and old: only the newest mark stays (it carries the running maximum).
+  // Everything acknowledged and old: only the newest mark stays (it carries the running maximum,
+  // which monitoring's storage lag still reads).
   writer.prune(one_day_policy(), at_minutes(10 * 24 * 60));
   REQUIRE_FALSE(reader.oldest_sequence());
   CHECK(check.query_int64("SELECT count(*) FROM outbox_marks") == 1);
   CHECK_FALSE(reader.first_sequence_collected_at_or_after(at_minutes(0)));
+  KpiQueries kpi(db.path());
+  CHECK(kpi.newest_interval_collected_at() == UtcMillis{at_minutes(48 * 60)} + std::chrono::milliseconds{2500});
   writer.submit({read_at("A", 48 * 60 + 15, 10 * (48 * 60 + 15))}, {});
   writer.flush();
   CHECK(reader.first_sequence_collected_at_or_after(at_minutes(0)) == 193u);
