@@ -32,12 +32,16 @@ StoreReader::StoreReader(const std::filesystem::path& path, int busy_timeout_ms,
 StoreReader::~StoreReader() = default;
 
 std::vector<MeterRecord> StoreReader::meters(bool enabled_only) {
+  std::vector<MeterRecord> result;
+  for_each_meter(enabled_only, [&](MeterRecord&& row) { result.push_back(std::move(row)); });
+  return result;
+}
+
+void StoreReader::for_each_meter(bool enabled_only, const std::function<void(MeterRecord&&)>& visit) {
   auto query = impl_->db.query("SELECT " + std::string(meter_columns) +
                                " FROM meters WHERE enabled = 1 OR ? = 0 ORDER BY meter_id");
   query->bind(1, enabled_only ? 1 : 0);
-  std::vector<MeterRecord> result;
-  while (query->step()) result.push_back(meter_from_columns(*query, 0));
-  return result;
+  while (query->step()) visit(meter_from_columns(*query, 0));
 }
 
 std::optional<MeterRecord> StoreReader::meter(std::string_view meter_id) {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,10 @@ class StoreReader {
 
   // Registry, ordered by meter_id.
   std::vector<MeterRecord> meters(bool enabled_only);
+  // The same rows one at a time, so a caller that keeps something smaller per meter never holds
+  // every row at once (the daemon's registry load at 1M meters). `visit` may move from the row;
+  // what it throws ends the walk and propagates.
+  void for_each_meter(bool enabled_only, const std::function<void(MeterRecord&&)>& visit);
   std::optional<MeterRecord> meter(std::string_view meter_id);
 
   // Newest outbox sequence committed (0 when nothing was ever published). Sequences start at 1,

@@ -6,31 +6,34 @@
 
 namespace ami::daemon {
 
+std::optional<collection::MeterTarget> TargetBuilder::build(const storage::MeterRecord& m,
+                                                           std::vector<std::string>& skipped) {
+  if (!m.enabled) return std::nullopt;
+  collection::MeterTarget t;
+  t.meter_id = m.meter_id;
+  if (protocol_ != m.protocol) protocol_ = m.protocol;
+  if (channel_ != m.channel) channel_ = m.channel;
+  t.protocol = protocol_;
+  t.channel_key = channel_;
+  t.utc_offset_minutes = static_cast<std::int16_t>(m.utc_offset_minutes);  // validated: -720..840
+  if (storage::is_dlt645(m.protocol)) {
+    std::string error;
+    const auto address = dlt645::Address::parse(m.address, error);
+    if (!address) {
+      skipped.push_back(fmt::format("meter {}: address '{}': {}", m.meter_id, m.address, error));
+      return std::nullopt;
+    }
+    t.address = *address;
+  }
+  return t;
+}
+
 std::vector<collection::MeterTarget> to_targets(const std::vector<storage::MeterRecord>& meters,
                                                 std::vector<std::string>& skipped) {
   std::vector<collection::MeterTarget> targets;
-  // Rows of one gateway usually follow each other: reuse the last interned value (no pool lock).
-  collection::InternedString protocol, channel;
-  for (const auto& m : meters) {
-    if (!m.enabled) continue;
-    collection::MeterTarget t;
-    t.meter_id = m.meter_id;
-    if (protocol != m.protocol) protocol = m.protocol;
-    if (channel != m.channel) channel = m.channel;
-    t.protocol = protocol;
-    t.channel_key = channel;
-    t.utc_offset_minutes = static_cast<std::int16_t>(m.utc_offset_minutes);  // validated: -720..840
-    if (storage::is_dlt645(m.protocol)) {
-      std::string error;
-      const auto address = dlt645::Address::parse(m.address, error);
-      if (!address) {
-        skipped.push_back(fmt::format("meter {}: address '{}': {}", m.meter_id, m.address, error));
-        continue;
-      }
-      t.address = *address;
-    }
-    targets.push_back(std::move(t));
-  }
+  TargetBuilder builder;
+  for (const auto& m : meters)
+    if (auto target = builder.build(m, skipped)) targets.push_back(std::move(*target));
   return targets;
 }
 

@@ -3,6 +3,7 @@
 // Pure functions; any thread; nothing throws.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,22 @@
 
 namespace ami::daemon {
 
-// Enabled meters become targets; a row whose address does not parse is skipped with a reason in
-// `skipped` (the registry validates addresses, so this is a safety net, not a normal path).
+// One registry row at a time -> its target. An enabled row becomes a target; a disabled row gives
+// nullopt; a row whose address does not parse gives nullopt and a reason in `skipped` (the registry
+// validates addresses, so this is a safety net, not a normal path). Keeps the last interned protocol
+// and channel: rows of one gateway usually follow each other, so most rows take no pool lock. One
+// builder per thread.
+class TargetBuilder {
+ public:
+  std::optional<collection::MeterTarget> build(const storage::MeterRecord& meter,
+                                               std::vector<std::string>& skipped);
+
+ private:
+  collection::InternedString protocol_;
+  collection::InternedString channel_;
+};
+
+// Every row through one TargetBuilder.
 std::vector<collection::MeterTarget> to_targets(const std::vector<storage::MeterRecord>& meters,
                                                 std::vector<std::string>& skipped);
 

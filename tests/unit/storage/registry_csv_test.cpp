@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <stdexcept>
 
 #include "storage/registry.hpp"
 #include "storage/registry_csv.hpp"
@@ -203,6 +204,20 @@ TEST_CASE("import is all-or-nothing and upserts by meter_id") {
   REQUIRE(stored.size() == 3);
   CHECK(stored[0] == changed);
   CHECK(reader.meters(true).size() == 2);
+  // Row by row: the enabled rows in meter_id order, as meters(true) gives them; a visitor's
+  // exception ends the walk, reaches the caller, and leaves the reader usable.
+  std::vector<MeterRecord> visited;
+  reader.for_each_meter(true, [&](MeterRecord&& row) { visited.push_back(std::move(row)); });
+  CHECK(visited == reader.meters(true));
+  int seen = 0;
+  CHECK_THROWS_WITH(reader.for_each_meter(false,
+                                          [&](MeterRecord&&) {
+                                            ++seen;
+                                            throw std::runtime_error("visitor stops");
+                                          }),
+                    "visitor stops");
+  CHECK(seen == 1);
+  CHECK(reader.meters(false).size() == 3);
   const auto audit = reader.audit_log(1);
   REQUIRE(audit.size() == 1);
   CHECK(audit[0].actor == "ops");
