@@ -12,6 +12,7 @@
 // process and its log file), 2 bad options.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -433,6 +434,7 @@ json run_point(const LoadOptions& o, const PointPlan& plan) {
     throw LoadError("headend not ready after 600 s; see " + daemon_err.string());
   const double startup_s = std::chrono::duration<double>(steady::now() - started).count();
   const auto at_ready = sample_process(daemon.pid());
+  const auto sim_at_ready = sim ? sample_process(sim->pid()) : ProcessSample{};
   result["startup_seconds"] = startup_s;
   result["rss_kib_at_ready"] = at_ready.rss_kib;
 
@@ -477,6 +479,7 @@ json run_point(const LoadOptions& o, const PointPlan& plan) {
   const bool all_arrived = wait_until([&] { return probe.received_for(ends) >= expected_intervals; },
                                       milliseconds{60'000 + meters}, milliseconds{20});
   const auto at_end = sample_process(daemon.pid());
+  const auto sim_at_end = sim ? sample_process(sim->pid()) : ProcessSample{};
   if (perf) {
     perf->signal(SIGINT);
     perf->wait(milliseconds{120'000});
@@ -513,6 +516,12 @@ json run_point(const LoadOptions& o, const PointPlan& plan) {
   result["io_thread_cpu_seconds"] = io_cpu;  // the daemon's main thread runs its io_context
   result["io_thread_cpu_seconds_per_1000_reads"] =
       attempts.jobs_ok > 0 ? io_cpu * 1000.0 / static_cast<double>(attempts.jobs_ok) : 0.0;
+  // The simulator's share of the same span: what each reply costs the shared cores (the budget
+  // arithmetic under "bare_wire" uses it).
+  result["simulator_cpu_us_per_read"] =
+      attempts.jobs_ok > 0 ? (sim_at_end.cpu_seconds - sim_at_ready.cpu_seconds) * 1e6 /
+                                 static_cast<double>(attempts.jobs_ok)
+                           : 0.0;
   result["rss_kib_at_end"] = at_end.rss_kib;
   result["peak_kib"] = at_end.peak_kib;
   result["transaction_latency_ms"] = percentiles_json(attempts.latency_ms);
@@ -539,7 +548,11 @@ json run_point(const LoadOptions& o, const PointPlan& plan) {
     bare_options.gap = milliseconds{o.gap_ms};
     int transactions_per_read = 1;
     const auto connections = bare_wire_connections(csv, o, cycles.front().boundary_unix, transactions_per_read);
+    const auto sim_before = sim ? sample_process(sim->pid()) : ProcessSample{};
+    const auto self_before = sample_process(getpid());
     const auto bare = run_bare_wire(connections, bare_options);
+    const auto sim_after = sim ? sample_process(sim->pid()) : ProcessSample{};
+    const auto self_after = sample_process(getpid());
     std::vector<double> latency_ms;
     for (const auto us : bare.latency_us) latency_ms.push_back(us / 1000.0);
     const double bare_reads = static_cast<double>(bare.replies) / transactions_per_read;
@@ -551,6 +564,19 @@ json run_point(const LoadOptions& o, const PointPlan& plan) {
                            {"seconds", bare.seconds},
                            {"reads_per_second", bare_rate},
                            {"transaction_latency_ms", percentiles_json(latency_ms)}};
+    if (bare_reads > 0) {
+      // CPU per read on each side of the bare wire (the harness process is the bare client: its
+      // FeedProbe is stopped by now).
+      const double sim_us = (sim_after.cpu_seconds - sim_before.cpu_seconds) * 1e6 / bare_reads;
+      const double client_us = (self_after.cpu_seconds - self_before.cpu_seconds) * 1e6 / bare_reads;
+      result["bare_wire"]["simulator_cpu_us_per_read"] = sim_us;
+      result["bare_wire"]["client_cpu_us_per_read"] = client_us;
+      // What 60 % of the bare wire leaves the daemon, if the cores were the only limit: all of
+      // them at 0.6 x the bare rate, minus the simulator's cost per reply.
+      const double cores = std::max(1U, std::thread::hardware_concurrency());
+      if (bare_rate > 0)
+        result["daemon_cpu_budget_us_per_read_at_60pct"] = cores * 1e6 / (0.6 * bare_rate) - sim_us;
+    }
     result["ratio_to_bare_wire"] = bare_rate > 0 ? reads_per_s / bare_rate : 0.0;
   }
   if (sim) sim->stop(seconds{30});
@@ -588,6 +614,14 @@ void print_table(const json& report) {
     add("daemon CPU s per 1,000 reads", figure(run["cpu_seconds_per_1000_reads"], "{:.3f}"));
     if (run.contains("io_thread_cpu_seconds_per_1000_reads"))
       add("  of which the io thread", figure(run["io_thread_cpu_seconds_per_1000_reads"], "{:.3f}"));
+    if (run.contains("daemon_cpu_budget_us_per_read_at_60pct"))
+      add("  budget at 60% of the bare wire (us per read)",
+          figure(run["daemon_cpu_budget_us_per_read_at_60pct"], "{:.1f}"));
+    if (run.contains("simulator_cpu_us_per_read") && run.contains("bare_wire") &&
+        run["bare_wire"].contains("simulator_cpu_us_per_read"))
+      add("simulator CPU us per read (daemon run / bare wire)",
+          figure(run["simulator_cpu_us_per_read"], "{:.1f}") + " / " +
+              figure(run["bare_wire"]["simulator_cpu_us_per_read"], "{:.1f}"));
     add("transaction latency p50 / p99 (ms)", figure(run["transaction_latency_ms"]["p50"]) + " / " +
                                                   figure(run["transaction_latency_ms"]["p99"]));
     add("interval-to-feed p50 / p99 / max (ms)", figure(run["interval_to_feed_ms"]["p50"], "{:.0f}") + " / " +
