@@ -343,7 +343,11 @@ struct StoreWriter::Impl {
   explicit Impl(StoreOptions opts)
       : options(std::move(opts)), db(options.path, true, options.busy_timeout_ms) {
     configure_connection(db);
-    db.exec("PRAGMA cache_size = -65536");  // 64 MiB: keeps the hot index pages in memory
+    if (options.page_cache_mib < 1)
+      throw std::invalid_argument("StoreOptions::page_cache_mib must be at least 1, got " +
+                                  std::to_string(options.page_cache_mib));
+    // Negative: a size in KiB rather than in pages.
+    db.exec("PRAGMA cache_size = -" + std::to_string(std::int64_t{options.page_cache_mib} * 1024));
     // Checkpoint every 64 MiB of WAL instead of 4 MiB: the right-edge pages every batch rewrites
     // are copied to the database once per checkpoint, not once per batch.
     db.exec("PRAGMA wal_autocheckpoint = 16384");

@@ -70,6 +70,13 @@ struct StoreOptions {
   // see new rows up to gather_delay later. 0 = commit whatever is queued at once.
   std::chrono::milliseconds gather_delay{20};
   std::size_t gather_items = 6000;
+  // The writer connection's SQLite page cache cap (PRAGMA cache_size), in MiB; >= 1, else the
+  // constructor throws std::invalid_argument. The writer's working set is the current boundary's
+  // pages of intervals, reads and attempt_log_by_boundary (rows arrive at random meter keys within
+  // a boundary: ~300 B per two-channel meter) plus latest_reads; a cap below it costs CPU
+  // (docs/PERFORMANCE.md "Page cache cap"). Part of the daemon's memory up to this cap
+  // ([storage] page_cache_mib, docs/CONFIG.md).
+  int page_cache_mib = 64;
   // VEE in the batch transaction (docs/VEE.md "In the writer"): gaps closed by a read are
   // estimated, rollovers fixed, odd reads flagged, with the reads. Off when absent.
   std::optional<vee::VeeConfig> vee;

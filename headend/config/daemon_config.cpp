@@ -348,6 +348,7 @@ void read_storage(const toml::table& t, DaemonConfig& c, const std::string& sour
   r.read_int("retention_days", c.storage.retention_days, 1, 3660);
   r.read_int("audit_retention_days", c.storage.audit_retention_days, 1, 3660);
   r.read_int("prune_every_minutes", c.storage.prune_every_minutes, 1, 7 * 1440);
+  r.read_int("page_cache_mib", c.storage.page_cache_mib, 1, 16384);
   r.reject_unknown_keys();
 }
 

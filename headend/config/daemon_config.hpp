@@ -155,6 +155,7 @@ struct DaemonConfig {
     int retention_days = 7;
     int audit_retention_days = 90;
     int prune_every_minutes = 60;
+    int page_cache_mib = 64;  // the store writer's SQLite page cache cap
   } storage;
 
   [[nodiscard]] std::filesystem::path database_path() const { return daemon.state_dir / "headend.db"; }

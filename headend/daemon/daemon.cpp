@@ -218,6 +218,7 @@ void Daemon::open_store() {
   try {
     storage::StoreOptions options;
     options.path = config_.database_path();
+    options.page_cache_mib = config_.storage.page_cache_mib;
     if (config_.vee.enabled) options.vee = config_.vee.rules;
     writer_ = std::make_unique<storage::StoreWriter>(options);
   } catch (const std::exception& e) {

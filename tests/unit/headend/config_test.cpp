@@ -197,6 +197,7 @@ TEST_CASE("[vee] is off unless present, every knob is read with the VeeConfig de
   CHECK(none.storage.retention_days == 7);
   CHECK(none.storage.audit_retention_days == 90);
   CHECK(none.storage.prune_every_minutes == 60);
+  CHECK(none.storage.page_cache_mib == 64);
 
   const auto defaults = parse_config("[vee]\n", "test.toml", kBase);
   CHECK(defaults.vee.enabled);
@@ -250,6 +251,7 @@ history_pass_meters_per_chunk = 250
 retention_days = 3
 audit_retention_days = 30
 prune_every_minutes = 15
+page_cache_mib = 24
 )toml",
                               "test.toml", kBase);
   const auto& v = c.vee.rules;
@@ -291,6 +293,7 @@ prune_every_minutes = 15
   CHECK(c.storage.retention_days == 3);
   CHECK(c.storage.audit_retention_days == 30);
   CHECK(c.storage.prune_every_minutes == 15);
+  CHECK(c.storage.page_cache_mib == 24);
   CHECK_FALSE(parse_config("[vee]\nenabled = false\n", "test.toml", kBase).vee.enabled);
 }
 
@@ -306,6 +309,7 @@ TEST_CASE("bad [vee] and [storage] values name the key", "[config][vee]") {
       {"[vee]\ncheck_spike = 1\n", "[vee] check_spike (line 2): must be true or false"},
       {"[vee]\nsilent_after_minutes = 0\n", "[vee] silent_after_minutes (line 2): must be in 1..10080, got 0"},
       {"[storage]\nretention_days = 0\n", "test.toml: [storage] retention_days (line 2): must be in 1..3660, got 0"},
+      {"[storage]\npage_cache_mib = 0\n", "test.toml: [storage] page_cache_mib (line 2): must be in 1..16384, got 0"},
       {"[storage]\nkeep_days = 3\n", "test.toml: [storage] keep_days (line 2): unknown key"},
   };
   for (const auto& [text, expected] : cases) {

@@ -108,6 +108,20 @@ TEST_CASE("max_batch_items splits a long queue into several transactions") {
   CHECK(writer.stats().reads_stored == 52);
 }
 
+TEST_CASE("page_cache_mib below 1 is refused by name and a 1 MiB cap still stores") {
+  TempDb db("writer-page-cache");
+  auto options = db.options();
+  options.page_cache_mib = 0;
+  CHECK_THROWS_WITH(StoreWriter(options), Catch::Contains("page_cache_mib must be at least 1, got 0"));
+  options.page_cache_mib = 1;
+  StoreWriter writer(options);
+  writer.import_meters(meters(1), "test");
+  for (int i = 0; i < 200; ++i) writer.submit({read_at("M0", 15 * i, i)}, {});
+  writer.flush();
+  CHECK(writer.stats().reads_stored == 200);
+  CHECK(writer.stats().intervals_stored == 199);
+}
+
 TEST_CASE("queued_items counts what is submitted and not yet taken by the writer, and drops to 0 after the commit") {
   TempDb db("writer-queued-items");
   StoreWriter writer(db.options());
