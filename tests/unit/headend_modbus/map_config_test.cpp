@@ -179,3 +179,13 @@ TEST_CASE("registry rows resolve to a channel and a request, or an error naming 
   m.model = "dtsu666";
   CHECK(resolve_meter(m, user.maps, true, error)->request.map->name == "DTSU666");
 }
+
+TEST_CASE("a map or point without a name is called by its position in errors") {
+  const auto r = load(R"(
+[modbus]
+maps = [ { max_block = 60 }, { name = "second", points = [ 5 ] } ]
+)");
+  INFO(all(r));
+  CHECK(has_error(r, "map '#1', field 'points': map has no points"));
+  CHECK(has_error(r, "point #1 must be a table"));
+}
