@@ -379,6 +379,7 @@ struct StoreWriter::Impl {
   bool stopping = false;
   std::optional<std::string> failure;
   std::function<void(std::uint64_t)> committed_callback;
+  std::function<void()> taken_callback;
   WriterStats stats;
   std::thread thread;
 
@@ -495,6 +496,7 @@ struct StoreWriter::Impl {
   void run() {
     for (;;) {
       std::vector<Job> batch;
+      std::function<void()> taken;  // on_taken's callback, called once the lock is released
       {
         std::unique_lock lock(mutex);
         const bool was_idle = queue.empty();
@@ -527,8 +529,10 @@ struct StoreWriter::Impl {
         }
         queued_items -= items;
         untaken_items.store(queued_items, std::memory_order_relaxed);
+        if (items > 0) taken = taken_callback;
         progress.notify_all();
       }
+      if (taken) call_quietly("on_taken", taken);
       std::optional<std::uint64_t> new_head;
       if (batch.front().task) {
         batch.front().task();
@@ -551,11 +555,16 @@ struct StoreWriter::Impl {
       std::lock_guard lock(mutex);
       callback = committed_callback;
     }
-    if (!callback) return;
+    if (callback) call_quietly("on_committed", [&] { callback(head); });
+  }
+
+  // A callback's exception is logged, never thrown into the writer loop.
+  template <typename Callback>
+  static void call_quietly(const char* name, const Callback& callback) {
     try {
-      callback(head);
+      callback();
     } catch (const std::exception& e) {
-      spdlog::error("storage: on_committed callback threw: {}", e.what());
+      spdlog::error("storage: {} callback threw: {}", name, e.what());
     }
   }
 
@@ -1732,6 +1741,11 @@ SilentPassStats StoreWriter::estimate_silent(UtcSeconds due) {
 void StoreWriter::on_committed(std::function<void(std::uint64_t)> callback) {
   std::lock_guard lock(impl_->mutex);
   impl_->committed_callback = std::move(callback);
+}
+
+void StoreWriter::on_taken(std::function<void()> callback) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->taken_callback = std::move(callback);
 }
 
 void StoreWriter::stop() {

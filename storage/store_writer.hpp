@@ -212,6 +212,10 @@ class StoreWriter {
   // sequence, before flush() callers waiting for that commit return. Must not block (wake
   // something up and return) and must not call back into this StoreWriter (it would deadlock).
   void on_committed(std::function<void(std::uint64_t head_sequence)> callback);
+  // Called on the writer thread each time it takes submitted items into a transaction (so
+  // queued_items() just dropped), before that transaction is written. Same rules as on_committed:
+  // must not block, must not call back into this StoreWriter.
+  void on_taken(std::function<void()> callback);
 
   // Flushes what is queued, then joins the writer thread. Idempotent; never throws.
   void stop();

@@ -11,11 +11,10 @@
 // workers refill the queue while the writer writes (reading and writing overlap); the memory held
 // is therefore bounded by about twice the limit: the queue plus the one transaction it became.
 //
-// Waking: on_progress() (the owner calls it when the writer committed something) admits waiters in
-// FIFO order while the backlog is below the limit; a re-check timer (`recheck`, real time) calls it
-// too while anyone waits. The re-check is what notices a writer that took a batch (the backlog
-// drops then, a transaction before any commit) and a writer that commits without publishing (no
-// on_committed call), so keep it short against a transaction's duration. A worker that must not wait any longer (an on-demand read arrived, or it
+// Waking: on_progress() (the owner calls it when the writer took a batch or committed something)
+// admits waiters in FIFO order while the backlog is below the limit; a re-check timer (`recheck`,
+// real time) calls it too while anyone waits, so a progress signal the owner never sends can
+// never wedge the workers. A worker that must not wait any longer (an on-demand read arrived, or it
 // stops) withdraws: its admit() returns false. stop() releases every waiter (admit() returns true)
 // and admits everything afterwards. A limit of 0 never waits.
 //

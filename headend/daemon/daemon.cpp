@@ -743,8 +743,14 @@ int Daemon::run() {
   start_monitor();
   intake_gate_ = std::make_unique<collection::StoreIntakeGate>(
       io_.get_executor(), static_cast<std::size_t>(config_.collection.max_store_backlog),
-      [this] { return writer_->queued_items() + (batcher_ ? batcher_->pending() : 0); },
-      std::chrono::milliseconds{10});  // notices the writer taking a batch (no callback then)
+      [this] { return writer_->queued_items() + (batcher_ ? batcher_->pending() : 0); });
+  // The backlog drops when the writer takes a batch, before it commits: admit waiters then, so
+  // reading overlaps the transaction (the writer thread only posts).
+  writer_->on_taken([this] {
+    asio::post(io_, [this] {
+      if (intake_gate_) intake_gate_->on_progress();
+    });
+  });
   build_workers(targets);
   assign_direct_limits(targets);
   start_modbus(registry.modbus_meters);

@@ -140,7 +140,7 @@ TEST_CASE("queued_items counts what is submitted and not yet taken by the writer
   CHECK(writer.stats().reads_stored == 5);
 }
 
-TEST_CASE("queued_items drops when the writer takes a batch, before that transaction commits") {
+TEST_CASE("queued_items drops and on_taken is called when the writer takes a batch, before that transaction commits") {
   // The store intake gate counts on this: readers refill the queue while a transaction is written.
   TempDb db("writer-queued-taken");
   auto options = db.options();
@@ -149,12 +149,14 @@ TEST_CASE("queued_items drops when the writer takes a batch, before that transac
   writer.import_meters(meters(1), "test");
   writer.flush();
   const auto stored_before = writer.stats().reads_stored;
+  std::atomic<int> taken_calls{0};  // on_taken: the gate's wake-up for exactly this moment
+  writer.on_taken([&] { ++taken_calls; });
   std::optional<Database> other(std::in_place, db.path(), false, 1000);
   std::optional<Transaction> lock(std::in_place, *other);  // BEGIN IMMEDIATE: the write lock
   writer.submit({read_at("M0", 0, 2), read_at("M0", 15, 3), read_at("M0", 30, 4)}, {});
   bool taken = false;
   for (int waited = 0; waited < 500 && !taken; ++waited) {
-    taken = writer.queued_items() == 0;
+    taken = writer.queued_items() == 0 && taken_calls == 1;
     if (!taken) std::this_thread::sleep_for(10ms);
   }
   CHECK(taken);                                          // out of the queue ...
@@ -164,6 +166,7 @@ TEST_CASE("queued_items drops when the writer takes a batch, before that transac
   writer.flush();
   CHECK(writer.stats().reads_stored == stored_before + 3);
   CHECK(writer.queued_items() == 0);
+  CHECK(taken_calls == 1);  // once per batch taken; the import task and flush take no items
 }
 
 TEST_CASE("submit blocks while the queue is full and resumes when the writer drains it") {
