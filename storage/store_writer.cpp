@@ -409,6 +409,8 @@ struct StoreWriter::Impl {
   std::size_t latest_changes_since_sync = 0;
   bool latest_force_sync = false;
   std::int64_t newest_boundary_seen = 0;
+  // newest_boundary_seen when the page cache was last emptied (release_cold_pages).
+  std::int64_t pages_released_at_boundary = -1;
   WriterStats delta;  // counts of the transaction in progress
   std::optional<vee::WriterHook> vee_hook;  // VEE in the transaction (StoreOptions::vee)
   // The largest collected_at_ms the transaction in progress published (0: none yet); goes into
@@ -588,10 +590,13 @@ struct StoreWriter::Impl {
       const std::uint64_t head_before = head_sequence;
       try {
         write_batch(batch);
+        release_cold_pages();
+        const std::uint64_t cache_bytes = page_cache_bytes();
         std::lock_guard lock(mutex);
         add_delta_to_stats();
         stats.transactions += 1;
         stats.head_sequence = head_sequence;
+        stats.page_cache_bytes = cache_bytes;
         if (head_sequence != head_before) return head_sequence;
         return std::nullopt;
       } catch (const std::exception& e) {
@@ -688,6 +693,7 @@ struct StoreWriter::Impl {
     const std::int64_t max_meter_key = meters.max_key();
     latest.size_hint(max_meter_key);
     registry_version = version;
+    release_clean_pages();
   }
 
   // The reads of one meter come together (forward, reverse), so the last hit is remembered: one
@@ -765,6 +771,30 @@ struct StoreWriter::Impl {
     }
     latest_changes_since_sync = latest_dirty.size();
     latest_loaded = true;
+    release_clean_pages();
+  }
+
+  // Frees the page cache's clean pages (dirty ones stay pinned until commit). Called after the
+  // whole-table loads (the registry copy, the newest reads): their pages are read once and would
+  // otherwise sit in the 64 MiB cache, ~150 B per meter for the meters table alone, on top of
+  // the boundary being written (docs/PERFORMANCE.md "Writer page cache after the loads").
+  void release_clean_pages() { sqlite3_db_release_memory(db.handle()); }
+
+  // After a commit: the keys are time-major, so once a newer boundary's reads arrive the older
+  // boundaries' pages are cold (backfill aside); freed here instead of kept until the cache
+  // reaches its cap. Holds the cache to about one boundary's pages (~300 B per meter with two
+  // channels) however long the daemon runs; costs one re-read of the hot pages per boundary.
+  void release_cold_pages() {
+    if (newest_boundary_seen <= pages_released_at_boundary) return;
+    release_clean_pages();
+    pages_released_at_boundary = newest_boundary_seen;
+  }
+
+  [[nodiscard]] std::uint64_t page_cache_bytes() const {
+    int used = 0;
+    int highwater = 0;
+    sqlite3_db_status(db.handle(), SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0);
+    return static_cast<std::uint64_t>(used);
   }
 
   // Records that `key` now holds a newer read at `boundary`.
@@ -800,6 +830,12 @@ struct StoreWriter::Impl {
   }
 
   void save_latest_reads() {
+    // Every channel's row may be written here (all of them at stop or before pruning): the
+    // boundary's pages the cache holds are no longer needed, so free them first instead of
+    // growing the cache by latest_reads' pages (~60 B per meter, issue #6's peak was this write
+    // at stop), and write in key order so each leaf page is filled once, not split at random.
+    release_clean_pages();
+    std::sort(latest_dirty.begin(), latest_dirty.end());
     for (const std::int64_t key : latest_dirty) {
       LatestRead& entry = latest[key];
       entry.dirty = false;
@@ -1269,11 +1305,13 @@ struct StoreWriter::Impl {
       forget_transaction_state(head_before);
       throw;
     }
+    const std::uint64_t cache_bytes = page_cache_bytes();
     {
       std::lock_guard lock(mutex);
       add_delta_to_stats();
       stats.transactions += 1;
       stats.head_sequence = head_sequence;
+      stats.page_cache_bytes = cache_bytes;
     }
     if (head_sequence != head_before) notify_committed(head_sequence);
   }

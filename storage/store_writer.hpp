@@ -141,6 +141,7 @@ struct WriterStats {
   std::uint64_t intervals_stored = 0;  // all statuses
   std::uint64_t intervals_suspect = 0;
   std::uint64_t head_sequence = 0;     // last outbox sequence committed
+  std::uint64_t page_cache_bytes = 0;  // the writer connection's SQLite page cache after the last commit
 };
 
 // Result of an all-or-nothing registry import (upsert by meter_id).

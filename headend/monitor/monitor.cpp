@@ -57,6 +57,8 @@ void Monitor::register_metrics() {
   queue_depth_ = &metrics_.gauge("ami_channel_queue_depth", "Read jobs waiting per gateway/channel.", {"gateway"});
   store_counters_ = &metrics_.counter("ami_store_rows_total",
                                       "Rows committed by the staging store writer since start, by kind.", {"kind"});
+  store_page_cache_ = &metrics_.gauge("ami_store_page_cache_bytes",
+                                      "The store writer's SQLite page cache after its last commit (memory).");
   feed_head_ = &metrics_.gauge("ami_feed_head_sequence", "Newest feed (outbox) sequence committed.");
   feed_lag_ = &metrics_.gauge("ami_feed_consumer_lag_sequences",
                               "Feed sequences committed but not yet acknowledged, per consumer.", {"consumer"});
@@ -120,6 +122,7 @@ void Monitor::refresh_kpi_gauges() {
     store_counters_->with({"intervals"}).advance_to(s.intervals_stored);
     store_counters_->with({"intervals_suspect"}).advance_to(s.intervals_suspect);
     store_counters_->with({"transactions"}).advance_to(s.transactions);
+    store_page_cache_->get().set(static_cast<double>(s.page_cache_bytes));
   }
   const auto steady_now = std::chrono::steady_clock::now();
   if (refreshed_once_ && steady_now - last_refresh_ < options_.kpi_refresh) return;

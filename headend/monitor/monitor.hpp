@@ -91,6 +91,7 @@ class Monitor {
   Family<Histogram>* latency_ = nullptr;
   Family<Gauge>* queue_depth_ = nullptr;
   Family<Counter>* store_counters_ = nullptr;
+  Family<Gauge>* store_page_cache_ = nullptr;
   Family<Gauge>* feed_head_ = nullptr;
   Family<Gauge>* feed_lag_ = nullptr;
   Family<Gauge>* store_lag_ = nullptr;

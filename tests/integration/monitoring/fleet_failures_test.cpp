@@ -162,6 +162,10 @@ TEST_CASE("monitoring: injected failures show up exactly, with reasons, everywhe
                      "\",outcome=\"connection_refused\",category=\"transport\"}") != std::string::npos);
   CHECK(metrics.find("ami_channel_queue_depth{gateway=\"" + fleet.gateway(1) + "\"}") != std::string::npos);
   CHECK(metrics.find("ami_store_rows_total{kind=\"reads\"}") != std::string::npos);
+  const std::string cache_gauge = "\nami_store_page_cache_bytes ";
+  const auto cache_at = metrics.find(cache_gauge);
+  REQUIRE(cache_at != std::string::npos);
+  CHECK(std::stod(metrics.substr(cache_at + cache_gauge.size())) > 0);  // the writer has committed reads
   CHECK(metrics.find("gw00") == std::string::npos);  // no meter id in any label
 
   // --- headendctl report --csv: the six meters incomplete with their reasons, the rest complete.

@@ -122,6 +122,39 @@ TEST_CASE("page_cache_mib below 1 is refused by name and a 1 MiB cap still store
   CHECK(writer.stats().intervals_stored == 199);
 }
 
+TEST_CASE("the page cache holds about one boundary: a newer boundary's first commit frees the older pages") {
+  // Keys are time-major, so older boundaries' pages are cold; without the release the cache
+  // grows by a boundary's pages every boundary until its 64 MiB cap.
+  TempDb db("writer-page-cache-boundaries");
+  StoreWriter writer(db.options());
+  constexpr int meter_count = 3000;
+  writer.import_meters(meters(meter_count), "test");
+  std::vector<int> order(meter_count);
+  for (int i = 0; i < meter_count; ++i) order[static_cast<std::size_t>(i)] = (i * 1237) % meter_count;  // arrival != key order
+  std::vector<std::uint64_t> cache_after;
+  for (int boundary = 0; boundary < 4; ++boundary) {
+    for (int chunk = 0; chunk < 10; ++chunk) {
+      std::vector<BoundaryRead> reads;
+      for (int j = chunk * meter_count / 10; j < (chunk + 1) * meter_count / 10; ++j) {
+        const int m = order[static_cast<std::size_t>(j)];
+        reads.push_back(read_at("M" + std::to_string(m), 15 * boundary, 1000 * boundary + m));
+        reads.push_back(read_at("M" + std::to_string(m), 15 * boundary, 500 * boundary + m, EnergyChannel::reverse_active));
+      }
+      writer.submit(std::move(reads), {});
+      writer.flush();  // one transaction per chunk
+    }
+    cache_after.push_back(writer.stats().page_cache_bytes);
+  }
+  REQUIRE(writer.stats().reads_stored == 4 * 2 * meter_count);
+  INFO("page cache after each boundary: " << cache_after[0] << " " << cache_after[1] << " " << cache_after[2] << " "
+                                          << cache_after[3]);
+  CHECK(cache_after[1] > 0);
+  // Boundaries 1-3 write the same rows (reads, intervals): the cache stays level instead of adding
+  // a boundary's pages each time (without the release: +~50 % per boundary here).
+  CHECK(cache_after[3] < cache_after[1] + cache_after[1] / 5);
+  CHECK(cache_after[2] < cache_after[1] + cache_after[1] / 5);
+}
+
 TEST_CASE("queued_items counts what is submitted and not yet taken by the writer, and drops to 0 after the commit") {
   TempDb db("writer-queued-items");
   StoreWriter writer(db.options());
