@@ -165,10 +165,7 @@ std::vector<std::pair<std::string, std::uint64_t>> StoreReader::consumer_cursors
 std::vector<IntervalRecord> StoreReader::intervals(std::string_view meter_id,
                                                    EnergyChannel channel, UtcSeconds from,
                                                    UtcSeconds to) {
-  auto query = impl_->db.query(
-      "SELECT " + std::string(interval_columns) +
-      " FROM intervals WHERE meter_key = (SELECT meter_key FROM meters WHERE meter_id = ?) "
-      "AND channel = ? AND end_unix > ? AND end_unix <= ? ORDER BY end_unix, version");
+  auto query = impl_->db.query("SELECT " + std::string(interval_columns) + std::string(meter_intervals_sql_tail));
   query->bind(1, meter_id)
       .bind(2, static_cast<int>(channel))
       .bind(3, from.time_since_epoch().count())
@@ -182,11 +179,7 @@ std::vector<IntervalRecord> StoreReader::intervals(std::string_view meter_id,
 
 std::vector<BoundaryRead> StoreReader::reads(std::string_view meter_id, EnergyChannel channel,
                                              UtcSeconds from, UtcSeconds to) {
-  auto query = impl_->db.query(
-      "SELECT r.boundary, r.register_wh, r.collected_at_ms, r.source, r.meter_time_ms "
-      "FROM reads r JOIN meters m ON m.meter_key = r.meter_key "
-      "WHERE m.meter_id = ? AND r.channel = ? AND r.boundary >= ? AND r.boundary <= ? "
-      "ORDER BY r.boundary");
+  auto query = impl_->db.query(std::string(meter_reads_sql));
   query->bind(1, meter_id)
       .bind(2, static_cast<int>(channel))
       .bind(3, from.time_since_epoch().count())
@@ -207,6 +200,25 @@ std::vector<BoundaryRead> StoreReader::reads(std::string_view meter_id, EnergyCh
     result.push_back(std::move(read));
   }
   return result;
+}
+
+bool StoreReader::has_read_before(std::string_view meter_id, EnergyChannel channel, UtcSeconds before) {
+  auto key = impl_->db.query("SELECT meter_key FROM meters WHERE meter_id = ?");
+  key->bind(1, meter_id);
+  if (!key->step()) return false;
+  const std::int64_t meter_key = key->column_int64(0);
+  auto previous = impl_->db.query("SELECT max(boundary) FROM reads WHERE boundary < ?");
+  auto read_at = impl_->db.query("SELECT 1 FROM reads WHERE boundary = ? AND meter_key = ? AND channel = ?");
+  std::int64_t below = before.time_since_epoch().count();
+  for (;;) {
+    previous->reset();
+    previous->bind(1, below);
+    if (!previous->step() || previous->column_is_null(0)) return false;
+    below = previous->column_int64(0);
+    read_at->reset();
+    read_at->bind(1, below).bind(2, meter_key).bind(3, static_cast<int>(channel));
+    if (read_at->step()) return true;
+  }
 }
 
 std::vector<BoundaryAttemptSummary> StoreReader::attempt_summaries(UtcSeconds from,

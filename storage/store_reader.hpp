@@ -83,9 +83,14 @@ class StoreReader {
   std::vector<IntervalRecord> intervals(std::string_view meter_id, EnergyChannel channel,
                                         UtcSeconds from, UtcSeconds to);
 
-  // Raw reads of one meter/channel with boundary in [from, to], ordered by boundary.
+  // Raw reads of one meter/channel with boundary in [from, to], ordered by boundary. Both walk
+  // the boundaries stored in the range, two seeks each (store_rows.hpp), not every meter's rows.
   std::vector<BoundaryRead> reads(std::string_view meter_id, EnergyChannel channel,
                                   UtcSeconds from, UtcSeconds to);
+  // Whether the meter/channel has a raw read with boundary < `before`. Walks the stored
+  // boundaries back from `before` until one holds the meter's read: one step when the meter was
+  // read just before, every stored boundary (retention) when it never was.
+  bool has_read_before(std::string_view meter_id, EnergyChannel channel, UtcSeconds before);
 
   // Attempt summaries per boundary for boundaries in [from, to], ascending.
   std::vector<BoundaryAttemptSummary> attempt_summaries(UtcSeconds from, UtcSeconds to);

@@ -1343,9 +1343,7 @@ struct StoreWriter::Impl {
       const std::int64_t from = to - std::chrono::duration_cast<std::chrono::seconds>(pass.window).count();
       flush_pending_reads();
       {
-        auto query = db.query(
-            "SELECT meter_key, channel, boundary, register_wh, collected_at_ms, source, meter_time_ms FROM reads "
-            "WHERE boundary >= ? AND boundary <= ? AND meter_key >= ? AND meter_key <= ?");
+        auto query = db.query(std::string(chunk_reads_sql));
         query->bind(1, from - 2 * day).bind(2, to).bind(3, low_key).bind(4, *last_key);
         while (query->step()) {
           const auto id = ids.find(query->column_int64(0));
@@ -1365,8 +1363,8 @@ struct StoreWriter::Impl {
       }
       pending_intervals.flush(db);
       {
-        auto query = db.query("SELECT meter_key, channel, " + std::string(interval_columns) +
-                              " FROM intervals WHERE end_unix > ? AND end_unix <= ? AND meter_key >= ? AND meter_key <= ?");
+        auto query = db.query("SELECT i.meter_key, i.channel, " + std::string(interval_columns) +
+                              std::string(chunk_intervals_sql_tail));
         query->bind(1, from - (config.history_days + 2) * day).bind(2, to).bind(3, low_key).bind(4, *last_key);
         while (query->step()) {
           const auto id = ids.find(query->column_int64(0));

@@ -58,9 +58,7 @@ void BackfillCoordinator::scan(const MeterRef& meter, std::uint32_t position, Ut
       stored.boundaries.push_back(r.boundary);
     stored.read_before_window =
         stored.boundaries.empty() || stored.boundaries.front() > window_start
-            ? !reader_->reads(meter->meter_id, storage::EnergyChannel::forward_active, UtcSeconds{},
-                              window_start - std::chrono::seconds{1})
-                   .empty()
+            ? reader_->has_read_before(meter->meter_id, storage::EnergyChannel::forward_active, window_start)
             : true;
     add_unfillable(stored, unfillable);
     jobs = plan_backfill(meter, stored, boundary - options_.interval, options_, now, profile_reach);

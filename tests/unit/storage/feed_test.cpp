@@ -134,16 +134,8 @@ TEST_CASE("replay by time finds the first sequence collected at or after t when 
 
 TEST_CASE("the feed query walks intervals_by_sequence and the replay query the outbox marks") {
   TempDb db("feed-query-plan");
-  {
-    StoreWriter writer(db.options());  // creates the schema
-  }
-  Database check(db.path(), false, 1000);
-  const auto plan_of = [&check](const std::string& sql) {
-    auto query = check.query("EXPLAIN QUERY PLAN " + sql);
-    std::string plan;
-    while (query->step()) plan += query->column_text(3) + "\n";
-    return plan;
-  };
+  PlanChecker check(db);
+  const auto plan_of = [&check](const std::string& sql) { return check.plan_of(sql); };
   // A SEARCH through the partial index, no full scan of intervals and no sort.
   const auto feed_plan = plan_of(std::string(feed_query_sql));
   CHECK_THAT(feed_plan, Catch::Contains("SEARCH i USING INDEX intervals_by_sequence (sequence>?)"));

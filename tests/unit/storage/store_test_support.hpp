@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "storage/sqlite.hpp"
 #include "storage/store_writer.hpp"
 #include "storage/types.hpp"
 
@@ -84,5 +85,25 @@ inline AttemptRecord attempt_for(const std::string& id, int minutes, int number,
   a.category = category;
   return a;
 }
+
+// A fresh database with the current schema, opened raw, and the EXPLAIN QUERY PLAN text of a
+// statement on it (one line per plan step), for tests that pin a query's plan.
+class PlanChecker {
+ public:
+  explicit PlanChecker(const TempDb& db) : db_(with_schema(db), false, 1000) {}
+  std::string plan_of(const std::string& sql) {
+    auto query = db_.query("EXPLAIN QUERY PLAN " + sql);
+    std::string plan;
+    while (query->step()) plan += query->column_text(3) + "\n";
+    return plan;
+  }
+
+ private:
+  static const std::filesystem::path& with_schema(const TempDb& db) {
+    StoreWriter writer(db.options());  // creates the schema
+    return db.path();
+  }
+  Database db_;
+};
 
 }  // namespace ami::storage::test
