@@ -6,12 +6,14 @@
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench/bench_storage_support.hpp"
 #include "storage/sqlite.hpp"
+#include "storage/store_reader.hpp"
 #include "storage/store_writer.hpp"
 #include "storage/vee/config.hpp"
 
@@ -273,5 +275,85 @@ void BM_StoreBytesPerMeterDay(benchmark::State& state) {
 }
 
 BENCHMARK(BM_StoreBytesPerMeterDay)->Args({1000, 2})->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Per-meter history queries (docs/PERFORMANCE.md "Per-meter queries"): one meter's forward reads
+// of 3 days from a store of `meters` meters x 288 boundaries x 2 channels, through
+// StoreReader::reads (walks the stored boundaries, seeks the meter at each) and, in the same run,
+// the plain range query it replaced (visits every meter's rows in the window). The files are built
+// once per size with one INSERT ... SELECT (the writer's derivation is not what is measured).
+class MeterHistoryFiles {
+ public:
+  ~MeterHistoryFiles() {
+    for (const auto& [meters, path] : paths_) ami::bench::remove_scratch_db(path);
+  }
+  const std::filesystem::path& for_meters(std::size_t meter_count) {
+    auto& path = paths_[meter_count];
+    if (!path.empty()) return path;
+    path = ami::bench::scratch_db_path("ami_bench_history_" + std::to_string(meter_count));
+    ami::bench::remove_scratch_db(path);
+    {
+      StoreOptions options;
+      options.path = path;
+      StoreWriter writer(options);
+      import_bench_meters(writer, meter_count);
+    }
+    Database db(path, false, 10000);
+    db.exec("WITH RECURSIVE b(t) AS (SELECT " + std::to_string(first_boundary()) +
+            " UNION ALL SELECT t + 900 FROM b WHERE t < " + std::to_string(first_boundary() + 900 * 287) +
+            ") INSERT INTO reads (meter_key, channel, boundary, register_wh, collected_at_ms, source, meter_time_ms) "
+            "SELECT meter_key, c, t, t - " + std::to_string(first_boundary()) + " + meter_key, t * 1000 + 1500, 1, NULL "
+            "FROM b, meters, (SELECT 1 AS c UNION ALL SELECT 2) ORDER BY 3, 1, 2");
+    return path;
+  }
+  static std::int64_t first_boundary() { return parse_utc("2026-01-05T00:00:00Z")->time_since_epoch().count(); }
+
+ private:
+  std::map<std::size_t, std::filesystem::path> paths_;
+};
+
+MeterHistoryFiles& history_files() {
+  static MeterHistoryFiles files;
+  return files;
+}
+
+void BM_StoreReaderMeterReads(benchmark::State& state) {
+  const auto meter_count = static_cast<std::size_t>(state.range(0));
+  StoreReader reader(history_files().for_meters(meter_count));
+  const UtcSeconds from{std::chrono::seconds{MeterHistoryFiles::first_boundary()}};
+  const UtcSeconds to = from + std::chrono::minutes{15 * 287};
+  std::size_t meter = 0;
+  std::size_t rows = 0;
+  for (auto _ : state) {
+    const auto reads = reader.reads("MTR" + std::to_string(100000 + meter), EnergyChannel::forward_active, from, to);
+    rows += reads.size();
+    meter = (meter + 7919) % meter_count;
+  }
+  if (rows != 288 * static_cast<std::size_t>(state.iterations())) state.SkipWithError("wrong row count");
+  state.counters["rows_per_call"] = static_cast<double>(rows) / static_cast<double>(state.iterations());
+}
+
+BENCHMARK(BM_StoreReaderMeterReads)->Arg(2000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+// The range query StoreReader::reads used before session 6, on the same files.
+void BM_MeterReadsRangeScan(benchmark::State& state) {
+  const auto meter_count = static_cast<std::size_t>(state.range(0));
+  Database db(history_files().for_meters(meter_count), false, 10000);
+  const std::int64_t from = MeterHistoryFiles::first_boundary();
+  const std::int64_t to = from + 900 * 287;
+  std::size_t meter = 0;
+  std::size_t rows = 0;
+  for (auto _ : state) {
+    auto query = db.query(
+        "SELECT r.boundary, r.register_wh, r.collected_at_ms, r.source, r.meter_time_ms "
+        "FROM reads r JOIN meters m ON m.meter_key = r.meter_key "
+        "WHERE m.meter_id = ? AND r.channel = ? AND r.boundary >= ? AND r.boundary <= ? ORDER BY r.boundary");
+    query->bind(1, "MTR" + std::to_string(100000 + meter)).bind(2, 1).bind(3, from).bind(4, to);
+    while (query->step()) ++rows;
+    meter = (meter + 7919) % meter_count;
+  }
+  if (rows != 288 * static_cast<std::size_t>(state.iterations())) state.SkipWithError("wrong row count");
+}
+
+BENCHMARK(BM_MeterReadsRangeScan)->Arg(2000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

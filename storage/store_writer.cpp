@@ -777,7 +777,7 @@ struct StoreWriter::Impl {
   // Frees the page cache's clean pages (dirty ones stay pinned until commit). Called after the
   // whole-table loads (the registry copy, the newest reads): their pages are read once and would
   // otherwise sit in the 64 MiB cache, ~150 B per meter for the meters table alone, on top of
-  // the boundary being written (docs/PERFORMANCE.md "Writer page cache after the loads").
+  // the boundary being written (docs/PERFORMANCE.md "Writer page cache (session 6)").
   void release_clean_pages() { sqlite3_db_release_memory(db.handle()); }
 
   // After a commit: the keys are time-major, so once a newer boundary's reads arrive the older
