@@ -202,6 +202,21 @@ std::vector<BoundaryRead> StoreReader::reads(std::string_view meter_id, EnergyCh
   return result;
 }
 
+void StoreReader::in_snapshot(const std::function<void()>& work) {
+  impl_->db.exec("BEGIN");
+  try {
+    work();
+  } catch (...) {
+    try {
+      impl_->db.exec("ROLLBACK");
+    } catch (const SqliteError&) {
+      // Nothing was written; the transaction ends with the connection at the latest.
+    }
+    throw;
+  }
+  impl_->db.exec("COMMIT");
+}
+
 bool StoreReader::has_read_before(std::string_view meter_id, EnergyChannel channel, UtcSeconds before) {
   auto key = impl_->db.query("SELECT meter_key FROM meters WHERE meter_id = ?");
   key->bind(1, meter_id);

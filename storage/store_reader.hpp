@@ -92,6 +92,13 @@ class StoreReader {
   // read just before, every stored boundary (retention) when it never was.
   bool has_read_before(std::string_view meter_id, EnergyChannel channel, UtcSeconds before);
 
+  // Runs `work` inside one read transaction: its queries see one snapshot, and the connection's
+  // page cache stays valid between them (outside one, each query begins its own read transaction,
+  // and SQLite drops the whole cache whenever the writer committed since the last). Keep it
+  // short: an open snapshot stops the WAL from being reset. What `work` throws propagates after
+  // the transaction ends.
+  void in_snapshot(const std::function<void()>& work);
+
   // Attempt summaries per boundary for boundaries in [from, to], ascending.
   std::vector<BoundaryAttemptSummary> attempt_summaries(UtcSeconds from, UtcSeconds to);
 

@@ -6,7 +6,8 @@
 // successful scheduled read after a failure a later read can mend, once none of its backfill reads
 // is still outstanding; boundaries the meter answered missing_record / meter_error for are not
 // planned again. The store's reads of the last `depth` are fetched on this object's own thread
-// (SQLite off the io thread), planned, and the jobs handed to `dispatch` on the io thread (freeze
+// (SQLite off the io thread), pending scans in batches of up to 512 per read snapshot, planned,
+// and the jobs handed to `dispatch` on the io thread, one post per batch (freeze
 // reads for a load-profile read the meter refused at once, from on_report(): backfill.hpp). Every
 // dispatched job must come back through on_report() (cancelled included), or the meter is never
 // scanned again.
@@ -15,14 +16,16 @@
 // report or a finished scan whose meter left the fleet meanwhile changes nothing.
 //
 // Threads: construct, on_report(), on_fleet_change() and stop() on the io_context's thread; `dispatch` is called
-// there too. stop() waits for a scan in progress. Errors: a failed store query is logged and the
+// there too. stop() waits for the batch in progress and drops scans not begun. Errors: a failed store query is logged and the
 // meter is scanned again at its next successful read; nothing throws out of on_report().
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 #include <string>
@@ -57,8 +60,29 @@ class BackfillCoordinator {
   [[nodiscard]] std::size_t scans_started() const { return scans_; }
 
  private:
-  void scan(const MeterRef& meter, std::uint32_t position, UtcSeconds boundary, UtcMillis now,
-            const std::vector<UtcSeconds>& unfillable, std::optional<std::chrono::seconds> profile_reach);
+  struct ScanRequest {
+    MeterRef meter;
+    std::uint32_t position = 0;
+    UtcSeconds boundary{};
+    UtcMillis now{};
+    std::vector<UtcSeconds> unfillable;
+    std::optional<std::chrono::seconds> profile_reach;
+  };
+  struct ScanResult {
+    MeterRef meter;
+    std::uint32_t position = 0;
+    std::vector<ReadJob> jobs;
+    bool failed = false;  // the store query failed: scan again at the next read
+  };
+  // Pool thread: scans what is pending, up to scans_per_snapshot in one read snapshot, and hands
+  // each batch's results to the io thread in one post, until nothing is pending.
+  void drain_scans();
+  ScanResult scan(const ScanRequest& request);
+  void finish_scans(std::vector<ScanResult> results);  // io thread
+
+  // A restart scans every meter at its first read: one pool wake-up, one snapshot (the reader's
+  // page cache kept between queries) and one io post per batch instead of per meter.
+  static constexpr std::size_t scans_per_snapshot = 512;
 
   asio::any_io_executor io_;
   std::filesystem::path database_;
@@ -67,6 +91,10 @@ class BackfillCoordinator {
   PositionOf position_of_;
   BackfillTracker tracker_;  // io thread only
   asio::thread_pool pool_{1};
+  std::mutex pending_mutex_;
+  std::vector<ScanRequest> pending_;  // guarded by pending_mutex_
+  bool drain_posted_ = false;         // guarded by pending_mutex_: a drain_scans() is queued or running
+  std::atomic<bool> stopping_{false};  // stop(): scans not begun are dropped
   std::unique_ptr<storage::StoreReader> reader_;  // pool thread only
   std::size_t scans_ = 0;
   bool stopped_ = false;

@@ -2,6 +2,7 @@
 // seek by the full key at each stored boundary instead of visiting every meter's rows in the range.
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -119,4 +120,37 @@ TEST_CASE("per-meter and per-chunk queries seek by meter at each stored boundary
   INFO(chunk_intervals_plan);
   CHECK_THAT(chunk_intervals_plan,
              Catch::Contains("SEARCH i USING PRIMARY KEY (end_unix=? AND meter_key>? AND meter_key<?)"));
+}
+
+TEST_CASE("in_snapshot: every query inside sees one snapshot, a throw ends it and propagates") {
+  TempDb db("reader-snapshot");
+  StoreWriter writer(db.options());
+  writer.import_meters({dlt_meter("A")}, "test");
+  writer.submit({read_at("A", 0, 100)}, {});
+  writer.flush();
+  StoreReader reader(db.path());
+  const auto fwd = EnergyChannel::forward_active;
+  std::size_t inside_before = 0;
+  std::size_t inside_after = 0;
+  reader.in_snapshot([&] {
+    inside_before = reader.reads("A", fwd, at_minutes(0), at_minutes(60)).size();
+    writer.submit({read_at("A", 15, 110)}, {});
+    writer.flush();  // committed while the snapshot is open (WAL: the writer is not blocked)
+    inside_after = reader.reads("A", fwd, at_minutes(0), at_minutes(60)).size();
+  });
+  CHECK(inside_before == 1);
+  CHECK(inside_after == 1);  // the same snapshot
+  CHECK(reader.reads("A", fwd, at_minutes(0), at_minutes(60)).size() == 2);  // ended: the latest
+
+  CHECK_THROWS_WITH(reader.in_snapshot([&] {
+    (void)reader.reads("A", fwd, at_minutes(0), at_minutes(60));
+    throw std::runtime_error("work failed");
+  }),
+                    "work failed");
+  writer.submit({read_at("A", 30, 120)}, {});
+  writer.flush();
+  CHECK(reader.reads("A", fwd, at_minutes(0), at_minutes(60)).size() == 3);  // no snapshot left open
+  std::size_t again = 0;
+  reader.in_snapshot([&] { again = reader.reads("A", fwd, at_minutes(0), at_minutes(60)).size(); });
+  CHECK(again == 3);
 }
