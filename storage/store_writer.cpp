@@ -590,13 +590,7 @@ struct StoreWriter::Impl {
       const std::uint64_t head_before = head_sequence;
       try {
         write_batch(batch);
-        release_cold_pages();
-        const std::uint64_t cache_bytes = page_cache_bytes();
-        std::lock_guard lock(mutex);
-        add_delta_to_stats();
-        stats.transactions += 1;
-        stats.head_sequence = head_sequence;
-        stats.page_cache_bytes = cache_bytes;
+        after_commit(false);
         if (head_sequence != head_before) return head_sequence;
         return std::nullopt;
       } catch (const std::exception& e) {
@@ -637,6 +631,23 @@ struct StoreWriter::Impl {
     attempt_channel_ids.clear();
     attempt_channels_loaded = false;
     if (vee_hook) vee_hook->clear();
+  }
+
+  // After a commit, on the writer thread: frees the pages that went cold, then counts the
+  // transaction. Upkeep (silent estimates, a history chunk) reads older boundaries, so all its
+  // clean pages go; a batch's go once it holds a newer boundary's reads (release_cold_pages).
+  void after_commit(bool upkeep) {
+    if (upkeep) {
+      release_clean_pages();
+    } else {
+      release_cold_pages();
+    }
+    const std::uint64_t cache_bytes = page_cache_bytes();
+    std::lock_guard lock(mutex);
+    add_delta_to_stats();
+    stats.transactions += 1;
+    stats.head_sequence = head_sequence;
+    stats.page_cache_bytes = cache_bytes;
   }
 
   void add_delta_to_stats() {
@@ -1305,14 +1316,7 @@ struct StoreWriter::Impl {
       forget_transaction_state(head_before);
       throw;
     }
-    const std::uint64_t cache_bytes = page_cache_bytes();
-    {
-      std::lock_guard lock(mutex);
-      add_delta_to_stats();
-      stats.transactions += 1;
-      stats.head_sequence = head_sequence;
-      stats.page_cache_bytes = cache_bytes;
-    }
+    after_commit(true);
     if (head_sequence != head_before) notify_committed(head_sequence);
   }
 

@@ -14,6 +14,7 @@
 #include "storage/sqlite.hpp"
 #include "storage/store_reader.hpp"
 #include "storage/store_writer.hpp"
+#include "storage/vee/config.hpp"
 #include "store_test_support.hpp"
 
 using namespace ami;
@@ -153,6 +154,35 @@ TEST_CASE("the page cache holds about one boundary: a newer boundary's first com
   // a boundary's pages each time (without the release: +~50 % per boundary here).
   CHECK(cache_after[3] < cache_after[1] + cache_after[1] / 5);
   CHECK(cache_after[2] < cache_after[1] + cache_after[1] / 5);
+}
+
+TEST_CASE("upkeep frees the pages it read: after a history pass the cache is below one boundary's") {
+  // The history pass reads a day or more of every meter's rows, pages no batch needs again.
+  TempDb db("writer-page-cache-upkeep");
+  auto options = db.options();
+  options.vee = vee::VeeConfig{};
+  StoreWriter writer(options);
+  constexpr int meter_count = 2000;
+  writer.import_meters(meters(meter_count), "test");
+  constexpr int boundaries = 6;
+  for (int boundary = 0; boundary < boundaries; ++boundary) {
+    for (int half = 0; half < 2; ++half) {  // two commits: the second's pages stay in the cache
+      std::vector<BoundaryRead> reads;
+      for (int m = half * meter_count / 2; m < (half + 1) * meter_count / 2; ++m)
+        reads.push_back(read_at("M" + std::to_string(m), 15 * boundary, 100 * boundary + m));
+      writer.submit(std::move(reads), {});
+      writer.flush();
+    }
+  }
+  const auto cache_before = writer.stats().page_cache_bytes;
+  HistoryPassOptions pass;
+  pass.to = at_minutes(15 * (boundaries - 1));
+  pass.meters_per_chunk = 500;
+  const auto done = writer.run_history_pass(pass);
+  REQUIRE(done.chunks == 4);
+  INFO("page cache before the pass " << cache_before << ", after " << writer.stats().page_cache_bytes);
+  CHECK(cache_before > 0);
+  CHECK(writer.stats().page_cache_bytes < cache_before);  // without the release: every boundary's pages
 }
 
 TEST_CASE("queued_items counts what is submitted and not yet taken by the writer, and drops to 0 after the commit") {
