@@ -11,20 +11,33 @@ using namespace ami;
 using namespace ami::storage;
 using namespace ami::storage::test;
 
+namespace {
+
+// `raw` (a new file) at schema `version`, as a build of that release left it, with one meter
+// (meter_key 1, UTC+8, 15-minute interval).
+void old_schema_with_meter(Database& raw, int version, const std::string& meter_id, const std::string& tags) {
+  configure_connection(raw);
+  migrate(raw, version);
+  REQUIRE(schema_version(raw) == version);
+  raw.prepare(
+         "INSERT INTO meters (meter_key, meter_id, protocol, channel, address, model, ct_ratio, "
+         "pt_ratio, utc_offset_minutes, usage_point, interval_minutes, enabled, tags, updated_at_ms) "
+         "VALUES (1, ?1, 'dlt645-2007', 'tcp://10.0.0.1:8899', '000000000042', 'dlt645-generic', "
+         "1, 1, 480, 'UP-' || ?1, 15, 1, ?2, 0)")
+      .bind(1, meter_id)
+      .bind(2, tags)
+      .run();
+}
+
+}  // namespace
+
 TEST_CASE("a database made by the first schema upgrades in place") {
   TempDb db("schema-upgrade");
   const std::int64_t b0 = at_minutes(0).time_since_epoch().count();
   {
     // What the first release left on disk: schema 1 with a meter, two reads, one published interval.
     Database raw(db.path(), true, 1000);
-    configure_connection(raw);
-    migrate(raw, 1);
-    REQUIRE(schema_version(raw) == 1);
-    raw.exec(
-        "INSERT INTO meters (meter_key, meter_id, protocol, channel, address, model, ct_ratio, "
-        "pt_ratio, utc_offset_minutes, usage_point, interval_minutes, enabled, tags, updated_at_ms) "
-        "VALUES (1, 'OLD1', 'dlt645-2007', 'tcp://10.0.0.1:8899', '000000000042', 'dlt645-generic', "
-        "1, 1, 480, 'UP-OLD1', 15, 1, 'district=north', 0)");
+    old_schema_with_meter(raw, 1, "OLD1", "district=north");
     raw.prepare("INSERT INTO reads VALUES (1, 1, ?, 1000, ?, 1, NULL)").bind(1, b0).bind(2, b0 * 1000).run();
     raw.prepare("INSERT INTO reads VALUES (1, 1, ?, 1100, ?, 1, NULL)")
         .bind(1, b0 + 900).bind(2, (b0 + 900) * 1000).run();
@@ -87,13 +100,7 @@ TEST_CASE("a schema 5 database with an outbox, cursors and held-back intervals u
   const std::int64_t b0 = at_minutes(0).time_since_epoch().count();
   {
     Database raw(db.path(), true, 1000);
-    configure_connection(raw);
-    migrate(raw, 5);
-    raw.exec(
-        "INSERT INTO meters (meter_key, meter_id, protocol, channel, address, model, ct_ratio, "
-        "pt_ratio, utc_offset_minutes, usage_point, interval_minutes, enabled, tags, updated_at_ms) "
-        "VALUES (1, 'M5', 'dlt645-2007', 'tcp://10.0.0.1:8899', '000000000042', 'dlt645-generic', "
-        "1, 1, 480, 'UP-M5', 15, 1, '', 0)");
+    old_schema_with_meter(raw, 5, "M5", "");
     // Three boundaries read; intervals ending 15, 30 (two versions: an estimate, then the actual)
     // published as sequences 1..3, a suspect one ending 45 held back (no sequence, no outbox row).
     // Collected out of order: sequence 2 (the estimate) was made before sequence 1 was collected.
